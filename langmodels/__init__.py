@@ -1,0 +1,60 @@
+"""langmodels: classic and neural language models under one contract.
+
+Every model — n-gram, HMM, RNN/LSTM/GRU, Transformer — predicts the next token over one shared
+vocabulary and is scored by the same code, so their numbers can be compared.
+
+Heavy dependencies (torch, nltk, hmmlearn) are imported only when a model that needs them is made.
+"""
+
+__version__ = "0.1.0"
+
+from .base import LanguageModel, clone, load
+from .corpus import Corpus
+from .errors import (
+    CheckpointError,
+    DownloadError,
+    EmptyCorpusError,
+    EncodingError,
+    InvalidParameterError,
+    LangModelsError,
+    MissingSplitError,
+    NotFittedError,
+    UnknownDatasetError,
+    UnknownModelError,
+    VocabularyMismatchError,
+)
+from .metrics import EvaluationReport, evaluate, perplexity
+from .registry import available_models, get_class, make, register
+from .vocabulary import BOS, EOS, UNK, Vocabulary
+
+__all__ = [
+    "__version__", "LanguageModel", "Corpus", "Vocabulary", "UNK", "BOS", "EOS",
+    "make", "available_models", "register", "get_class", "load", "clone",
+    "evaluate", "perplexity", "EvaluationReport",
+    "LangModelsError", "EmptyCorpusError", "EncodingError", "UnknownModelError",
+    "UnknownDatasetError", "MissingSplitError", "VocabularyMismatchError", "CheckpointError",
+    "InvalidParameterError", "NotFittedError", "DownloadError",
+    "datasets", "load_arpa", "generate", "LMClassifier",
+]
+
+# Names whose modules are imported on first use (they pull in nltk, torch or larger code).
+_LAZY = {
+    "datasets": "langmodels.datasets",
+    "load_arpa": "langmodels.ngram.arpa:load_arpa",
+    "generate": "langmodels.generation:generate",
+    "LMClassifier": "langmodels.classify:LMClassifier",
+}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name not in _LAZY:
+        raise AttributeError(f"module 'langmodels' has no attribute {name!r}")
+    module, _, attr = _LAZY[name].partition(":")
+    value = importlib.import_module(module)
+    return getattr(value, attr) if attr else value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

@@ -1,0 +1,324 @@
+"""The `LanguageModel` contract every family obeys.
+
+A model is a scikit-learn-style estimator: the constructor stores keyword hyper-parameters,
+`fit(corpus)` learns and returns `self`, learned state ends in `_`. Once fitted it answers one
+question, `next_logprobs(histories)`: the natural-log distribution of the next token over the
+shared vocabulary after `<s>` + history. Everything else — `token_logprobs`, perplexity,
+generation — is derived from that question (or a faster path that must agree with it), so no
+model can be scored by different rules from another.
+
+Subclasses implement `_fit`, `_next_logprobs` and optionally `_token_logprobs` (a vectorised
+path), `_get_state`/`_set_state` (arrays for `save`), and the incremental-state hooks.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ._io import atomic_directory, read_utf8, write_json_atomic
+from .corpus import Corpus
+from .errors import CheckpointError, InvalidParameterError, NotFittedError, VocabularyMismatchError
+from .vocabulary import BOS_ID, Vocabulary
+
+FORMAT_VERSION = 1
+ARRAYS_FILE = "arrays.safetensors"
+
+
+class LanguageModel(ABC):
+    """Base class of every model. See the module docstring for the contract.
+
+    Good calls::
+
+        model = make("kneser-ney", order=3).fit(train)      # fit returns the model
+        model.next_logprobs([[], [5, 9]])                    # (2, V): after <s>, after <s> 5 9
+        model.token_logprobs(test)                           # test built on model.vocab_
+
+    Bad calls::
+
+        model.next_logprobs([[BOS_ID, 5]])   # histories exclude <s>: error
+        model.token_logprobs(other_vocab)    # VocabularyMismatchError
+    """
+
+    registry_name: ClassVar[str | None] = None  # set by the registry
+    #: Families whose scores depend on an incremental state can say so; the default state is
+    #: the list of histories, re-scored from scratch at each step.
+    has_incremental_state: ClassVar[bool] = False
+
+    # --- scikit-learn-style parameters -------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's keyword arguments, as stored."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params) -> LanguageModel:
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise InvalidParameterError(
+                    f"{type(self).__name__} has no parameter {name!r}; its parameters are {valid}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        shown = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def _check_params(self) -> None:
+        """Validate hyper-parameters; raise InvalidParameterError naming the bad one."""
+
+    # --- fitting ---------------------------------------------------------------------------
+    def fit(self, corpus: Corpus, valid: Corpus | None = None, **kwargs) -> LanguageModel:
+        """Learn from `corpus` (and `valid`, for early stopping where the family uses it).
+
+        Replaces any earlier fit; the model adopts `corpus.vocab`. Returns `self`.
+        """
+        if not isinstance(corpus, Corpus):
+            raise TypeError(f"fit expects a langmodels.Corpus, got {type(corpus).__name__}")
+        if valid is not None:
+            if not isinstance(valid, Corpus):
+                raise TypeError(f"valid must be a langmodels.Corpus, got {type(valid).__name__}")
+            valid.check_vocab(corpus.vocab, what="training corpus")
+        self._check_params()
+        self._clear_fitted_state()
+        self.vocab_ = corpus.vocab
+        self._fit(corpus, valid, **kwargs)
+        return self
+
+    def _clear_fitted_state(self) -> None:
+        # A refit must equal a fresh fit: drop every learned attribute first.
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, name)
+
+    @abstractmethod
+    def _fit(self, corpus: Corpus, valid: Corpus | None, **kwargs) -> None:
+        """Learn the model's state from `corpus` (self.vocab_ is already set)."""
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "vocab_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet: call fit(corpus) or langmodels.load(dir)")
+
+    @property
+    def vocab_size(self) -> int:
+        self._check_fitted()
+        return len(self.vocab_)
+
+    # --- the query -------------------------------------------------------------------------
+    def next_logprobs(self, histories: Sequence[Sequence[int]]) -> np.ndarray:
+        """ln p(next token | <s> + history) for each history: an array (B, len(vocab)).
+
+        Each row sums to 1 in probability; `<s>` always has log-probability -inf. A history may
+        be empty, hold unseen ids such as `<unk>`, or be longer than the model's context.
+        """
+        self._check_fitted()
+        hs = self._check_histories(histories)
+        if not hs:
+            return np.zeros((0, len(self.vocab_)))
+        out = self._next_logprobs(hs)
+        return out
+
+    def _check_histories(self, histories) -> list[np.ndarray]:
+        if isinstance(histories, np.ndarray) and histories.ndim == 1:
+            raise ValueError("histories is a list of id sequences; wrap a single history in a list")
+        V = len(self.vocab_)
+        out = []
+        for h in histories:
+            a = np.asarray(h, dtype=np.int64).reshape(-1)
+            if len(a):
+                if a.min() < 0 or a.max() >= V:
+                    raise ValueError(f"history {a.tolist()[:10]} has an id outside 0..{V - 1}")
+                if (a == BOS_ID).any():
+                    raise ValueError("histories are the tokens after <s>: they must not contain <s> "
+                                     f"(id {BOS_ID})")
+            out.append(a)
+        return out
+
+    @abstractmethod
+    def _next_logprobs(self, histories: list[np.ndarray]) -> np.ndarray:
+        """(B, V) log-probabilities for validated int64 histories."""
+
+    def token_logprobs(self, corpus: Corpus) -> np.ndarray:
+        """ln p of every counted token of `corpus`, in `corpus.targets()` order.
+
+        Each sequence is scored from `<s>` and its `</s>` is included; the values equal those
+        `next_logprobs` gives (families vectorise this where they can).
+        """
+        self._check_fitted()
+        if not isinstance(corpus, Corpus):
+            raise TypeError(f"token_logprobs expects a langmodels.Corpus, got {type(corpus).__name__}")
+        corpus.check_vocab(self.vocab_)
+        return self._token_logprobs(corpus)
+
+    def _token_logprobs(self, corpus: Corpus, batch_size: int = 256) -> np.ndarray:
+        # Generic path: one history per target, scored in batches through _next_logprobs.
+        targets = corpus.targets()
+        out = np.empty(len(targets))
+        pos = 0
+        pending: list[np.ndarray] = []
+        for seq in corpus.sequences():
+            for t in range(len(seq) + 1):
+                pending.append(seq[:t].astype(np.int64))
+                if len(pending) == batch_size:
+                    pos = self._score_pending(pending, targets, out, pos)
+        if pending:
+            self._score_pending(pending, targets, out, pos)
+        return out
+
+    def _score_pending(self, pending, targets, out, pos) -> int:
+        lp = self._next_logprobs(pending)
+        n = len(pending)
+        out[pos:pos + n] = lp[np.arange(n), targets[pos:pos + n]]
+        pending.clear()
+        return pos + n
+
+    # --- incremental state (generation extends prefixes without re-scoring them) ------------
+    def start_state(self, histories: Sequence[Sequence[int]]) -> tuple[Any, np.ndarray]:
+        """Begin scoring `histories`: returns (state, next_logprobs(histories))."""
+        self._check_fitted()
+        hs = self._check_histories(histories)
+        return self._start_state(hs)
+
+    def advance(self, state: Any, tokens: Sequence[int]) -> tuple[Any, np.ndarray]:
+        """Append one token to each history of `state`: returns (new state, next log-probs)."""
+        tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
+        if (tokens == BOS_ID).any():
+            raise ValueError("cannot advance with <s>: it is never predicted")
+        return self._advance(state, tokens)
+
+    def reorder_state(self, state: Any, rows: Sequence[int]) -> Any:
+        """Keep (and repeat) the chosen rows of `state`, e.g. the surviving beams."""
+        return self._reorder_state(state, np.asarray(rows, dtype=np.int64))
+
+    def _start_state(self, histories: list[np.ndarray]) -> tuple[Any, np.ndarray]:
+        return list(histories), self._next_logprobs(histories)
+
+    def _advance(self, state: Any, tokens: np.ndarray) -> tuple[Any, np.ndarray]:
+        new = [np.append(h, t) for h, t in zip(state, tokens)]
+        return new, self._next_logprobs(new)
+
+    def _reorder_state(self, state: Any, rows: np.ndarray) -> Any:
+        return [state[r] for r in rows]
+
+    # --- generation (delegates to the shared implementation) --------------------------------
+    def generate(self, prompts, **kwargs):
+        """Continue `prompts`; see `langmodels.generate` for the parameters."""
+        from .generation import generate
+
+        return generate(self, prompts, **kwargs)
+
+    # --- persistence -------------------------------------------------------------------------
+    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Learned arrays (saved as safetensors) and JSON-able learned values."""
+        return {}, {}
+
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Restore what `_get_state` returned (self.vocab_ is already set)."""
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write `config.json`, `vocab.json` and the arrays; the directory appears whole or not at all."""
+        self._check_fitted()
+        if self.registry_name is None:
+            raise CheckpointError(f"{type(self).__name__} is not registered; register it to save it")
+        arrays, meta = self._get_state()
+        directory = Path(directory)
+        with atomic_directory(directory) as tmp:
+            write_json_atomic(tmp / "config.json", {
+                "model": self.registry_name,
+                "params": _jsonable(self.get_params()),
+                "state": _jsonable(meta),
+                "vocab_fingerprint": self.vocab_.fingerprint,
+                "langmodels_version": _version(),
+                "format_version": FORMAT_VERSION,
+            })
+            self.vocab_.save(tmp / "vocab.json")
+            if arrays:
+                from safetensors.numpy import save_file
+
+                save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp / ARRAYS_FILE))
+            self._save_extra(tmp)
+        return directory
+
+    def _save_extra(self, directory: Path) -> None:
+        """Families may write further files (e.g. ARPA) into the checkpoint directory."""
+
+
+def load(directory: str | os.PathLike) -> LanguageModel:
+    """Load a model saved by `LanguageModel.save`. Runs no code from the files."""
+    from .registry import make
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: no such model directory")
+    try:
+        config = json.loads(read_utf8(directory / "config.json"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{directory}: config.json is missing; is this a saved model?") from None
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{directory}/config.json: not valid JSON ({e})") from None
+    for key in ("model", "params", "vocab_fingerprint"):
+        if key not in config:
+            raise CheckpointError(f"{directory}/config.json: missing field {key!r}")
+    if config.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
+        raise CheckpointError(f"{directory}: saved by a newer langmodels (format "
+                              f"{config['format_version']}); upgrade to load it")
+    model = make(config["model"], **config["params"])
+    vocab = Vocabulary.load(directory / "vocab.json")
+    if vocab.fingerprint != config["vocab_fingerprint"]:
+        raise VocabularyMismatchError(f"{directory}: vocab.json does not match the vocabulary the "
+                                      "model was saved with (files from different checkpoints?)")
+    arrays: dict[str, np.ndarray] = {}
+    path = directory / ARRAYS_FILE
+    if path.exists():
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        try:
+            arrays = load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise CheckpointError(f"{path}: corrupt array file ({e})") from None
+    model.vocab_ = vocab
+    try:
+        model._set_state(arrays, config.get("state", {}))
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{directory}: arrays do not fit a {config['model']} model "
+                              f"with these parameters ({type(e).__name__}: {e})") from None
+    return model
+
+
+def clone(model: LanguageModel) -> LanguageModel:
+    """A new unfitted model with the same class and parameters."""
+    return type(model)(**model.get_params())
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
