@@ -31,6 +31,8 @@ _MODELS: dict[str, str | type] = {
     "lstm": "langmodels.neural.rnn:LSTMModel",
     "gru": "langmodels.neural.rnn:GRUModel",
     "transformer": "langmodels.neural.transformer:TransformerModel",
+    # combined and pretrained models
+    "interpolated": "langmodels.interpolated:InterpolatedModel",
 }
 
 
