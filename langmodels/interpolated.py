@@ -1,7 +1,7 @@
 """Mixtures of language models on one vocabulary.
 
-    linear      p(w | h) = sum_i lambda_i p_i(w | h)                     lambda_i >= 0, sum_i lambda_i = 1
-    log-linear  p(w | h) = prod_i p_i(w | h)^lambda_i / Z(h)             lambda_i >= 0, Z sums over the vocabulary
+    linear      p(w | h) = sum_i lambda_i p_i(w | h)            lambda_i >= 0, sum_i lambda_i = 1
+    log-linear  p(w | h) = prod_i p_i(w | h)^lambda_i / Z(h)    lambda_i >= 0, Z sums over the vocabulary
 
 The linear weights are tuned by EM on held-out text, as SRILM's `compute-best-mix` does: each
 held-out token is explained by component i with posterior r_ti = lambda_i p_i(t) / p(t), and the new
