@@ -83,3 +83,59 @@ def _ppl(logp: np.ndarray) -> float:
         return float("nan")
     with np.errstate(over="ignore"):
         return float(np.exp(-logp.sum() / len(logp)))
+
+
+# --- next-token ranking: top-k accuracy and mean reciprocal rank ------------------------------
+def ranking_metrics(model, corpus: Corpus, ks: tuple[int, ...] = (1, 5),
+                    max_batch_floats: int = 4_000_000) -> dict[str, float]:
+    """Top-k accuracy and mean reciprocal rank of each counted token of `corpus` under `model`.
+
+        rank(w) = 1 + #{v : ln p(v|h) > ln p(w|h)} + ties shared at random,  MRR = mean 1/rank(w)
+
+    Ties are broken uniformly at random in expectation (a uniform model gets top-1 accuracy
+    exactly 1/(V-1), not 1); `<s>` is never a candidate. Histories are fed through the model's
+    incremental state, a batch of sequences at a time, holding at most `max_batch_floats`
+    scores in memory.
+    """
+    corpus.check_vocab(model.vocab_)
+    V = len(model.vocab_)
+    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, V + 1))])  # H(n), n = 0..V
+    order = np.argsort(-corpus.lengths, kind="stable")
+    batch = max(1, max_batch_floats // V)
+    hits = np.zeros(len(ks))
+    rr = 0.0
+    for start in range(0, len(order), batch):
+        greater, ties = _ranks_of_batch(model, [corpus[k] for k in order[start:start + batch]])
+        for i, k in enumerate(ks):
+            hits[i] += np.clip((k - greater) / (ties + 1), 0.0, 1.0).sum()  # P(rank <= k)
+        # E[1/rank] with rank uniform on greater+1 .. greater+ties+1
+        rr += ((harmonic[greater + ties + 1] - harmonic[greater]) / (ties + 1)).sum()
+    n = corpus.n_targets
+    out = {f"top{k}_accuracy": float(h / n) for k, h in zip(ks, hits)}
+    out["mrr"] = float(rr / n)
+    return out
+
+
+def _ranks_of_batch(model, seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """For every target of `seqs` (longest first): tokens scored above it, and tokens tied with it."""
+    from .vocabulary import BOS_ID, EOS_ID
+
+    greater, ties = [], []
+    lengths = np.array([len(s) for s in seqs])
+    state, lp = model.start_state([[] for _ in seqs])
+    alive = np.arange(len(seqs))
+    for t in range(int(lengths.max()) + 1):
+        target = np.array([seqs[r][t] if t < lengths[r] else EOS_ID for r in alive])
+        lp = np.array(lp, dtype=np.float64)
+        lp[:, BOS_ID] = np.nan  # never a candidate: comparisons with nan are false
+        own = lp[np.arange(len(alive)), target][:, None]
+        greater.append((lp > own).sum(axis=1))
+        ties.append((lp == own).sum(axis=1) - 1)
+        keep = np.nonzero(lengths[alive] > t)[0]
+        if len(keep) == 0:
+            break
+        if len(keep) < len(alive):
+            state = model.reorder_state(state, keep)
+            alive = alive[keep]
+        state, lp = model.advance(state, target[keep])
+    return np.concatenate(greater), np.concatenate(ties)
