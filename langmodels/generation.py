@@ -50,7 +50,7 @@ def generate(
     model,
     prompts,
     *,
-    max_new_tokens: int = 20,
+    max_new_tokens: int | Sequence[int] = 20,
     do_sample: bool = False,
     temperature: float = 1.0,
     top_k: int | None = None,
@@ -68,7 +68,8 @@ def generate(
     prompt, prompt by prompt.
 
     `prompts` is a string, a list of strings (split with `tokenizer`) or a list of id sequences.
-    Generation stops at `</s>` or after `max_new_tokens` tokens; `<s>` is never emitted.
+    Generation stops at `</s>` or after `max_new_tokens` tokens (an int, or one per prompt);
+    `<s>` is never emitted.
     `repetition_penalty` multiplies the (negative) log-probability of every token already in the
     prompt or the continuation (CTRL's penalty, as in `transformers`). `seed` makes sampling
     reproducible. Without `do_sample`, `temperature`, `top_k` and `top_p` are ignored.
@@ -79,11 +80,12 @@ def generate(
     ['a a a']
     """
     model._check_fitted()
-    _check_options(max_new_tokens, do_sample, temperature, top_k, top_p, num_beams,
-                   repetition_penalty, num_return_sequences, seed, batch_size)
     ids = _prompt_ids(model, prompts, tokenizer)
+    limits = _limits(max_new_tokens, len(ids))
+    _check_options(do_sample, temperature, top_k, top_p, num_beams,
+                   repetition_penalty, num_return_sequences, seed, batch_size)
     decode = _decoder(model.vocab_, tokenizer)
-    options = dict(max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature,
+    options = dict(do_sample=do_sample, temperature=temperature,
                    top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty)
     rng = np.random.default_rng(seed)
     out: list[Generation] = []
@@ -93,13 +95,13 @@ def generate(
 
         chunks = tqdm(chunks, desc="generate", unit="batch")
     for start in chunks:
-        chunk = ids[start:start + batch_size]
+        chunk, lim = ids[start:start + batch_size], limits[start:start + batch_size]
         if num_beams > 1:
-            results = _beam_search(model, chunk, num_beams, length_penalty, num_return_sequences,
-                                   max_new_tokens, repetition_penalty)
+            results = _beam_search(model, chunk, lim, num_beams, length_penalty, num_return_sequences,
+                                   repetition_penalty)
         else:
             rows = [p for p in chunk for _ in range(num_return_sequences)]
-            results = _decode_rows(model, rows, rng, **options)
+            results = _decode_rows(model, rows, np.repeat(lim, num_return_sequences), rng, **options)
         for prompt, tokens, lps, score in results:
             reason = "eos" if tokens and tokens[-1] == EOS_ID else "max_new_tokens"
             out.append(Generation(prompt.tolist(), tokens, decode(tokens), np.asarray(lps, np.float64),
@@ -108,9 +110,17 @@ def generate(
 
 
 # --- inputs -------------------------------------------------------------------------------
-def _check_options(max_new_tokens, do_sample, temperature, top_k, top_p, num_beams,
+def _limits(max_new_tokens, n: int) -> np.ndarray:
+    if isinstance(max_new_tokens, (Sequence, np.ndarray)):
+        if len(max_new_tokens) != n:
+            raise InvalidParameterError(f"max_new_tokens has {len(max_new_tokens)} values for {n} prompts; "
+                                        "give one int or one per prompt")
+        return np.array([check_int("max_new_tokens", m, low=0) for m in max_new_tokens], np.int64)
+    return np.full(n, check_int("max_new_tokens", max_new_tokens, low=0), np.int64)
+
+
+def _check_options(do_sample, temperature, top_k, top_p, num_beams,
                    repetition_penalty, num_return_sequences, seed, batch_size):
-    check_int("max_new_tokens", max_new_tokens, low=0)
     if do_sample:
         check_float("temperature", temperature, low=0.0, low_open=True)
         if top_k is not None:
@@ -189,17 +199,18 @@ def _sample(s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum((cdf <= u[:, None]).sum(axis=1), s.shape[1] - 1)
 
 
-def _decode_rows(model, rows, rng, *, max_new_tokens, do_sample, temperature, top_k, top_p,
+def _decode_rows(model, rows, limits, rng, *, do_sample, temperature, top_k, top_p,
                  repetition_penalty):
     """Greedy or sampled continuation of every row at once; finished rows leave the batch."""
     R, V = len(rows), len(model.vocab_)
+    max_new_tokens = int(limits.max()) if R else 0
     tokens = np.full((R, max_new_tokens), -1, np.int64)
     logps = np.zeros((R, max_new_tokens))
     lengths = np.zeros(R, np.int64)
     seen = _seen_matrix(rows, V) if repetition_penalty != 1.0 else None
-    if R and max_new_tokens:
-        state, lp = model.start_state(rows)
-        alive = np.arange(R)
+    alive = np.nonzero(limits > 0)[0]
+    if len(alive):
+        state, lp = model.start_state([rows[r] for r in alive])
         for t in range(max_new_tokens):
             s = _penalise(lp, seen[alive], repetition_penalty) if seen is not None else lp
             if do_sample:
@@ -211,8 +222,8 @@ def _decode_rows(model, rows, rng, *, max_new_tokens, do_sample, temperature, to
             lengths[alive] = t + 1
             if seen is not None:
                 seen[alive, chosen] = True
-            keep = np.nonzero(chosen != EOS_ID)[0]
-            if len(keep) == 0 or t == max_new_tokens - 1:
+            keep = np.nonzero((chosen != EOS_ID) & (limits[alive] > t + 1))[0]
+            if len(keep) == 0:
                 break
             if len(keep) < len(alive):
                 state = model.reorder_state(state, keep)
@@ -237,18 +248,16 @@ class _Beam:
     score: float           # running sum of (penalised) scores
 
 
-def _beam_search(model, prompts, num_beams, length_penalty, num_return, max_new_tokens, penalty):
+def _beam_search(model, prompts, limits, num_beams, length_penalty, num_return, penalty):
     """Beam search over every prompt at once: the model scores all live beams in one call."""
     V = len(model.vocab_)
     live = [[_Beam([], [], 0.0)] for _ in prompts]   # one beam per prompt until the first step
     done: list[list[tuple[float, _Beam]]] = [[] for _ in prompts]
-    active = list(range(len(prompts)))
-    seen = _seen_matrix(prompts, V) if penalty != 1.0 else None
-    if prompts and max_new_tokens:
-        state, lp = model.start_state(prompts)
-    else:
-        active = []
-    for t in range(max_new_tokens if active else 0):
+    active = [g for g in range(len(prompts)) if limits[g] > 0]
+    seen = _seen_matrix([prompts[g] for g in active], V) if penalty != 1.0 else None
+    if active:
+        state, lp = model.start_state([prompts[g] for g in active])
+    for t in range(int(limits.max()) if active else 0):
         s = _penalise(lp, seen, penalty) if seen is not None else lp
         src, new_tokens, next_active, row = [], [], [], 0
         for g in active:
@@ -272,14 +281,14 @@ def _beam_search(model, prompts, num_beams, length_penalty, num_return, max_new_
                 else:
                     kept.append((rows[b], beam))
             live[g] = [beam for _, beam in kept]
-            if live[g] and not _beams_done(done[g], live[g], num_beams, length_penalty, t + 1):
+            if live[g] and _beams_done(done[g], live[g], num_beams, length_penalty, t + 1):
+                live[g] = []
+            if live[g] and t + 1 < limits[g]:
                 next_active.append(g)
                 src += [r for r, _ in kept]
                 new_tokens += [beam.tokens[-1] for _, beam in kept]
-            else:
-                live[g] = live[g] if len(done[g]) < num_beams else []
         active = next_active
-        if not active or t == max_new_tokens - 1:
+        if not active:
             break
         state = model.reorder_state(state, src)
         if seen is not None:

@@ -179,3 +179,12 @@ def test_prompts_must_not_hold_bos(model):
         lm.generate(model, [[BOS, A]])
     with pytest.raises(ValueError, match="wrap"):
         lm.generate(model, [A, B])
+
+
+def test_max_new_tokens_per_prompt(model):
+    gens = lm.generate(model, ["", "", "b"], max_new_tokens=[1, 0, 5])
+    assert [g.tokens for g in gens] == [[A], [], [EOS]]
+    gens = lm.generate(model, ["", ""], max_new_tokens=[1, 3], num_beams=2, length_penalty=0.0)
+    assert [g.tokens for g in gens] == [[A], [B, EOS]]
+    with pytest.raises(InvalidParameterError, match="one per prompt"):
+        lm.generate(model, ["", ""], max_new_tokens=[1])
