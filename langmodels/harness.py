@@ -1,0 +1,344 @@
+"""The comparison harness: every model of a spec on the same data and vocabulary, scored alike.
+
+    spec --check--> data (train/valid/test, one vocabulary) --> for each model and seed:
+        fit (timed, peak memory) -> perplexity, bits/char, top-k, MRR -> continuation BLEU,
+        unconditional samples -> one record in results.jsonl
+    --> reference rows (oracle, human text) --> results.md / results.csv / plots
+
+A finished (model, seed) whose record matches the spec and the data is not run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from ._io import read_utf8, write_text_atomic
+from .corpus import Corpus
+from .metrics import LN2, evaluate, ranking_metrics
+from .registry import get_class, make
+from .spec import check_spec
+
+DEPENDENCIES = ("numpy", "torch", "nltk", "scikit-learn", "hmmlearn", "sacrebleu", "safetensors")
+
+
+def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None) -> list[dict]:
+    """Run `spec` (a mapping; see `langmodels.spec`); returns every record, references included.
+
+    `data` replaces the spec's corpus with an object holding `train`, `valid` (or None) and
+    `test` corpora on one vocabulary (and optionally `oracle_logprobs`). `log` receives progress
+    lines (default: stderr).
+    """
+    from .report import write_reports
+
+    spec = check_spec(spec)
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    data = data or load_data(spec)
+    out = Path(spec["out"])
+    data_id = data_fingerprint(data)
+    previous = {(r["label"], r.get("seed")): r for r in read_records(out) if r.get("kind") == "model"}
+    runs = [(entry, seed) for entry in spec["models"] for seed in _seeds_for(entry, spec["seeds"])]
+    records = []
+    bar = _progress_bar(len(runs), spec["progress"])
+    for i, (entry, seed) in enumerate(runs, 1):
+        key = (entry["label"], seed)
+        old = previous.get(key)
+        if resume and old and _same_run(old, entry, seed, spec, data_id):
+            log(f"[{i}/{len(runs)}] {entry['label']} seed {seed}: done earlier, kept")
+            records.append(old)
+        else:
+            log(f"[{i}/{len(runs)}] {entry['label']} seed {seed}: fitting ...")
+            record, gens = run_one(entry, seed, spec, data, data_id)
+            _write_generations(out, entry["label"], seed, gens)
+            records.append(record)
+            log(f"[{i}/{len(runs)}] {entry['label']} seed {seed}: ppl {record['metrics']['perplexity']:.3f}, "
+                f"fit {record['fit_seconds']:.1f}s, scoring {record['score_seconds']:.1f}s")
+        _write_records(out, records)
+        if bar:
+            bar.update(1)
+    if bar:
+        bar.close()
+    records += reference_records(spec, data, data_id)
+    _write_records(out, records)
+    _merge_generations(out, runs)
+    write_reports(records, out)
+    return records
+
+
+# --- data -----------------------------------------------------------------------------------
+def load_data(spec: dict):
+    """The spec's train/valid/test corpora, sharing the training vocabulary."""
+    corpus, vocab = spec["corpus"], spec["vocab"]
+    if isinstance(corpus, dict):
+        tok = spec["tokenizer"] or "whitespace"
+        train = Corpus.from_file(corpus["train"], tokenizer=tok, min_count=vocab.get("min_count", 1),
+                                 max_size=vocab.get("max_size"))
+        split = {s: Corpus.from_file(corpus[s], vocab=train.vocab, tokenizer=tok) if s in corpus else None
+                 for s in ("valid", "test")}
+        return SimpleNamespace(train=train, valid=split["valid"], test=split["test"], oracle_logprobs=None,
+                               name=str(corpus["train"]))
+    from . import datasets
+
+    return datasets.load(str(corpus), tokenizer=spec["tokenizer"], min_count=vocab.get("min_count", 1),
+                         max_size=vocab.get("max_size"), data_dir=spec["data_dir"],
+                         download=spec["download"], **spec["corpus_params"])
+
+
+def data_fingerprint(data) -> str:
+    """SHA-256 over the vocabulary and every split's ids: equal hashes mean identical data."""
+    h = hashlib.sha256(data.train.vocab.fingerprint.encode())
+    for name in ("train", "valid", "test"):
+        c = getattr(data, name, None)
+        if c is not None:
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(c.ids, np.int32).tobytes())
+            h.update(np.ascontiguousarray(c.offsets, np.int64).tobytes())
+    return h.hexdigest()
+
+
+# --- one model ------------------------------------------------------------------------------
+def _seeds_for(entry: dict, seeds: list[int]) -> list[int | None]:
+    # A model without a seed parameter is deterministic: one run stands for every seed.
+    return list(seeds) if "seed" in get_class(entry["model"])._param_names() else [None]
+
+
+def run_one(entry: dict, seed, spec: dict, data, data_id: str) -> tuple[dict, list[dict]]:
+    """Fit and score one model; returns its record and its generations."""
+    params = dict(entry["params"])
+    if seed is not None:
+        params["seed"] = seed
+    cls = get_class(entry["model"])
+    if "progress" in cls._param_names() and "progress" not in params:
+        params["progress"] = bool(spec["progress"]) and sys.stderr.isatty()
+    model = make(entry["model"], **params)
+    memory = _PeakMemory()
+    load_before = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    model.fit(data.train, data.valid)
+    fit_seconds = time.perf_counter() - t0
+    metrics, gens, timing = score_model(model, data, spec["metrics"], entry["label"])
+    record = {
+        "kind": "model", "label": entry["label"], "model": entry["model"], "seed": seed,
+        "params": _jsonable(model.get_params()), "spec_params": _jsonable(entry["params"]),
+        "metrics": metrics, "metrics_spec": _jsonable(spec["metrics"]),
+        "fit_seconds": fit_seconds, **timing, **memory.read(),
+        **_parameter_count(model), "history": _history(model),
+        "data": data_summary(data, data_id), "environment": environment(),
+        "load_average": [load_before, os.getloadavg()[0]],
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    return record, gens
+
+
+def score_model(model, data, metric_spec: dict, label: str) -> tuple[dict, list[dict], dict]:
+    """Every metric of the spec for one fitted model: (metrics, generations, timings)."""
+    from .bleu import continuation_bleu, sample_sequences, unconditional_metrics
+
+    test = data.test
+    t0 = time.perf_counter()
+    metrics = evaluate(model, test).to_dict()
+    if "ranking" in metric_spec:
+        metrics.update(ranking_metrics(model, test))
+    score_seconds = time.perf_counter() - t0
+    gens: list[dict] = []
+    t0 = time.perf_counter()
+    opts = metric_spec.get("continuation_bleu")
+    if opts is not None:
+        metrics["continuation_bleu"], g = continuation_bleu(model, test, **opts)
+        gens += [{"model": label, **x} for x in g]
+    opts = metric_spec.get("unconditional")
+    if opts is not None:
+        refs = [test.vocab.decode(s) for s in test.sequences()]
+        samples = sample_sequences(model, opts["n_samples"], seed=opts["seed"],
+                                   max_new_tokens=opts["max_new_tokens"])
+        metrics["unconditional"] = unconditional_metrics(samples, refs, opts["orders"])
+        metrics["unconditional"]["sweep"] = _temperature_sweep(model, refs, opts)
+        gens += [{"model": label, "mode": "unconditional", "prompt": "", "hypothesis": " ".join(s),
+                  "reference": None} for s in samples]
+    return metrics, gens, {"score_seconds": score_seconds, "generate_seconds": time.perf_counter() - t0}
+
+
+def _temperature_sweep(model, refs, opts) -> list[dict]:
+    from .bleu import sample_sequences, unconditional_metrics
+
+    n = 4 if 4 in opts["orders"] else max(opts["orders"])
+    points = []
+    for t in opts["temperatures"]:
+        samples = sample_sequences(model, opts["n_samples"], seed=opts["seed"],
+                                   max_new_tokens=opts["max_new_tokens"], temperature=float(t))
+        m = unconditional_metrics(samples, refs, (n,))
+        points.append({"temperature": float(t), "order": n, "test_bleu": m[f"test_bleu{n}"],
+                       "self_bleu": m[f"self_bleu{n}"], "distinct2": m["distinct2"]})
+    return points
+
+
+# --- reference rows ---------------------------------------------------------------------------
+def reference_records(spec: dict, data, data_id: str) -> list[dict]:
+    """The oracle row (the generator's own perplexity, synthetic corpus only) and the human row
+    (held-out validation text scored as if it were samples)."""
+    from .bleu import unconditional_metrics
+
+    out = []
+    oracle = getattr(data, "oracle_logprobs", None)
+    if oracle is not None and oracle.get("test") is not None:
+        total = float(np.sum(oracle["test"]))
+        n = data.test.n_targets
+        chars = None if data.test.n_chars is None else int(data.test.n_chars.sum()) + len(data.test)
+        out.append({"kind": "reference", "label": "oracle (generator)", "data": data_summary(data, data_id),
+                    "metrics": {"total_logprob": total, "n_tokens": n, "perplexity": float(np.exp(-total / n)),
+                                "bits_per_token": -total / n / LN2,
+                                "bits_per_char": None if not chars else -total / chars / LN2}})
+    opts = spec["metrics"].get("unconditional")
+    if "human" in spec["metrics"] and opts is not None and getattr(data, "valid", None) is not None:
+        rng = np.random.default_rng(opts["seed"])
+        pick = rng.permutation(len(data.valid))[:opts["n_samples"]]
+        samples = [data.valid.vocab.decode(data.valid[k]) for k in np.sort(pick)]
+        refs = [data.test.vocab.decode(s) for s in data.test.sequences()]
+        out.append({"kind": "reference", "label": "human (valid text)", "data": data_summary(data, data_id),
+                    "metrics": {"unconditional": unconditional_metrics(samples, refs, opts["orders"])}})
+    return out
+
+
+# --- measurements -----------------------------------------------------------------------------
+class _PeakMemory:
+    """Peak resident memory of this process while one model fits and is scored.
+
+    Linux lets a process reset its high-water mark (write 5 to /proc/self/clear_refs), so VmHWM
+    then measures this model alone; elsewhere ru_maxrss (the peak since the process started) is
+    all there is, and the record says so. CUDA's peak allocation is added when torch uses a GPU.
+    """
+
+    def __init__(self):
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self.method = "VmHWM after clear_refs (peak RSS of this model's fit and scoring)"
+        except OSError:
+            self.method = "ru_maxrss (peak RSS of the whole process so far)"
+        self.start_mb = _status_mb("VmRSS")
+        torch = sys.modules.get("torch")
+        self.cuda = torch is not None and torch.cuda.is_available()
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats()
+
+    def read(self) -> dict:
+        peak = _status_mb("VmHWM")
+        if peak is None or self.method.startswith("ru_maxrss"):
+            import resource
+
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out = {"peak_rss_mb": peak, "rss_growth_mb": None if self.start_mb is None else peak - self.start_mb,
+               "memory_method": self.method}
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            out["cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        return out
+
+
+def _status_mb(field: str) -> float | None:
+    try:
+        for line in read_utf8("/proc/self/status").splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _parameter_count(model) -> dict:
+    n = getattr(model, "n_parameters_", None)
+    if n is not None:
+        return {"n_parameters": int(n), "n_parameters_source": "n_parameters_"}
+    arrays, _ = model._get_state()
+    return {"n_parameters": int(sum(np.asarray(a).size for a in arrays.values())),
+            "n_parameters_source": "numbers in the saved arrays"}
+
+
+def _history(model):
+    h = getattr(model, "history_", None)
+    return None if h is None else _jsonable(h)
+
+
+def data_summary(data, data_id: str) -> dict:
+    tr, te = data.train, data.test
+    return {"name": str(getattr(data, "name", None) or tr.name), "hash": data_id, "vocab_size": len(tr.vocab),
+            "tokenizer": tr.tokenizer, "train_tokens": tr.n_tokens, "test_tokens": te.n_tokens,
+            "test_sequences": len(te), "test_oov": te.n_oov,
+            "valid_tokens": None if getattr(data, "valid", None) is None else data.valid.n_tokens}
+
+
+def environment() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import __version__
+
+    deps = {}
+    for name in DEPENDENCIES:
+        try:
+            deps[name] = version(name)
+        except PackageNotFoundError:
+            deps[name] = None
+    return {"langmodels": __version__, "python": platform.python_version(), "platform": platform.platform(),
+            "cpu_count": os.cpu_count(), "dependencies": deps}
+
+
+# --- files ------------------------------------------------------------------------------------
+def read_records(out: Path) -> list[dict]:
+    path = Path(out) / "results.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in read_utf8(path).splitlines() if line.strip()]
+
+
+def _write_records(out: Path, records: list[dict]) -> None:
+    write_text_atomic(Path(out) / "results.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+
+
+def _gen_path(out: Path, label: str, seed) -> Path:
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
+    return Path(out) / "generations" / f"{safe}.seed{seed}.jsonl"
+
+
+def _write_generations(out: Path, label: str, seed, gens: list[dict]) -> None:
+    write_text_atomic(_gen_path(out, label, seed),
+                      "".join(json.dumps({**g, "seed": seed}, ensure_ascii=False) + "\n" for g in gens))
+
+
+def _merge_generations(out: Path, runs) -> None:
+    parts = [_gen_path(out, e["label"], s) for e, s in runs]
+    write_text_atomic(Path(out) / "generations.jsonl", "".join(read_utf8(p) for p in parts if p.exists()))
+
+
+def _same_run(old: dict, entry: dict, seed, spec: dict, data_id: str) -> bool:
+    return (old.get("model") == entry["model"] and old.get("spec_params") == _jsonable(entry["params"])
+            and old.get("data", {}).get("hash") == data_id
+            and old.get("metrics_spec") == _jsonable(spec["metrics"]))
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled or not sys.stderr.isatty():
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="models", unit="model", position=0)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return str(obj)

@@ -1,0 +1,145 @@
+"""Benchmark pictures (matplotlib, Agg backend: no display needed).
+
+perplexity.png         test perplexity per model (± sd over seeds), the oracle as a line
+learning_curves.png    each model's `history_` (neural epochs, HMM EM iterations)
+ppl_vs_time.png        perplexity against training time (log-log)
+quality_diversity.png  Test-BLEU against Self-BLEU over the temperature sweep
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ._io import atomic_path
+
+
+def write_plots(records: list[dict], out: str | Path) -> list[Path]:
+    """Draw every plot the records support; returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    written = []
+    for name, draw in (("perplexity.png", _perplexity), ("learning_curves.png", _learning_curves),
+                       ("ppl_vs_time.png", _ppl_vs_time), ("quality_diversity.png", _quality_diversity)):
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        try:
+            if draw(ax, records):
+                fig.tight_layout()
+                with atomic_path(out / name) as tmp:
+                    fig.savefig(tmp, dpi=110, format="png")
+                written.append(out / name)
+        finally:
+            plt.close(fig)
+    return written
+
+
+def _models(records):
+    return [r for r in records if r.get("kind") == "model"]
+
+
+def _by_label(records):
+    groups: dict[str, list[dict]] = {}
+    for r in _models(records):
+        groups.setdefault(r["label"], []).append(r)
+    return groups
+
+
+def _finite(x) -> bool:
+    return x is not None and not math.isinf(x) and not math.isnan(x)
+
+
+def _perplexity(ax, records) -> bool:
+    import numpy as np
+
+    labels, means, sds = [], [], []
+    for label, group in _by_label(records).items():
+        vals = [r["metrics"]["perplexity"] for r in group if _finite(r["metrics"].get("perplexity"))]
+        if vals:
+            labels.append(label)
+            means.append(np.mean(vals))
+            sds.append(np.std(vals, ddof=1) if len(vals) > 1 else 0.0)
+    if not labels:
+        return False
+    ax.bar(range(len(labels)), means, yerr=sds, color="tab:blue", capsize=3)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    oracle = next((r for r in records if r.get("label", "").startswith("oracle")), None)
+    if oracle:
+        ax.axhline(oracle["metrics"]["perplexity"], color="tab:red", ls="--", label="oracle (generator)")
+        ax.legend()
+    ax.set_yscale("log")
+    ax.set_ylabel("test perplexity (log scale)")
+    ax.set_title("Perplexity per model (lower is better)")
+    return True
+
+
+def _series(history) -> dict[str, list[float]]:
+    """A history as {name: values}: a dict of lists, or a list of per-epoch dicts or numbers."""
+    if isinstance(history, dict):
+        return {k: v for k, v in history.items() if isinstance(v, list) and v
+                and all(isinstance(x, (int, float)) for x in v)}
+    if isinstance(history, list) and history:
+        if all(isinstance(x, (int, float)) for x in history):
+            return {"value": history}
+        if all(isinstance(x, dict) for x in history):
+            keys = {k for x in history for k, v in x.items() if isinstance(v, (int, float))}
+            keys -= {"epoch", "iteration", "step"}
+            return {k: [x.get(k, float("nan")) for x in history] for k in sorted(keys)}
+    return {}
+
+
+def _learning_curves(ax, records) -> bool:
+    drawn = False
+    for r in _models(records):
+        for name, values in _series(r.get("history")).items():
+            ax.plot(range(1, len(values) + 1), values, marker=".", label=f"{r['label']} s{r['seed']}: {name}")
+            drawn = True
+    if drawn:
+        ax.set_xlabel("epoch / iteration")
+        ax.set_ylabel("as recorded by the model (history_)")
+        ax.set_title("Learning curves")
+        ax.legend(fontsize=7)
+    return drawn
+
+
+def _ppl_vs_time(ax, records) -> bool:
+    pts = [(r["fit_seconds"], r["metrics"]["perplexity"], r["label"]) for r in _models(records)
+           if _finite(r["metrics"].get("perplexity")) and r.get("fit_seconds")]
+    if not pts:
+        return False
+    for t, p, label in pts:
+        ax.scatter(t, p)
+        ax.annotate(label, (t, p), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training time (s, log scale)")
+    ax.set_ylabel("test perplexity (log scale)")
+    ax.set_title("Perplexity against training time")
+    return True
+
+
+def _quality_diversity(ax, records) -> bool:
+    drawn = False
+    for label, group in _by_label(records).items():
+        sweep = (group[0]["metrics"].get("unconditional") or {}).get("sweep") or []
+        if sweep:
+            x = [p["self_bleu"] for p in sweep]
+            y = [p["test_bleu"] for p in sweep]
+            ax.plot(x, y, marker="o", label=label)
+            for p in sweep:
+                ax.annotate(f"T={p['temperature']:g}", (p["self_bleu"], p["test_bleu"]), fontsize=6)
+            drawn = True
+    human = next((r for r in records if r.get("label", "").startswith("human")), None)
+    if drawn and human:
+        u = human["metrics"]["unconditional"]
+        if "test_bleu4" in u:
+            ax.scatter([u["self_bleu4"]], [u["test_bleu4"]], marker="*", s=120, color="k", label="human text")
+    if drawn:
+        ax.set_xlabel("Self-BLEU (lower = more diverse)")
+        ax.set_ylabel("Test-BLEU (higher = closer to the test text)")
+        ax.set_title("Quality against diversity over the temperature sweep (Texygen BLEU-4)")
+        ax.legend(fontsize=7)
+    return drawn

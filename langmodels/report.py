@@ -1,0 +1,149 @@
+"""The comparison table (results.md, results.csv) from benchmark records: means ± sd over seeds."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ._io import write_text_atomic
+
+
+def _get(*path) -> Callable[[dict], float | None]:
+    def get(record):
+        node = record
+        for p in path:
+            if not isinstance(node, dict) or node.get(p) is None:
+                return None
+            node = node[p]
+        return float(node)
+
+    return get
+
+
+def _pct(get):
+    return lambda r: None if get(r) is None else 100 * get(r)
+
+
+# (column, how to read it from a record, format)
+COLUMNS: list[tuple[str, Callable, str]] = [
+    ("perplexity", _get("metrics", "perplexity"), ".2f"),
+    ("bits/char", _get("metrics", "bits_per_char"), ".3f"),
+    ("top-1 %", _pct(_get("metrics", "top1_accuracy")), ".2f"),
+    ("top-5 %", _pct(_get("metrics", "top5_accuracy")), ".2f"),
+    ("MRR", _get("metrics", "mrr"), ".4f"),
+    ("cont-BLEU greedy", _get("metrics", "continuation_bleu", "greedy", "score"), ".2f"),
+    ("cont-BLEU sampled", _get("metrics", "continuation_bleu", "sample", "bleu_mean"), ".2f"),
+    ("Test-BLEU-4", _get("metrics", "unconditional", "test_bleu4"), ".3f"),
+    ("Self-BLEU-4", _get("metrics", "unconditional", "self_bleu4"), ".3f"),
+    ("distinct-2", _get("metrics", "unconditional", "distinct2"), ".3f"),
+    ("gap to oracle (nats/token)", _get("oracle_gap_nats"), ".4f"),
+    ("fit s", _get("fit_seconds"), ".2f"),
+    ("score s", _get("score_seconds"), ".2f"),
+    ("generate s", _get("generate_seconds"), ".2f"),
+    ("peak RSS MB", _get("peak_rss_mb"), ".0f"),
+    ("parameters", _get("n_parameters"), ".0f"),
+]
+
+
+def table_rows(records: list[dict]) -> tuple[list[str], list[dict]]:
+    """One row per label (models in run order, then reference rows): {column: (mean, sd, n)}."""
+    oracle = next((r for r in records if r.get("label", "").startswith("oracle")), None)
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        if oracle is not None and r.get("kind") == "model" and r["metrics"].get("perplexity"):
+            r = {**r, "oracle_gap_nats": math.log(r["metrics"]["perplexity"] / oracle["metrics"]["perplexity"])}
+        groups.setdefault(r["label"], []).append(r)
+    rows = []
+    for label, group in groups.items():
+        row = {"label": label, "model": group[0].get("model", "reference"), "n_seeds": len(group)}
+        for name, get, _ in COLUMNS:
+            vals = [v for v in (get(r) for r in group) if v is not None]
+            if vals:
+                sd = float(np.std(vals, ddof=1)) if len(vals) > 1 else None
+                row[name] = (float(np.mean(vals)), sd)
+        rows.append(row)
+    used = [name for name, _, _ in COLUMNS if any(name in row for row in rows)]
+    return used, rows
+
+
+def markdown_table(records: list[dict]) -> str:
+    columns, rows = table_rows(records)
+    fmt = {name: f for name, _, f in COLUMNS}
+    lines = ["| model | seeds | " + " | ".join(columns) + " |",
+             "| --- | ---: | " + " | ".join("---:" for _ in columns) + " |"]
+    for row in rows:
+        cells = []
+        for c in columns:
+            if c not in row:
+                cells.append("")
+                continue
+            mean, sd = row[c]
+            cells.append(_fmt(mean, fmt[c]) + ("" if sd is None else " ± " + _fmt(sd, fmt[c])))
+        lines.append(f"| {row['label']} | {row['n_seeds'] if row['model'] != 'reference' else ''} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(x: float, spec: str) -> str:
+    return str(x) if math.isinf(x) or math.isnan(x) else format(x, spec)
+
+
+def csv_table(records: list[dict]) -> str:
+    columns, rows = table_rows(records)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["label", "model", "n_seeds"] + [f"{c} {s}" for c in columns for s in ("mean", "sd")])
+    for row in rows:
+        cells = [row["label"], row["model"], row["n_seeds"]]
+        for c in columns:
+            mean, sd = row.get(c, (None, None))
+            cells += ["" if mean is None else repr(mean), "" if sd is None else repr(sd)]
+        w.writerow(cells)
+    return buf.getvalue()
+
+
+def notes(records: list[dict]) -> str:
+    """What the numbers mean: data, protocols and signatures, measured as recorded."""
+    models = [r for r in records if r.get("kind") == "model"]
+    if not models:
+        return ""
+    d, r0 = models[0]["data"], models[0]
+    lines = [f"- Data: {d['name']} (hash {d['hash'][:12]}), vocabulary {d['vocab_size']}, tokenizer "
+             f"{d['tokenizer']}, {d['train_tokens']} training tokens, {d['test_tokens']} test tokens in "
+             f"{d['test_sequences']} sequences ({d['test_oov']} OOV).",
+             "- Perplexity: exp of the total NLL over all counted test tokens, `</s>` included; bits/char "
+             "divides the total NLL in bits by the characters of the detokenised text (one newline each).",
+             "- top-k / MRR: rank of each true next token, ties shared at random (in expectation).",
+             "- ± is the standard deviation over model seeds (ddof 1); models without a seed run once."]
+    cb = r0["metrics"].get("continuation_bleu")
+    if cb:
+        lines.append(f"- Continuation BLEU: protocol `{cb['protocol']}`; sacrebleu `{cb['greedy']['signature']}`;"
+                     " the sampled column is the mean over the sampling seeds (their sd is in results.jsonl).")
+    un = r0["metrics"].get("unconditional")
+    if un:
+        lines.append(f"- Test-BLEU / Self-BLEU ({un['definition']}), on {un['n_samples']} samples from `<s>`; "
+                     "distinct-2 = distinct bigrams / bigrams.")
+    lines.append(f"- Memory: {r0['memory_method']}. Parameters: {r0['n_parameters_source']} "
+                 "(or the model's own count, n_parameters_).")
+    load = [x for r in models for x in r["load_average"]]
+    lines.append(f"- Machine: {r0['environment']['platform']}, {r0['environment']['cpu_count']} CPUs; "
+                 f"1-min load average during the runs {min(load):.2f}-{max(load):.2f}"
+                 + (" (noisy: above 1.5)" if max(load) > 1.5 else "") + ".")
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(records: list[dict], out: str | Path) -> str:
+    """Write results.md, results.csv and the plots; return the markdown table."""
+    from .plots import write_plots
+
+    out = Path(out)
+    table = markdown_table(records)
+    write_text_atomic(out / "results.md", "# Benchmark results\n\n" + table + "\n" + notes(records))
+    write_text_atomic(out / "results.csv", csv_table(records))
+    write_plots(records, out)
+    return table

@@ -1,0 +1,256 @@
+"""Benchmark specs: what `langmodels bench` trains and how it scores, checked before any training.
+
+A spec is a mapping (YAML on disk)::
+
+    name: my-comparison
+    corpus: synthetic            # a registered dataset, a directory, or {train: f, valid: f, test: f}
+    corpus_params: {}            # extra arguments for datasets.load (e.g. the generator's size)
+    data_dir: null               # where registered datasets are cached or found
+    tokenizer: null              # whitespace | treebank | char; null: the dataset's own
+    vocab: {min_count: 1, max_size: null}
+    seeds: [0, 1, 2]             # models with a `seed` parameter run once per seed
+    models:
+      - {model: kneser-ney, params: {order: 3}}
+      - {model: lstm, label: lstm-small, params: {hidden_size: 64, epochs: 2}}
+    metrics:                     # each: true, false, or options
+      ranking: true
+      continuation_bleu: {k: 5, max_prompts: 1000, sample_seeds: [0, 1, 2, 3, 4], extra_tokens: 10}
+      unconditional: {n_samples: 200, max_new_tokens: 100, temperatures: [0.7, 1.0, 1.3]}
+      human: true
+    out: bench-results
+
+Perplexity (with bits per token and per character) is always measured.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidParameterError, LangModelsError, UnknownModelError
+
+
+class SpecError(LangModelsError, ValueError):
+    """A benchmark spec with a missing, unknown or invalid field (the message names it)."""
+
+
+METRIC_DEFAULTS: dict[str, dict[str, Any]] = {
+    "ranking": {},
+    "continuation_bleu": {"k": 5, "max_prompts": 1000, "seed": 0, "sample_seeds": [0, 1, 2, 3, 4],
+                          "extra_tokens": 10},
+    "unconditional": {"n_samples": 200, "max_new_tokens": 100, "seed": 0, "orders": [2, 3, 4, 5],
+                      "temperatures": []},
+    "human": {},
+}
+TOP_LEVEL = {"name": "bench", "corpus": None, "corpus_params": {}, "data_dir": None, "download": True,
+             "tokenizer": None, "vocab": {}, "seeds": [0], "models": None, "metrics": {},
+             "out": "bench-results", "progress": True}
+VOCAB_KEYS = ("min_count", "max_size")
+
+
+def load_spec(path: str | os.PathLike) -> dict:
+    """Read a YAML spec and check it (see `check_spec`)."""
+    import yaml
+
+    from ._io import read_utf8
+
+    try:
+        raw = yaml.safe_load(read_utf8(path))
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such spec file") from None
+    except yaml.YAMLError as e:
+        raise SpecError(f"{path}: not valid YAML ({e})") from None
+    spec = check_spec(raw, source=str(path))
+    if isinstance(spec["corpus"], str) and not _is_dataset_name(spec["corpus"]):
+        # A relative corpus path means relative to the spec file.
+        candidate = Path(path).parent / spec["corpus"]
+        if candidate.is_dir():
+            spec["corpus"] = str(candidate)
+    return spec
+
+
+def check_spec(raw: Any, source: str = "spec") -> dict:
+    """A complete, validated copy of `raw` with defaults filled in; SpecError names any bad field."""
+    if not isinstance(raw, dict):
+        raise SpecError(f"{source}: a spec is a mapping of fields, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(TOP_LEVEL))
+    if unknown:
+        raise SpecError(f"{source}: unknown field {unknown[0]!r}{_did_you_mean(unknown[0], TOP_LEVEL)}; "
+                        f"the fields are {', '.join(TOP_LEVEL)}")
+    spec = copy.deepcopy(TOP_LEVEL)
+    spec.update(copy.deepcopy(raw))
+    fail = _failer(source)
+    if spec["corpus"] is None:
+        fail("corpus", "missing; name a dataset (see `langmodels datasets`), a directory with train/valid/test "
+                       "files, or give {train: FILE, valid: FILE, test: FILE}")
+    _check_corpus(spec, fail)
+    if not isinstance(spec["corpus_params"], dict):
+        fail("corpus_params", "must be a mapping of arguments for datasets.load")
+    from .tokenize import TOKENIZERS
+
+    if spec["tokenizer"] is not None and spec["tokenizer"] not in TOKENIZERS:
+        fail("tokenizer", f"unknown tokenizer {spec['tokenizer']!r}; choose one of {sorted(TOKENIZERS)}")
+    _check_vocab(spec["vocab"], fail)
+    seeds = spec["seeds"]
+    if not isinstance(seeds, list) or not seeds or not all(_is_int(s) for s in seeds):
+        fail("seeds", f"must be a non-empty list of integers, got {seeds!r}")
+    spec["models"] = _check_models(spec["models"], fail)
+    spec["metrics"] = _check_metrics(spec["metrics"], fail)
+    if not isinstance(spec["out"], (str, os.PathLike)):
+        fail("out", f"must be a directory path, got {spec['out']!r}")
+    return spec
+
+
+def apply_overrides(raw: dict, assignments: list[str]) -> dict:
+    """`["corpus_params.n_train=500", "seeds=[0,1]"]` -> a copy of `raw` with those values (YAML-parsed)."""
+    import yaml
+
+    out = copy.deepcopy(raw)
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SpecError(f"--set {item!r}: expected FIELD=VALUE, e.g. corpus_params.n_train=500")
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise SpecError(f"--set {item!r}: {p} is not a mapping")
+        node[parts[-1]] = yaml.safe_load(value)
+    return out
+
+
+# --- pieces -------------------------------------------------------------------------------------
+def _failer(source):
+    def fail(field: str, message: str):
+        raise SpecError(f"{source}: {field}: {message}")
+
+    return fail
+
+
+def _check_corpus(spec, fail):
+    corpus = spec["corpus"]
+    if isinstance(corpus, dict):
+        bad = sorted(set(corpus) - {"train", "valid", "test"})
+        if bad or "train" not in corpus or "test" not in corpus:
+            fail("corpus", "as a mapping it needs train and test files (valid optional), "
+                           f"got keys {sorted(corpus)}")
+        for split, path in corpus.items():
+            if not Path(path).is_file():
+                fail(f"corpus.{split}", f"{path}: no such file")
+    elif not isinstance(corpus, (str, os.PathLike)):
+        fail("corpus", f"must be a dataset name, a directory or a mapping of split files, got {corpus!r}")
+    elif not _is_dataset_name(str(corpus)) and not Path(corpus).is_dir():
+        names = _dataset_names()
+        known = f"registered datasets: {', '.join(names)}" if names else "no dataset module is installed"
+        fail("corpus", f"{corpus!r} is neither a registered dataset ({known}) nor a directory")
+
+
+def _dataset_names() -> list[str]:
+    try:
+        from . import datasets
+
+        return list(datasets.available_datasets())
+    except (ImportError, AttributeError):
+        return []
+
+
+def _is_dataset_name(name: str) -> bool:
+    return name in _dataset_names()
+
+
+def _check_vocab(vocab, fail):
+    if not isinstance(vocab, dict):
+        fail("vocab", "must be a mapping such as {min_count: 1, max_size: 10000}")
+    for key in vocab:
+        if key not in VOCAB_KEYS:
+            fail(f"vocab.{key}", f"unknown setting; the settings are {', '.join(VOCAB_KEYS)}")
+    mc, ms = vocab.get("min_count", 1), vocab.get("max_size")
+    if not _is_int(mc) or mc < 1:
+        fail("vocab.min_count", f"must be an integer >= 1, got {mc!r}")
+    if ms is not None and (not _is_int(ms) or ms < 3):
+        fail("vocab.max_size", f"must be null or an integer >= 3, got {ms!r}")
+
+
+def _check_models(models, fail) -> list[dict]:
+    from .registry import available_models, get_class
+
+    if not isinstance(models, list) or not models:
+        fail("models", "missing or empty; list the models, e.g. [{model: kneser-ney, params: {order: 3}}]")
+    out, labels = [], set()
+    for i, entry in enumerate(models):
+        where = f"models[{i}]"
+        if isinstance(entry, str):
+            entry = {"model": entry}
+        if not isinstance(entry, dict) or "model" not in entry:
+            fail(where, f"each model is a mapping with a 'model' name, got {entry!r}")
+        bad = sorted(set(entry) - {"model", "label", "params"})
+        if bad:
+            fail(f"{where}.{bad[0]}", "unknown field; a model entry has model, label and params")
+        name, params = entry["model"], entry.get("params") or {}
+        try:
+            cls = get_class(name)
+        except UnknownModelError as e:
+            fail(f"{where}.model", str(e))
+        except ImportError as e:
+            fail(f"{where}.model", f"{name!r} is registered but its module cannot be imported ({e}); "
+                                   f"available models: {', '.join(available_models())}")
+        if not isinstance(params, dict):
+            fail(f"{where}.params", f"must be a mapping of hyper-parameters, got {params!r}")
+        allowed = cls._param_names()
+        for p in params:
+            if p not in allowed:
+                fail(f"{where}.params.{p}", f"{name} has no parameter {p!r}"
+                     f"{_did_you_mean(p, allowed)}; its parameters are {', '.join(allowed) or 'none'}")
+        try:
+            cls(**params)._check_params()
+        except InvalidParameterError as e:
+            fail(f"{where}.params", f"{name}: {e}")
+        label = str(entry.get("label") or _default_label(name, params))
+        if label in labels:
+            fail(f"{where}.label", f"{label!r} is used twice; give each model a distinct label")
+        labels.add(label)
+        out.append({"model": name, "label": label, "params": params})
+    return out
+
+
+def _default_label(name: str, params: dict) -> str:
+    return f"{name}-{params['order']}" if "order" in params else name
+
+
+def _check_metrics(metrics, fail) -> dict:
+    if isinstance(metrics, list):
+        metrics = {m: True for m in metrics}
+    if not isinstance(metrics, dict):
+        fail("metrics", "must be a list of metric names or a mapping name -> true/false/options")
+    out = {}
+    for name, value in metrics.items():
+        if name == "perplexity":
+            continue   # always measured
+        if name not in METRIC_DEFAULTS:
+            fail(f"metrics.{name}", f"unknown metric{_did_you_mean(name, METRIC_DEFAULTS)}; the metrics are "
+                                    f"perplexity, {', '.join(METRIC_DEFAULTS)}")
+        if value is False or value is None:
+            continue
+        options = copy.deepcopy(METRIC_DEFAULTS[name])
+        if isinstance(value, dict):
+            for key in value:
+                if key not in options:
+                    fail(f"metrics.{name}.{key}", f"unknown option; the options are {', '.join(options)}")
+            options.update(value)
+        elif value is not True:
+            fail(f"metrics.{name}", f"must be true, false or a mapping of options, got {value!r}")
+        out[name] = options
+    return out
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _did_you_mean(word, choices) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
