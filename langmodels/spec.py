@@ -50,6 +50,35 @@ TOP_LEVEL = {"name": "bench", "corpus": None, "corpus_params": {}, "data_dir": N
              "out": "bench-results", "progress": True}
 VOCAB_KEYS = ("min_count", "max_size")
 
+# `langmodels bench` with no spec: every family on the synthetic oracle corpus, sized to finish in
+# about 3 minutes on 2 CPU cores. Override sizes with --set, e.g. --set corpus_params.n_train=500.
+_NEURAL = {"embed_dim": 64, "hidden_size": 128, "n_layers": 1, "epochs": 3, "batch_size": 32, "device": "cpu"}
+DEFAULT_SPEC: dict[str, Any] = {
+    "name": "default: every family on the synthetic oracle corpus",
+    "corpus": "synthetic",
+    "corpus_params": {"seed": 0, "n_train": 4000, "n_valid": 500, "n_test": 500},
+    "seeds": [0],
+    "models": [
+        {"model": "uniform"},
+        {"model": "unigram", "params": {"k": 0.1}},
+        {"model": "add-k", "params": {"order": 2, "k": 0.01}},
+        {"model": "witten-bell", "params": {"order": 3}},
+        {"model": "absolute-discount", "params": {"order": 3}},
+        {"model": "katz", "params": {"order": 3}},
+        {"model": "kneser-ney", "params": {"order": 3}},
+        {"model": "modified-kneser-ney", "params": {"order": 3}},
+        {"model": "hmm", "params": {"n_states": 24, "n_iter": 10}},
+        {"model": "rnn", "params": dict(_NEURAL)},
+        {"model": "lstm", "params": dict(_NEURAL)},
+        {"model": "gru", "params": dict(_NEURAL)},
+        {"model": "transformer", "params": {"embed_dim": 64, "n_heads": 4, "n_layers": 2, "epochs": 3,
+                                            "batch_size": 32, "device": "cpu"}},
+    ],
+    "metrics": {"ranking": True, "continuation_bleu": True, "human": True,
+                "unconditional": {"n_samples": 200, "max_new_tokens": 60, "temperatures": [0.7, 1.0, 1.3]}},
+    "out": "bench-results",
+}
+
 
 def load_spec(path: str | os.PathLike) -> dict:
     """Read a YAML spec and check it (see `check_spec`)."""
@@ -219,6 +248,15 @@ def _check_models(models, fail) -> list[dict]:
 
 def _default_label(name: str, params: dict) -> str:
     return f"{name}-{params['order']}" if "order" in params else name
+
+
+def model_label(entry) -> str:
+    """The label a (raw) model entry gets: its own, else name-order or the name."""
+    if isinstance(entry, str):
+        return entry
+    if not isinstance(entry, dict):
+        return str(entry)
+    return str(entry.get("label") or _default_label(entry.get("model"), entry.get("params") or {}))
 
 
 def _check_metrics(metrics, fail) -> dict:

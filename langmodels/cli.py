@@ -1,0 +1,331 @@
+"""The `langmodels` command: bench, train, evaluate, generate, datasets, models.
+
+Usage errors (a bad flag, an unknown model or dataset, an invalid parameter or spec field) print
+what is wrong and how to fix it, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import DownloadError, LangModelsError
+
+USAGE_EXIT = 2
+TRAINING_FILE = "training.json"  # beside a saved model: the data and tokenizer it was trained on
+
+
+class UsageError(LangModelsError, ValueError):
+    """A command line that cannot be run as given."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `langmodels` console script (and `python -m langmodels`)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return USAGE_EXIT
+    try:
+        return args.func(args) or 0
+    except DownloadError as e:
+        print(f"langmodels {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except (LangModelsError, FileNotFoundError) as e:
+        print(f"langmodels {args.command}: error: {e}", file=sys.stderr)
+        return USAGE_EXIT
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="langmodels", description="Classic and neural language models "
+                                "side by side: one vocabulary, one scorer. Run `langmodels bench` to "
+                                "compare every family on the built-in synthetic corpus.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    b = sub.add_parser("bench", help="train and compare models as a spec says (default: every family "
+                       "on the synthetic corpus)", description="Train every model of SPEC on the same data "
+                       "and vocabulary, score them alike, write results.jsonl/.md/.csv, generations.jsonl "
+                       "and plots to --out, and print the table. Without SPEC: the built-in default spec.")
+    b.add_argument("spec", nargs="?", help="a YAML spec file (see `langmodels bench --print-spec`)")
+    b.add_argument("--corpus", help="replace the spec's corpus: a dataset name or a directory")
+    b.add_argument("--data-dir", help="where named datasets are found or cached (e.g. ../shared/data)")
+    b.add_argument("--out", help="output directory (default: the spec's `out`)")
+    b.add_argument("--models", help="comma-separated labels or model names to keep from the spec")
+    b.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
+    b.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a spec field (YAML value), e.g. --set corpus_params.n_train=500")
+    b.add_argument("--fresh", action="store_true", help="re-run models already finished in --out")
+    b.add_argument("--quiet", action="store_true", help="no progress lines")
+    b.add_argument("--print-spec", action="store_true", help="print the resolved spec as YAML and stop")
+    b.set_defaults(func=cmd_bench)
+
+    t = sub.add_parser("train", help="fit one model and save it", description="Fit MODEL on the training "
+                       "split of --corpus and save it to --out. Works under `torchrun -m langmodels train` "
+                       "(only rank 0 saves and prints).")
+    t.add_argument("model", help="a registered model name (see `langmodels models`)")
+    _add_data_args(t)
+    t.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a hyper-parameter (YAML value), e.g. --param order=3")
+    t.add_argument("--out", required=True, help="directory to save the fitted model into")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="score a saved model on a split or a file",
+                       description="Perplexity, bits per token/char, top-1/5 accuracy and MRR of a saved "
+                       "model on --file, or on --split of --corpus (default: the corpus it was trained on).")
+    e.add_argument("model_dir", help="a directory written by `langmodels train` or LanguageModel.save")
+    _add_data_args(e, corpus_required=False)
+    e.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    e.add_argument("--file", help="a UTF-8 text file, one sequence a line, instead of a corpus split")
+    e.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    e.set_defaults(func=cmd_evaluate)
+
+    g = sub.add_parser("generate", help="continue prompts with a saved model",
+                       description="Generate continuations (Hugging Face parameter names). Greedy by default.")
+    g.add_argument("model_dir")
+    g.add_argument("--prompt", action="append", default=None,
+                   help="text after <s> (repeatable; default: one empty prompt)")
+    g.add_argument("--max-new-tokens", type=int, default=20)
+    g.add_argument("--do-sample", action="store_true", help="sample instead of greedy decoding")
+    g.add_argument("--temperature", type=float, default=1.0)
+    g.add_argument("--top-k", type=int, default=None)
+    g.add_argument("--top-p", type=float, default=1.0)
+    g.add_argument("--num-beams", type=int, default=1)
+    g.add_argument("--repetition-penalty", type=float, default=1.0)
+    g.add_argument("--num-return-sequences", type=int, default=1)
+    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--tokenizer", help="default: the one the model was trained with")
+    g.add_argument("--json", action="store_true", help="print tokens, log-probabilities and stop reasons")
+    g.set_defaults(func=cmd_generate)
+
+    d = sub.add_parser("datasets", help="list or download corpora", description="List the corpora "
+                       "`--corpus` accepts, or download one into the cache.")
+    d.add_argument("action", nargs="?", default="list", choices=["list", "download"])
+    d.add_argument("name", nargs="?", help="the corpus to download")
+    d.add_argument("--data-dir", help="cache directory (default: ~/.cache/langmodels or $LANGMODELS_HOME)")
+    d.set_defaults(func=cmd_datasets)
+
+    m = sub.add_parser("models", help="list models with their parameters and defaults",
+                       description="List every registered model, its parameters and their defaults.")
+    m.add_argument("names", nargs="*", help="show these models only")
+    m.set_defaults(func=cmd_models)
+    return p
+
+
+def _add_data_args(p, corpus_required: bool = True):
+    p.add_argument("--corpus", required=corpus_required, help="a dataset name or a directory of split files")
+    p.add_argument("--data-dir", help="where named datasets are found or cached")
+    p.add_argument("--tokenizer", help="whitespace, treebank or char (default: the corpus's own)")
+    p.add_argument("--min-count", type=int, default=1, help="vocabulary: drop rarer training tokens")
+    p.add_argument("--max-size", type=int, default=None, help="vocabulary: keep at most this many tokens")
+
+
+# --- bench ----------------------------------------------------------------------------------
+def cmd_bench(args) -> int:
+    import yaml
+
+    from .harness import run_benchmark
+    from .report import markdown_table
+    from .spec import DEFAULT_SPEC, apply_overrides, check_spec, load_spec
+
+    if args.spec:
+        raw = load_spec(args.spec)
+    else:
+        raw = DEFAULT_SPEC
+    raw = dict(raw)
+    if args.corpus:
+        raw["corpus"] = args.corpus
+        if args.corpus != "synthetic":
+            raw.pop("corpus_params", None)
+    if args.data_dir:
+        raw["data_dir"] = args.data_dir
+    if args.out:
+        raw["out"] = args.out
+    if args.seeds:
+        raw["seeds"] = _int_list("--seeds", args.seeds)
+    if args.quiet:
+        raw["progress"] = False
+    raw = apply_overrides(raw, args.set)
+    if args.models:
+        raw["models"] = _select_models(raw.get("models") or [], args.models)
+    spec = check_spec(raw, source=args.spec or "default spec")
+    if args.print_spec:
+        print(yaml.safe_dump(spec, sort_keys=False), end="")
+        return 0
+    log = (lambda line: None) if args.quiet else None
+    records = run_benchmark(spec, resume=not args.fresh, log=log)
+    print(markdown_table(records), end="")
+    print(f"\nFull results, notes and plots in {spec['out']}/ (results.md, results.csv, results.jsonl, "
+          "generations.jsonl, *.png)")
+    return 0
+
+
+def _select_models(models: list, wanted: str) -> list:
+    from .spec import model_label
+
+    keep = [x.strip() for x in wanted.split(",") if x.strip()]
+    names = [(model_label(m), m["model"] if isinstance(m, dict) else m) for m in models]
+    missing = [k for k in keep if not any(k in pair for pair in names)]
+    if missing:
+        raise UsageError(f"--models: {', '.join(missing)} not in the spec; its models are "
+                         f"{', '.join(label for label, _ in names)}")
+    return [m for m, pair in zip(models, names) if set(pair) & set(keep)]
+
+
+def _int_list(flag: str, text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"{flag}: expected comma-separated integers such as 0,1,2, got {text!r}") from None
+
+
+# --- train / evaluate / generate ----------------------------------------------------------------
+def _parse_params(items: list[str]) -> dict:
+    import yaml
+
+    params = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--param {item!r}: expected NAME=VALUE, e.g. --param order=3")
+        params[name.strip()] = yaml.safe_load(value)
+    return params
+
+
+def _load_dataset(args, splits=None):
+    from . import datasets
+
+    return datasets.load(args.corpus, splits=splits, tokenizer=args.tokenizer, min_count=args.min_count,
+                         max_size=args.max_size, data_dir=args.data_dir)
+
+
+def cmd_train(args) -> int:
+    from ._io import write_json_atomic
+    from .registry import get_class, make
+
+    params = _parse_params(args.param)
+    cls = get_class(args.model)
+    unknown = [p for p in params if p not in cls._param_names()]
+    if unknown:
+        raise UsageError(f"--param {unknown[0]}: {args.model} has no such parameter; its parameters are "
+                         f"{', '.join(cls._param_names())} (see `langmodels models {args.model}`)")
+    model = make(args.model, **params)
+    model._check_params()   # fail before loading data
+    ds = _load_dataset(args)
+    rank = int(os.environ.get("RANK", "0"))   # under torchrun only rank 0 saves and prints
+    t0 = time.perf_counter()
+    model.fit(ds.train, ds.valid)
+    seconds = time.perf_counter() - t0
+    if rank != 0:
+        return 0
+    out = model.save(args.out)
+    write_json_atomic(out / TRAINING_FILE, {
+        "corpus": args.corpus, "data_dir": args.data_dir, "tokenizer": ds.train.tokenizer,
+        "min_count": args.min_count, "max_size": args.max_size, "fit_seconds": seconds})
+    msg = f"trained {args.model} on {ds.train.n_tokens} tokens in {seconds:.1f}s; saved to {out}"
+    if ds.valid is not None:
+        from .metrics import perplexity
+
+        msg += f" (valid perplexity {perplexity(model, ds.valid):.3f})"
+    print(msg)
+    return 0
+
+
+def _training_info(model_dir) -> dict:
+    path = Path(model_dir) / TRAINING_FILE
+    return json.loads(path.read_text("utf-8")) if path.exists() else {}
+
+
+def cmd_evaluate(args) -> int:
+    from .base import load
+    from .corpus import Corpus
+    from .metrics import evaluate, ranking_metrics
+
+    model = load(args.model_dir)
+    info = _training_info(args.model_dir)
+    tokenizer = args.tokenizer or info.get("tokenizer") or "whitespace"
+    if args.file:
+        corpus = Corpus.from_file(args.file, vocab=model.vocab_, tokenizer=tokenizer)
+    else:
+        args.corpus = args.corpus or info.get("corpus")
+        args.data_dir = args.data_dir or info.get("data_dir")
+        if not args.corpus:
+            raise UsageError("give --file FILE or --corpus NAME (the model directory does not say which "
+                             "corpus it was trained on)")
+        args.tokenizer = tokenizer
+        ds = _load_dataset(args, splits=[args.split])
+        split = getattr(ds, args.split)
+        # The dataset's vocabulary is rebuilt from its train split; re-encode on the model's.
+        corpus = (split if split.vocab.fingerprint == model.vocab_.fingerprint else
+                  Corpus.from_tokens([split.vocab.decode(s) for s in split.sequences()], vocab=model.vocab_,
+                                     tokenizer=split.tokenizer, name=split.name))
+    report = evaluate(model, corpus)
+    ranks = ranking_metrics(model, corpus)
+    if args.json:
+        print(json.dumps({**report.to_dict(), **ranks}, indent=2))
+    else:
+        print(report)
+        print(" | ".join(f"{k} {v:.4f}" for k, v in ranks.items()))
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from .base import load
+    from .generation import generate
+
+    model = load(args.model_dir)
+    tokenizer = args.tokenizer or _training_info(args.model_dir).get("tokenizer") or "whitespace"
+    prompts = args.prompt if args.prompt is not None else [""]
+    gens = generate(model, prompts, max_new_tokens=args.max_new_tokens, do_sample=args.do_sample,
+                    temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, num_beams=args.num_beams,
+                    repetition_penalty=args.repetition_penalty,
+                    num_return_sequences=args.num_return_sequences, seed=args.seed, tokenizer=tokenizer)
+    per = len(gens) // max(len(prompts), 1)
+    for i, g in enumerate(gens):
+        prompt = prompts[i // per]
+        if args.json:
+            print(json.dumps({"prompt": prompt, **g.to_dict()}, ensure_ascii=False))
+        else:
+            print(f"{prompt} [{g.text}]" if prompt else g.text)
+    return 0
+
+
+# --- datasets / models ----------------------------------------------------------------------------
+def cmd_datasets(args) -> int:
+    from . import datasets
+
+    if args.action == "list":
+        specs = getattr(datasets, "CORPORA", {})
+        for name in datasets.available_datasets():
+            spec = specs.get(name)
+            what = spec.description if spec else "built-in synthetic language with exact probabilities (oracle)"
+            print(f"{name:20s} {what}")
+        return 0
+    if not args.name:
+        raise UsageError("datasets download: name the corpus, e.g. `langmodels datasets download ptb`")
+    print(datasets.download(args.name, args.data_dir))
+    return 0
+
+
+def cmd_models(args) -> int:
+    from .registry import available_models, get_class
+
+    names = args.names or available_models()
+    for name in names:
+        try:
+            cls = get_class(name)
+        except ImportError as e:
+            print(f"{name}: not available ({e})")
+            continue
+        doc = (inspect.getdoc(cls) or "").splitlines()
+        print(f"{name}  ({cls.__module__}.{cls.__name__}){': ' + doc[0] if doc else ''}")
+        for p in inspect.signature(cls.__init__).parameters.values():
+            if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            default = "required" if p.default is p.empty else f"default {p.default!r}"
+            print(f"    {p.name:20s} {default}")
+    return 0
