@@ -33,6 +33,7 @@ _MODELS: dict[str, str | type] = {
     "transformer": "langmodels.neural.transformer:TransformerModel",
     # combined and pretrained models
     "interpolated": "langmodels.interpolated:InterpolatedModel",
+    "hf-causal": "langmodels.hf:HFCausalModel",
 }
 
 

@@ -35,6 +35,8 @@ FAST_PARAMS: dict[str, dict] = {
     "transformer": {"embed_dim": 8, "n_heads": 2, "n_layers": 1, "block_size": 16, "epochs": 2,
                     "batch_size": 4, "seed": 0, "device": "cpu", "progress": False},
     "interpolated": {"components": [["unigram", {"k": 0.5}], ["uniform", {}]]},
+    "hf-causal": {"config": {"n_layer": 1, "n_embd": 16, "n_head": 2, "n_positions": 128},
+                  "bpe_vocab_size": 300, "seed": 0, "progress": False},
 }
 
 

@@ -1,0 +1,340 @@
+"""Hugging Face causal language models (GPT-2 and kin) scored on the shared word vocabulary.
+
+A word is a run of subword pieces that ends where the next piece starts a new word (a piece with
+the tokenizer's word-start mark, such as GPT-2's leading space, or the end-of-text piece). With B
+the event "the next piece starts a word", the word-level model is
+
+    p(w | h) = P(pieces(w), then B | h) / P(B | h)          (P(B | <s>) = 1: the first word needs no mark)
+    p(</s> | h) = P(end-of-text | h) / P(B | h)
+    p(<unk> | h) = 1 - the sum of the above over the vocabulary     (every other string)
+
+The events "pieces(w) then B" are disjoint and lie inside B, so a row sums to 1; and the factors
+P(B | h) cancel along a sentence, so the sum of a sentence's word log-probabilities equals the
+network's log-probability of its piece sequence followed by end-of-text.
+
+Cost: `token_logprobs` runs one forward pass per sequence (plus a full row for each `<unk>` target).
+`next_logprobs` needs every vocabulary word's pieces after each history: for V words of mean length
+L pieces and a history of T pieces it runs V forward passes of T + L pieces (in batches of
+`word_batch`), e.g. ~10k x 30 piece positions per history on PTB: use it for generation and checks,
+not for scoring a corpus.
+
+Needs the optional `transformers` package (`pip install langmodels[hf]`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ._checks import check_choice, check_float, check_int
+from .base import LanguageModel
+from .corpus import Corpus
+from .errors import CheckpointError, InvalidParameterError
+from .vocabulary import BOS_ID, EOS_ID, SPECIALS, UNK, UNK_ID
+
+
+def _transformers():
+    try:
+        import transformers
+    except ImportError:
+        raise ImportError("hf-causal needs the optional package transformers: "
+                          "pip install 'langmodels[hf]' (or pip install transformers)") from None
+    return transformers
+
+
+class HFCausalModel(LanguageModel):
+    """A `transformers` causal LM under the langmodels contract; see the module docstring.
+
+    Parameters: `pretrained` — a local directory saved by `save_pretrained` (or a hub name, when
+    online); `config` — instead, a dict of GPT-2 configuration values for a randomly initialised
+    network whose byte-level BPE tokenizer (`bpe_vocab_size` pieces) is trained on the fit corpus;
+    `epochs` — training (or fine-tuning) passes over the fit corpus with AdamW at `lr`, in batches
+    of `batch_size` sequences (0 keeps the network as it is); `word_batch` — rows per forward
+    pass when scoring; `seed`, `device`, `progress` as in the neural family.
+    """
+
+    def __init__(self, pretrained: str | None = None, config: dict | None = None,
+                 bpe_vocab_size: int = 1000, epochs: int = 0, lr: float = 5e-4, batch_size: int = 16,
+                 word_batch: int = 64, seed: int = 0, device: str = "cpu", progress: bool = True):
+        self.pretrained = pretrained
+        self.config = config
+        self.bpe_vocab_size = bpe_vocab_size
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.word_batch = word_batch
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+
+    def _check_params(self):
+        if (self.pretrained is None) == (self.config is None):
+            raise InvalidParameterError("give exactly one of pretrained (a model directory or hub name) "
+                                        "and config (GPT-2 settings for a randomly initialised network)")
+        if self.pretrained is not None and not isinstance(self.pretrained, (str, os.PathLike)):
+            raise InvalidParameterError(
+                f"pretrained must be a directory or hub name, got {self.pretrained!r}")
+        if self.config is not None and not isinstance(self.config, dict):
+            raise InvalidParameterError(f"config must be a dict of GPT-2 settings, got {self.config!r}")
+        check_int("bpe_vocab_size", self.bpe_vocab_size, low=260)
+        check_int("epochs", self.epochs, low=0)
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        check_int("batch_size", self.batch_size, low=1)
+        check_int("word_batch", self.word_batch, low=1)
+        check_int("seed", self.seed)
+        check_choice("progress", self.progress, [True, False])
+
+    # --- fitting -------------------------------------------------------------------------------
+    def _fit(self, corpus: Corpus, valid: Corpus | None = None, **kwargs) -> None:
+        tf = _transformers()
+        import torch
+
+        torch.manual_seed(self.seed)
+        if self.pretrained is not None:
+            tok, net = _load_pretrained(str(self.pretrained))
+        else:
+            tok = _train_tokenizer(_texts(corpus), self.bpe_vocab_size)
+            cfg = tf.GPT2Config(vocab_size=len(tok), bos_token_id=tok.bos_token_id,
+                                eos_token_id=tok.eos_token_id, **self.config)
+            net = tf.GPT2LMHeadModel(cfg)
+        self._adopt(tok, net)
+        if self.epochs:
+            from .hf_training import train_causal_lm
+
+            train_causal_lm(self, corpus, valid)
+
+    def _adopt(self, tok, net) -> None:
+        self.tokenizer_ = tok
+        self.net_ = net.to(self.device).eval()
+        self._prepare_pieces()
+
+    def _prepare_pieces(self) -> None:
+        tok = self.tokenizer_
+        self.start_piece_ = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+        self.end_piece_ = tok.eos_token_id
+        if self.start_piece_ is None or self.end_piece_ is None:
+            raise CheckpointError("the tokenizer has no end-of-text (eos) token, so sequences cannot be "
+                                  "started and ended; set tokenizer.eos_token")
+        n_out = self.net_.get_output_embeddings().weight.shape[0]
+        self.word_start_ = _word_start_mask(tok, n_out, self.end_piece_)
+        words = [UNK if i < len(SPECIALS) else w for i, w in enumerate(self.vocab_.tokens)]
+        self.first_pieces_ = _encode(tok, words, later=False)
+        self.later_pieces_ = _encode(tok, words, later=True)
+        # A word the tokenizer can only spell with its unknown piece shares that piece with other
+        # words, so it cannot be scored apart: it gets probability 0 and its mass goes to <unk>.
+        bad = {tok.unk_token_id} if tok.unk_token_id is not None else set()
+        self.scorable_ = np.array([i >= len(SPECIALS) and not bad & set(p) and len(p) > 0
+                                   for i, p in enumerate(self.later_pieces_)])
+        starts = [p[0] for i, p in enumerate(self.later_pieces_) if self.scorable_[i]]
+        if starts and not self.word_start_[starts].all():
+            raise CheckpointError("this tokenizer's pieces do not mark where words start (no leading "
+                                  "space mark, no '##' continuations), so word probabilities cannot be "
+                                  "derived from it")
+
+    # --- pieces ----------------------------------------------------------------------------------
+    def _pieces(self, words: np.ndarray) -> tuple[list[int], list[tuple[int, int, bool, bool]]]:
+        """The start piece and the words' pieces; each word's (start, end, at_start, is_eos) span."""
+        out, spans, at_start = [self.start_piece_], [], True
+        for w in words:
+            if w == EOS_ID:  # a </s> inside a history ends one text and starts the next
+                spans.append((len(out), len(out) + 1, at_start, True))
+                out.append(self.end_piece_)
+                at_start = True
+                continue
+            p = (self.first_pieces_ if at_start else self.later_pieces_)[w]
+            spans.append((len(out), len(out) + len(p), at_start, False))
+            out.extend(p)
+            at_start = False
+        return out, spans
+
+    @property
+    def _max_pieces(self) -> int:
+        n = getattr(self.net_.config, "n_positions", None) or getattr(
+            self.net_.config, "max_position_embeddings", None)
+        return int(n) if n else 1 << 30
+
+    def _forward(self, rows: list[list[int]], keep: int = 0):
+        """Log-softmax (float64) of right-padded rows; `keep` > 0 keeps only the last `keep` positions."""
+        import torch
+
+        width = max(len(r) for r in rows)
+        ids = torch.zeros((len(rows), width), dtype=torch.long)
+        for k, r in enumerate(rows):
+            ids[k, :len(r)] = torch.as_tensor(r)
+        # Pads come after every real piece, so a causal model's real positions never see them.
+        with torch.no_grad():
+            logits = self.net_(input_ids=ids.to(self.device), logits_to_keep=keep).logits
+        return torch.log_softmax(logits.double(), dim=-1).cpu().numpy()
+
+    def _log_boundary(self, lsm: np.ndarray) -> np.ndarray:
+        """ln P(next piece starts a word), for log-softmax rows (..., n_out)."""
+        sub = lsm[..., self.word_start_]
+        m = sub.max(axis=-1, keepdims=True)
+        return (np.log(np.exp(sub - m).sum(axis=-1, keepdims=True)) + m)[..., 0]
+
+    # --- the query ---------------------------------------------------------------------------
+    def _next_logprobs(self, histories):
+        return np.stack([self._row(h) for h in histories])
+
+    def _row(self, history: np.ndarray) -> np.ndarray:
+        ctx, spans = self._pieces(history)
+        at_start = not spans or history[-1] == EOS_ID
+        table = self.first_pieces_ if at_start else self.later_pieces_
+        words = np.flatnonzero(self.scorable_)
+        L = max(len(table[w]) for w in words) if len(words) else 0
+        limit = self._max_pieces - L - 1
+        if len(ctx) > limit:  # a sliding window: the start piece plus the latest pieces
+            ctx = [self.start_piece_] + ctx[len(ctx) - limit + 1:]
+        V = len(self.vocab_)
+        row = np.full(V, -np.inf)
+        first = self._forward([ctx], keep=1)[0, -1]
+        log_b = 0.0 if at_start else self._log_boundary(first)
+        row[EOS_ID] = first[self.end_piece_] - log_b
+        for c in range(0, len(words), self.word_batch):
+            chunk = words[c:c + self.word_batch]
+            lsm = self._forward([ctx + list(table[w]) for w in chunk], keep=L + 1)  # (n_w, L+1, n_out)
+            for k, w in enumerate(chunk):
+                p = table[w]
+                # lsm[k, j] is the distribution after ctx and the word's first j pieces.
+                row[w] = (lsm[k, np.arange(len(p)), p].sum()
+                          + self._log_boundary(lsm[k, len(p)]) - log_b)
+        rest = 1.0 - np.exp(row[np.isfinite(row)]).sum()
+        row[UNK_ID] = np.log(rest) if rest > 0 else -np.inf
+        row[BOS_ID] = -np.inf
+        return row
+
+    def _token_logprobs(self, corpus: Corpus) -> np.ndarray:
+        out = np.empty(corpus.n_targets)
+        pos, slow = 0, []
+        seqs = list(corpus.sequences())
+        for c in range(0, len(seqs), self.word_batch):
+            batch = [self._pieces(np.append(s, EOS_ID)) for s in seqs[c:c + self.word_batch]]
+            if max(len(p) for p, _ in batch) > self._max_pieces:
+                for s in seqs[c:c + self.word_batch]:   # too long for one window: score row by row
+                    slow.extend(range(pos, pos + len(s) + 1))
+                    pos += len(s) + 1
+                continue
+            lsm = self._forward([p for p, _ in batch])
+            for k, (pieces, spans) in enumerate(batch):
+                log_b = self._log_boundary(lsm[k, :len(pieces)])
+                for s, e, at_start, is_eos in spans:
+                    lp = lsm[k, np.arange(s - 1, e - 1), pieces[s:e]].sum()
+                    if not is_eos:               # a word ends where the next piece starts a word
+                        lp += log_b[e - 1]
+                    out[pos] = lp - (0.0 if at_start else log_b[s - 1])
+                    pos += 1
+        targets = corpus.targets()
+        # <unk> (and any word the tokenizer cannot spell) is what the vocabulary leaves: it needs a full row.
+        unscorable = ~self.scorable_[targets] & (targets != EOS_ID)
+        slow = sorted(set(slow) | set(np.flatnonzero(unscorable).tolist()))
+        if slow:
+            hist = _histories(corpus)
+            rows = self._next_logprobs([hist[i] for i in slow])
+            out[slow] = rows[np.arange(len(slow)), targets[slow]]
+        return out
+
+    # --- persistence ----------------------------------------------------------------------------
+    def _get_state(self):
+        arrays = {f"net.{k}": v.detach().cpu().float().numpy().copy()
+                  for k, v in self.net_.state_dict().items()}
+        arrays["tokenizer_json"] = np.frombuffer(
+            self.tokenizer_.backend_tokenizer.to_str().encode("utf-8"), dtype=np.uint8).copy()
+        names = ("bos_token", "eos_token", "unk_token", "pad_token")
+        specials = {k: getattr(self.tokenizer_, k) for k in names}
+        return arrays, {"hf_config": self.net_.config.to_dict(), "special_tokens": specials}
+
+    def _set_state(self, arrays, meta):
+        tf = _transformers()
+        import torch
+        from tokenizers import Tokenizer
+
+        tok = tf.PreTrainedTokenizerFast(
+            tokenizer_object=Tokenizer.from_str(bytes(arrays["tokenizer_json"]).decode("utf-8")),
+            **{k: v for k, v in meta["special_tokens"].items() if v is not None})
+        cfg = dict(meta["hf_config"])
+        net = tf.AutoModelForCausalLM.from_config(tf.AutoConfig.for_model(cfg.pop("model_type"), **cfg))
+        state = {k[4:]: torch.from_numpy(np.asarray(v)) for k, v in arrays.items() if k.startswith("net.")}
+        net.load_state_dict(state, strict=True)
+        self._adopt(tok, net)
+
+
+def _load_pretrained(name: str):
+    tf = _transformers()
+    local = Path(name).expanduser()
+    if local.exists():
+        if not (local / "config.json").is_file():
+            raise CheckpointError(f"{local}: not a Hugging Face model directory (no config.json)")
+        try:
+            cfg = tf.AutoConfig.from_pretrained(str(local))
+        except (ValueError, OSError, KeyError) as e:
+            raise CheckpointError(f"{local}: unreadable Hugging Face config ({e})") from None
+        if type(cfg) not in tf.MODEL_FOR_CAUSAL_LM_MAPPING:
+            raise CheckpointError(f"{local}: a {cfg.model_type} model is not a causal language model "
+                                  "(AutoModelForCausalLM cannot load it)")
+    try:
+        tok = tf.AutoTokenizer.from_pretrained(str(name))
+        net = tf.AutoModelForCausalLM.from_pretrained(str(name))
+    except OSError as e:
+        if local.exists():
+            raise CheckpointError(f"{local}: cannot load the model or its tokenizer ({e})") from None
+        raise CheckpointError(
+            f"{name!r} is not a local directory, and fetching it from the Hugging Face hub failed "
+            f"(offline, or no such model?): {e}") from None
+    if not getattr(tok, "is_fast", False):
+        raise CheckpointError(f"{name}: hf-causal needs a fast (Rust) tokenizer; this one is slow")
+    return tok, net
+
+
+def _train_tokenizer(texts: list[str], vocab_size: int):
+    """A byte-level BPE tokenizer (GPT-2's scheme) trained on `texts`; end-of-text is <|endoftext|>."""
+    tf = _transformers()
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tk.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tk.train_from_iterator(texts, trainer)
+    return tf.PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<|endoftext|>",
+                                      eos_token="<|endoftext|>")
+
+
+def _encode(tok, words: list[str], later: bool) -> list[np.ndarray]:
+    """Each word's pieces as the first word of a text, or after a space (`later`)."""
+    if not later:
+        ids = tok(words, add_special_tokens=False)["input_ids"]
+        return [np.asarray(p, np.int64) for p in ids]
+    # Spell "a w" and drop the pieces of "a": the tokenizer's own convention for a later word.
+    ref = tok(["a"], add_special_tokens=False)["input_ids"][0]
+    ids = tok(["a " + w for w in words], add_special_tokens=False)["input_ids"]
+    out = []
+    for w, p in zip(words, ids):
+        if p[:len(ref)] != ref:
+            p = ref + tok([" " + w], add_special_tokens=False)["input_ids"][0]
+        out.append(np.asarray(p[len(ref):], np.int64))
+    return out
+
+
+def _word_start_mask(tok, n_out: int, end_piece: int) -> np.ndarray:
+    """Which piece ids begin a word: marked by a leading space sign, or not a '##' continuation."""
+    pieces = tok.convert_ids_to_tokens(list(range(min(n_out, len(tok)))))
+    later = tok.convert_ids_to_tokens(_encode(tok, ["b"], later=True)[0][:1].tolist())[0]
+    mask = np.zeros(n_out, bool)
+    marks = [m for m in ("Ġ", "▁", " ") if later.startswith(m)]
+    if marks:
+        mask[:len(pieces)] = [p is not None and p.startswith(marks[0]) for p in pieces]
+    else:  # word-level or WordPiece: every piece but a '##' continuation starts a word
+        mask[:len(pieces)] = [p is not None and not p.startswith("##") for p in pieces]
+    mask[end_piece] = True
+    return mask
+
+
+def _texts(corpus: Corpus) -> list[str]:
+    return [" ".join(corpus.vocab.decode(s)) for s in corpus.sequences()]
+
+
+def _histories(corpus: Corpus) -> list[np.ndarray]:
+    return [s[:t].astype(np.int64) for s in corpus.sequences() for t in range(len(s) + 1)]
