@@ -1,0 +1,112 @@
+"""The `langmodels` command: every subcommand, and usage errors that exit with status 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from langmodels.cli import main
+
+from .conftest import TOY_TEST, TOY_TRAIN
+
+
+@pytest.fixture()
+def corpus_dir(tmp_path):
+    d = tmp_path / "toy"
+    d.mkdir()
+    for split, lines in (("train", TOY_TRAIN), ("valid", TOY_TRAIN[:3]), ("test", TOY_TEST)):
+        (d / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    return d
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_bench_default_spec_at_a_tiny_size_prints_the_table(capsys, tmp_path):
+    code, out, err = run(capsys, "bench", "--models", "uniform,unigram", "--out", str(tmp_path / "b"),
+                         "--set", "corpus_params={n_train: 100, n_valid: 20, n_test: 20}",
+                         "--set", "metrics.continuation_bleu={max_prompts: 5, sample_seeds: [0]}",
+                         "--set", "metrics.unconditional={n_samples: 5, max_new_tokens: 5}", "--quiet")
+    assert code == 0, err
+    assert "| uniform | 1 |" in out and "| unigram | 1 |" in out and "oracle (generator)" in out
+    assert (tmp_path / "b" / "results.csv").exists()
+
+
+def test_bench_with_a_spec_file_and_a_corpus_override(capsys, tmp_path, corpus_dir):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("corpus: synthetic\nmodels: [uniform]\nmetrics: [ranking]\n")
+    code, out, err = run(capsys, "bench", str(spec), "--corpus", str(corpus_dir), "--out", str(tmp_path / "o"),
+                         "--quiet")
+    assert code == 0, err
+    assert "| uniform | 1 | 17.00 |" in out   # 18 vocabulary entries, <s> excluded
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "/no/such/spec.yaml"], "no such spec file"),
+    (["bench", "--models", "uniform,nope"], "--models: nope not in the spec"),
+    (["bench", "--seeds", "a,b"], "--seeds: expected comma-separated integers"),
+    (["bench", "--set", "models=[{model: kneser-nay}]"], "models[0].model: unknown model"),
+    (["train", "nope", "--corpus", "synthetic", "--out", "x"], "unknown model 'nope'"),
+    (["train", "unigram", "--corpus", "synthetic", "--out", "x", "--param", "kk=1"], "--param kk"),
+    (["train", "unigram", "--corpus", "synthetic", "--out", "x", "--param", "k=-1"], "k must be"),
+    (["train", "unigram", "--corpus", "no-such", "--out", "x"], "no-such"),
+    (["datasets", "download"], "name the corpus"),
+])
+def test_usage_errors_exit_2_with_a_message(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err and err.startswith("langmodels ")
+
+
+def test_argparse_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["generate"])
+    assert e.value.code == 2
+    assert "model_dir" in capsys.readouterr().err
+
+
+def test_train_evaluate_generate_round_trip(capsys, tmp_path, corpus_dir):
+    model_dir = tmp_path / "m"
+    code, out, err = run(capsys, "train", "unigram", "--corpus", str(corpus_dir), "--param", "k=0.5",
+                         "--out", str(model_dir))
+    assert code == 0, err
+    assert "saved to" in out and (model_dir / "training.json").exists()
+    code, out, err = run(capsys, "evaluate", str(model_dir), "--json")
+    assert code == 0, err
+    metrics = json.loads(out)
+    assert metrics["n_tokens"] == sum(len(x.split()) + 1 for x in TOY_TEST)
+    assert {"perplexity", "top1_accuracy", "top5_accuracy", "mrr"} <= set(metrics)
+    (tmp_path / "more.txt").write_text("the cat\n")
+    code, out, _ = run(capsys, "evaluate", str(model_dir), "--file", str(tmp_path / "more.txt"))
+    assert code == 0 and "ppl" in out
+    code, out, _ = run(capsys, "generate", str(model_dir), "--prompt", "the", "--max-new-tokens", "3")
+    assert (code, out) == (0, "the [the the the]\n")   # "the" is the unigram model's argmax
+    code, out, _ = run(capsys, "generate", str(model_dir), "--do-sample", "--seed", "1",
+                       "--num-return-sequences", "2", "--json")
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert len(lines) == 2 and all(x["stop_reason"] in ("eos", "max_new_tokens") for x in lines)
+
+
+def test_train_saves_only_on_rank_0(capsys, tmp_path, corpus_dir, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    code, out, _ = run(capsys, "train", "unigram", "--corpus", str(corpus_dir), "--out", str(tmp_path / "m"))
+    assert code == 0 and out == "" and not (tmp_path / "m").exists()
+
+
+def test_models_and_datasets_lists(capsys):
+    code, out, _ = run(capsys, "models", "unigram")
+    assert code == 0 and "unigram" in out and "k" in out and "default 0.0" in out
+    code, out, _ = run(capsys, "datasets")
+    assert code == 0 and out.startswith("synthetic")
+
+
+def test_python_dash_m_help():
+    res = subprocess.run([sys.executable, "-m", "langmodels", "evaluate", "--help"], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0 and "--split" in res.stdout
