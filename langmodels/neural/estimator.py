@@ -1,0 +1,166 @@
+"""`NeuralModel`: what RNNs and the Transformer share around their `nn.Module`.
+
+A family supplies four things — `_new_module(V)` (a plain `nn.Module` whose `forward(x, state)`
+returns `(logits (B, T, V), state)`), `_epoch_batches` (training batches for its `context`),
+`_score` (ln p of each counted target) and the incremental-state hooks — and this class adds
+the parameter checks, the one training loop (`training.train`), save/load and the contract's
+normalisation: every distribution is `log_softmax` over the logits with `<s>` set to -inf.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import abstractmethod
+
+import numpy as np
+
+from .._checks import check_choice, check_float, check_int
+from ..base import LanguageModel
+from ..corpus import Corpus
+from ..errors import InvalidParameterError
+from ..vocabulary import BOS_ID
+from .batching import IGNORE, pad_rows
+
+# Scoring holds at most this many logits (B x T x V floats) at once.
+SCORE_BUDGET = 1 << 24
+
+
+class NeuralModel(LanguageModel):
+    """Base of the neural estimators; see the module docstring. Subclasses define `__init__`."""
+
+    has_incremental_state = True
+
+    # --- parameters --------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        check_int("embed_dim", self.embed_dim, low=1)
+        check_int("n_layers", self.n_layers, low=1)
+        check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        check_choice("optimizer", self.optimizer, ["adamw", "sgd"])
+        check_float("weight_decay", self.weight_decay, low=0.0)
+        check_int("epochs", self.epochs, low=1)
+        if self.max_steps is not None:
+            check_int("max_steps", self.max_steps, low=1)
+        check_int("batch_size", self.batch_size, low=1)
+        if self.bptt is not None:
+            check_int("bptt", self.bptt, low=1)
+        check_float("clip", self.clip, low=0.0)
+        check_int("warmup", self.warmup, low=0)
+        check_choice("schedule", self.schedule, ["cosine", "plateau", "constant"])
+        if self.patience is not None:
+            check_int("patience", self.patience, low=1)
+        check_choice("context", self.context, ["sentence", "stream"])
+        check_int("seed", self.seed, low=0)
+        if not (self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:")):
+            raise InvalidParameterError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if self.threads is not None:
+            check_int("threads", self.threads, low=1)
+        check_choice("compile", self.compile, [True, False])
+        check_choice("progress", self.progress, [True, False])
+        self._check_family()
+
+    def _check_family(self) -> None:
+        """Family-specific checks (hidden sizes, heads, window)."""
+
+    # --- what a family provides ----------------------------------------------------------------
+    @abstractmethod
+    def _new_module(self, vocab_size: int):
+        """A freshly initialised nn.Module (built under the seeded torch RNG)."""
+
+    @abstractmethod
+    def _epoch_batches(self, corpus: Corpus, rng: np.random.Generator) -> list:
+        """The epoch's global batches: (x, y, reset) int64 arrays, reset = start from a fresh state."""
+
+    @abstractmethod
+    def _score(self, corpus: Corpus) -> np.ndarray:
+        """ln p of every counted target of `corpus` in `corpus.targets()` order, in the context mode."""
+
+    # --- fitting -------------------------------------------------------------------------------
+    def _fit(self, corpus: Corpus, valid: Corpus | None = None, resume: bool = False,
+             on_epoch_end=None) -> None:
+        """Train with the shared loop. `resume=True` continues from `checkpoint_dir` when it holds
+        a checkpoint; `on_epoch_end(record)` is called after each epoch's checkpoint."""
+        from .training import train
+
+        with self._threads():
+            train(self, corpus, valid, resume=resume, on_epoch_end=on_epoch_end)
+
+    @contextlib.contextmanager
+    def _threads(self):
+        # Two OpenMP threads on 2 shared cores spin-wait on small matmuls; one is the measured
+        # better default on CPU (benchmarks/RESULTS.md, neural section).
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads or 1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+    def _torch_device(self):
+        from .training import resolve_device
+
+        return resolve_device(self.device)
+
+    # --- scoring -------------------------------------------------------------------------------
+    def _token_logprobs(self, corpus: Corpus) -> np.ndarray:
+        import torch
+
+        with self._threads(), torch.no_grad():
+            return self._score(corpus)
+
+    def _next_logprobs(self, histories: list[np.ndarray]) -> np.ndarray:
+        return self._start_state(histories)[1]
+
+    def _logprobs(self, logits) -> np.ndarray:
+        """(B, V) logits -> float64 ln p with `<s>` at -inf, renormalised over the rest."""
+        import torch
+
+        logits = logits.detach().double()
+        logits[:, BOS_ID] = -torch.inf
+        return torch.log_softmax(logits, dim=-1).cpu().numpy()
+
+    def _score_rows(self, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_out: int,
+                    forward) -> np.ndarray:
+        """Score independent rows (x, y, where): y holds targets (IGNORE where not scored), `where`
+        the output index of each scored target. `forward(x)` gives (B, T, V) logits; rows are
+        length-sorted and batched within SCORE_BUDGET logits."""
+        import torch
+        import torch.nn.functional as F
+
+        out = np.full(n_out, np.nan)
+        V = len(self.vocab_)
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
+        dev = self._torch_device()
+        start = 0
+        while start < len(order):
+            stop = start + 1
+            while stop < len(order) and (stop - start + 1) * len(rows[order[stop]][0]) * V <= SCORE_BUDGET:
+                stop += 1
+            idx = order[start:stop]
+            x = torch.from_numpy(pad_rows([rows[i][0] for i in idx], 0)).to(dev)
+            y = torch.from_numpy(pad_rows([rows[i][1] for i in idx], IGNORE)).to(dev)
+            logits = forward(x).float()                                       # (B, T, V)
+            logits[..., BOS_ID] = -torch.inf
+            nll = F.cross_entropy(logits.transpose(1, 2), y, ignore_index=IGNORE, reduction="none")
+            nll = nll.cpu().numpy()                                           # (B, T)
+            for b, i in enumerate(idx):
+                keep = rows[i][1] != IGNORE
+                out[rows[i][2]] = -nll[b, :len(keep)][keep]
+            start = stop
+        return out
+
+    # --- persistence ---------------------------------------------------------------------------
+    def _get_state(self):
+        arrays = {k: v.detach().float().cpu().numpy() for k, v in self.module_.state_dict().items()}
+        return arrays, {"history": self.history_}
+
+    def _set_state(self, arrays, meta):
+        import torch
+
+        torch.manual_seed(self.seed)
+        module = self._new_module(len(self.vocab_))
+        module.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()})
+        self.module_ = module.to(self._torch_device()).eval()
+        self.history_ = list(meta.get("history", []))

@@ -1,0 +1,209 @@
+"""Recurrent language models: Elman RNN (tanh), LSTM and GRU, one module and three estimators.
+
+    <s> w1 w2 ... -> embedding -> dropout -> recurrent stack (n_layers) -> dropout -> linear -> logits
+
+ln p(w_t | <s> w_<t) = log_softmax(W h_t + b) with `<s>` masked to -inf, h_t the top layer's state.
+The incremental state of generation is the recurrent hidden state itself, so extending a prefix
+costs one step. Scoring follows `context`: `sentence` scores each sequence from `<s>` with a fresh
+state (the setting comparable with n-gram models); `stream` scores the corpus as one stream
+(`<s>` once, then each sequence followed by `</s>`), carrying the state across sequences.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .._checks import check_int
+from ..errors import InvalidParameterError
+from ..vocabulary import BOS_ID
+from .batching import row_chunks, sentence_batches, sentence_pieces, stream_of, stream_rows
+from .estimator import NeuralModel
+
+STREAM_CHUNK = 2048   # tokens per forward call when scoring a stream (state carried across calls)
+
+
+@functools.cache
+def _module_class():
+    import torch
+    from torch import nn
+
+    class RNNModule(nn.Module):
+        """Embedding -> nn.RNN/LSTM/GRU -> linear; forward(x, state) -> (logits, state)."""
+
+        def __init__(self, cell, vocab_size, embed_dim, hidden_size, n_layers, dropout, tie_weights):
+            super().__init__()
+            self.drop = nn.Dropout(dropout)
+            self.embed = nn.Embedding(vocab_size, embed_dim)
+            rnn = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
+            extra = {"nonlinearity": "tanh"} if cell == "rnn" else {}
+            self.rnn = rnn(embed_dim, hidden_size, n_layers, batch_first=True,
+                           dropout=dropout if n_layers > 1 else 0.0, **extra)
+            self.head = nn.Linear(hidden_size, vocab_size)
+            # Uniform(-0.1, 0.1) embedding and output layer, as the PyTorch word-LM example.
+            nn.init.uniform_(self.embed.weight, -0.1, 0.1)
+            nn.init.zeros_(self.head.bias)
+            if tie_weights:
+                self.head.weight = self.embed.weight   # (V, E) used as (V, H): E == H
+            else:
+                nn.init.uniform_(self.head.weight, -0.1, 0.1)
+
+        def forward(self, x, state=None):
+            e = self.drop(self.embed(x))            # (B, T, E)
+            out, state = self.rnn(e, state)         # (B, T, H); state (L, B, H) or a pair of them
+            return self.head(self.drop(out)), state  # (B, T, V)
+
+        def last(self, x, lengths):
+            """Top-layer output after each row's last real input, and the state there."""
+            packed = nn.utils.rnn.pack_padded_sequence(
+                self.embed(x), lengths.cpu(), batch_first=True, enforce_sorted=False)
+            _, state = self.rnn(packed)             # state at each row's own end (L, B, H)
+            top = (state[0] if isinstance(state, tuple) else state)[-1]   # (B, H)
+            return self.head(top), state            # (B, V)
+
+    return RNNModule
+
+
+class _RecurrentModel(NeuralModel):
+    """Shared estimator of the three cells; see the module docstring for the parameters' roles.
+
+    `bptt` is the truncated back-propagation length in `stream` mode (sentence mode back-propagates
+    through whole sequences). `tie_weights` needs `embed_dim == hidden_size`.
+
+    Good calls::
+
+        make("lstm", epochs=5).fit(train, valid)           # early stopping on valid
+        make("lstm", context="stream", optimizer="sgd", lr=20, clip=0.25, bptt=35)
+
+    Bad calls::
+
+        make("gru", tie_weights=True, embed_dim=100, hidden_size=200).fit(train)  # sizes differ
+    """
+
+    cell = "rnn"
+
+    def __init__(self, embed_dim: int = 200, hidden_size: int = 200, n_layers: int = 2,
+                 dropout: float = 0.2, tie_weights: bool = False, lr: float = 1e-3,
+                 optimizer: str = "adamw", weight_decay: float = 0.01, epochs: int = 10,
+                 max_steps: int | None = None, batch_size: int = 20, bptt: int = 35,
+                 clip: float = 1.0, warmup: int = 0, schedule: str = "cosine",
+                 patience: int | None = 3, context: str = "sentence", seed: int = 0,
+                 device: str = "auto", compile: bool = False, threads: int | None = None,
+                 checkpoint_dir: str | None = None, progress: bool = True):
+        self.embed_dim = embed_dim
+        self.hidden_size = hidden_size
+        self.n_layers = n_layers
+        self.dropout = dropout
+        self.tie_weights = tie_weights
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.max_steps = max_steps
+        self.batch_size = batch_size
+        self.bptt = bptt
+        self.clip = clip
+        self.warmup = warmup
+        self.schedule = schedule
+        self.patience = patience
+        self.context = context
+        self.seed = seed
+        self.device = device
+        self.compile = compile
+        self.threads = threads
+        self.checkpoint_dir = checkpoint_dir
+        self.progress = progress
+
+    def _check_family(self):
+        check_int("hidden_size", self.hidden_size, low=1)
+        check_int("bptt", self.bptt, low=1)
+        if self.tie_weights and self.embed_dim != self.hidden_size:
+            raise InvalidParameterError(
+                f"tie_weights needs embed_dim == hidden_size, got {self.embed_dim} and {self.hidden_size}")
+
+    def _new_module(self, vocab_size):
+        return _module_class()(self.cell, vocab_size, self.embed_dim, self.hidden_size,
+                               self.n_layers, self.dropout, self.tie_weights)
+
+    # --- training batches ------------------------------------------------------------------------
+    def _epoch_batches(self, corpus, rng):
+        if self.context == "sentence":
+            return [(x, y, True) for x, y in sentence_batches(sentence_pieces(corpus), self.batch_size, rng)]
+        rows = stream_rows(stream_of(corpus), self.batch_size)                 # (B, n + 1)
+        return [(x, y, i == 0) for i, (x, y) in enumerate(row_chunks(rows, self.bptt))]
+
+    # --- scoring ---------------------------------------------------------------------------------
+    def _score(self, corpus):
+        if self.context == "sentence":
+            rows, pos = [], 0
+            for seq in corpus.sequences():
+                x = np.concatenate([[BOS_ID], seq])
+                y = np.concatenate([seq, [corpus.vocab.eos_id]])
+                rows.append((x, y, np.arange(pos, pos + len(y))))
+                pos += len(y)
+            return self._score_rows(rows, corpus.n_targets, lambda x: self.module_(x)[0])
+        return self._score_stream(stream_of(corpus))
+
+    def _score_stream(self, stream):
+        """One row, read STREAM_CHUNK tokens at a time with the state carried: exact, not batched."""
+        import torch
+
+        dev = self._torch_device()
+        out, state = [], None
+        for start in range(0, len(stream) - 1, STREAM_CHUNK):
+            x = torch.from_numpy(stream[start:start + STREAM_CHUNK][None]).to(dev)        # (1, T)
+            y = torch.from_numpy(stream[start + 1:start + 1 + STREAM_CHUNK]).to(dev)      # (T,)
+            logits, state = self.module_(x[:, :len(y)], state)
+            logits = logits[0].float()                                                    # (T, V)
+            logits[:, BOS_ID] = -torch.inf
+            out.append(-torch.nn.functional.cross_entropy(logits, y, reduction="none").cpu().numpy())
+        return np.concatenate(out)
+
+    # --- incremental state: the hidden state -----------------------------------------------------
+    def _start_state(self, histories):
+        import torch
+
+        with self._threads(), torch.no_grad():
+            dev = self._torch_device()
+            x = np.zeros((len(histories), 1 + max(len(h) for h in histories)), np.int64)
+            for i, h in enumerate(histories):
+                x[i, 0] = BOS_ID
+                x[i, 1:1 + len(h)] = h
+            lengths = torch.tensor([1 + len(h) for h in histories])
+            logits, state = self.module_.last(torch.from_numpy(x).to(dev), lengths)
+            return state, self._logprobs(logits)
+
+    def _advance(self, state, tokens):
+        import torch
+
+        with self._threads(), torch.no_grad():
+            x = torch.from_numpy(tokens[:, None]).to(self._torch_device())   # (B, 1)
+            logits, state = self.module_(x, state)
+            return state, self._logprobs(logits[:, 0])
+
+    def _reorder_state(self, state, rows):
+        import torch
+
+        idx = torch.from_numpy(rows).to(self._torch_device())
+        if isinstance(state, tuple):
+            return tuple(s.index_select(1, idx) for s in state)
+        return state.index_select(1, idx)
+
+
+class RNNModel(_RecurrentModel):
+    """Elman RNN language model: h_t = tanh(W x_t + U h_{t-1} + b) per layer."""
+
+    cell = "rnn"
+
+
+class LSTMModel(_RecurrentModel):
+    """LSTM language model (Hochreiter & Schmidhuber 1997; torch.nn.LSTM)."""
+
+    cell = "lstm"
+
+
+class GRUModel(_RecurrentModel):
+    """GRU language model (Cho et al. 2014; torch.nn.GRU)."""
+
+    cell = "gru"

@@ -1,0 +1,305 @@
+"""The one training loop of the neural family (RNN, LSTM, GRU, Transformer).
+
+    for each epoch (data order drawn from rng(seed, epoch), so a resumed run sees the same batches):
+        for each global batch (x, y, reset):          this rank's share of the rows
+            lr = warmup then cosine / plateau / constant
+            loss = sum of token NLLs / tokens in the GLOBAL batch   (x world size: DDP averages)
+            backward, clip, step; carry the (detached) hidden state unless the next batch resets
+        score `valid` exactly (the model's own scoring path); keep the best weights
+        checkpoint: weights, best weights, optimizer, lr state, torch RNG, epoch   (rank 0 only)
+    restore the best weights
+
+Under torchrun (WORLD_SIZE > 1) the module is wrapped in DistributedDataParallel (gloo on CPU,
+nccl on GPU); every rank builds the same global batches and takes its own rows, which makes N
+processes equal to one process with the same global batch. On CUDA the forward pass runs under
+bf16 autocast, AdamW is fused, and `compile=True` uses torch.compile.
+
+Checkpoints are `state.json` + `tensors.safetensors` (never pickle), replaced whole each epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_directory, read_utf8, write_json_atomic
+from ..errors import CheckpointError, InvalidParameterError
+from .batching import IGNORE
+
+STATE_FILE, TENSORS_FILE = "state.json", "tensors.safetensors"
+PLATEAU_FACTOR = 0.25   # lr x 1/4 after an epoch without improvement (PyTorch word-LM example)
+MIN_LR_RATIO = 0.1      # cosine decays to lr / 10 (nanoGPT)
+# Parameters that may change between an interrupted run and its resumption.
+RESUME_FREE = {"device", "threads", "compile", "progress", "checkpoint_dir"}
+
+
+def resolve_device(device: str):
+    """'auto' -> CUDA when present (this rank's GPU under torchrun), else CPU."""
+    import torch
+
+    if device == "auto":
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    return torch.device(device)
+
+
+@dataclass
+class LoopState:
+    """What the loop carries between epochs (saved as JSON in a checkpoint)."""
+
+    epoch: int = 0
+    step: int = 0
+    best_loss: float = math.inf
+    bad_epochs: int = 0
+    lr_factor: float = 1.0
+    done: bool = False
+    history: list = field(default_factory=list)
+
+
+def lr_at(model, step: int, total: int, factor: float) -> float:
+    """Linear warmup over `warmup` steps, then cosine to lr/10 over the rest, or lr x factor."""
+    if step < model.warmup:
+        return model.lr * (step + 1) / model.warmup
+    if model.schedule == "cosine":
+        progress = min(1.0, (step - model.warmup) / max(1, total - model.warmup))
+        low = model.lr * MIN_LR_RATIO
+        return low + 0.5 * (1.0 + math.cos(math.pi * progress)) * (model.lr - low)
+    return model.lr * factor
+
+
+def make_optimizer(model, module, device):
+    import torch
+
+    params = [p for p in module.parameters() if p.requires_grad]
+    if model.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=model.lr, weight_decay=model.weight_decay)
+    # No weight decay on biases, norms and embeddings' 1-D companions (nanoGPT's rule: dim < 2).
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": model.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=model.lr, fused=device.type == "cuda")
+
+
+# --- distributed ---------------------------------------------------------------------------
+@dataclass
+class Dist:
+    world: int = 1
+    rank: int = 0
+    created: bool = False
+
+
+def init_distributed(device) -> Dist:
+    """Join the torchrun process group when WORLD_SIZE > 1 (gloo on CPU, nccl on CUDA)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    import torch
+    import torch.distributed as dist
+
+    created = not dist.is_initialized()
+    if created:
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Dist(dist.get_world_size(), dist.get_rank(), created)
+
+
+def train(model, corpus, valid, resume: bool = False, on_epoch_end=None) -> None:
+    """Fit `model.module_` on `corpus` (see the module docstring); sets `model.history_`."""
+    device = resolve_device(model.device)
+    dist_ = init_distributed(device)
+    try:
+        _train(model, corpus, valid, resume, on_epoch_end, device, dist_)
+    finally:
+        if dist_.created:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    V = len(model.vocab_)
+    torch.manual_seed(model.seed)
+    module = model._new_module(V).to(device)
+    model.module_ = module
+    opt = make_optimizer(model, module, device)
+    state, best = LoopState(), None
+    ckpt = Path(model.checkpoint_dir) if model.checkpoint_dir else None
+    if resume and ckpt is not None and (ckpt / STATE_FILE).exists():
+        state, best = load_checkpoint(ckpt, model, module, opt, device)
+    net = torch.compile(module) if model.compile else module
+    if dist_.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+                else contextlib.nullcontext())
+
+    while not state.done:
+        epoch = state.epoch + 1
+        batches = [b for b in model._epoch_batches(corpus, np.random.default_rng([model.seed, epoch]))
+                   if len(b[0]) >= dist_.world]   # every rank needs at least one row
+        total = model.max_steps or model.epochs * len(batches)
+        module.train()
+        bar = _progress(model, dist_, len(batches), epoch)
+        hidden, loss_sum, n_tokens, t0 = None, torch.zeros((), device=device), 0, time.perf_counter()
+        for i, (x, y, reset) in enumerate(batches):
+            if state.step >= total:
+                break
+            count = int((y != IGNORE).sum())                       # tokens in the global batch
+            rows = np.array_split(np.arange(len(x)), dist_.world)[dist_.rank]
+            X = torch.from_numpy(np.ascontiguousarray(x[rows])).to(device, non_blocking=True)
+            Y = torch.from_numpy(np.ascontiguousarray(y[rows])).to(device, non_blocking=True)
+            if reset:
+                hidden = None
+            lr = lr_at(model, state.step, total, state.lr_factor)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            with autocast:
+                logits, hidden = net(X, hidden)                         # (b, T, V)
+            loss = F.cross_entropy(logits.reshape(-1, V).float(), Y.reshape(-1),
+                                   ignore_index=IGNORE, reduction="sum")
+            opt.zero_grad(set_to_none=True)
+            (loss * (dist_.world / max(count, 1))).backward()
+            if model.clip:
+                torch.nn.utils.clip_grad_norm_(module.parameters(), model.clip)
+            opt.step()
+            hidden = _detach(hidden)
+            state.step += 1
+            loss_sum += loss.detach()
+            n_tokens += count
+            if bar is not None and (i % 10 == 9 or i == len(batches) - 1):
+                _show(bar, loss_sum, n_tokens, dist_.world, t0, i + 1)
+        if bar is not None:
+            bar.close()
+        elapsed = time.perf_counter() - t0
+        train_loss = float(loss_sum) * dist_.world / max(n_tokens, 1)   # rank 0's rows, rescaled
+        record = {"epoch": epoch, "step": state.step, "lr": lr_at(model, state.step - 1, total, state.lr_factor),
+                  "train_loss": train_loss, "train_tokens_per_s": n_tokens / max(elapsed, 1e-9)}
+        module.eval()
+        if valid is not None:
+            with torch.no_grad():
+                record["valid_loss"] = float(-np.mean(model._score(valid)))   # nats per token
+            if record["valid_loss"] < state.best_loss:
+                state.best_loss, state.bad_epochs = record["valid_loss"], 0
+                best = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            else:
+                state.bad_epochs += 1
+                if model.schedule == "plateau":
+                    state.lr_factor *= PLATEAU_FACTOR
+        state.epoch = epoch
+        state.history.append(record)
+        stopped = model.patience is not None and state.bad_epochs >= model.patience
+        out_of_steps = state.step >= model.max_steps if model.max_steps else epoch >= model.epochs
+        state.done = stopped or out_of_steps
+        if ckpt is not None and dist_.rank == 0:
+            save_checkpoint(ckpt, model, module, opt, state, best)
+        if dist_.world > 1:
+            torch.distributed.barrier()
+        if on_epoch_end is not None:
+            on_epoch_end(dict(record))
+    if best is not None:
+        module.load_state_dict(best)
+    module.eval()
+    model.history_ = state.history
+
+
+def _detach(hidden):
+    if hidden is None:
+        return None
+    if isinstance(hidden, tuple):
+        return tuple(h.detach() for h in hidden)
+    return hidden.detach()
+
+
+def _progress(model, dist_, total, epoch):
+    if not model.progress or dist_.rank != 0:
+        return None
+    from tqdm.auto import tqdm
+
+    # disable=None: quiet when stderr is not a terminal
+    return tqdm(total=total, desc=f"{type(model).__name__} epoch {epoch}", disable=None, leave=False)
+
+
+def _show(bar, loss_sum, n_tokens, world, t0, done):
+    loss = float(loss_sum) * world / max(n_tokens, 1)
+    bar.set_postfix(loss=f"{loss:.3f}", ppl=f"{math.exp(min(loss, 50)):.1f}",
+                    tok_s=f"{n_tokens / max(time.perf_counter() - t0, 1e-9):.0f}", refresh=False)
+    bar.update(done - bar.n)
+
+
+# --- checkpoints -----------------------------------------------------------------------------
+def save_checkpoint(directory: Path, model, module, opt, state: LoopState, best) -> None:
+    """Weights, best weights, optimizer state, torch RNG and the loop state; no pickle."""
+    import torch
+    from safetensors.torch import save_file
+
+    from ..base import _jsonable
+
+    tensors = {f"model.{k}": v.detach().cpu().clone() for k, v in module.state_dict().items()}
+    if best is not None:
+        tensors.update({f"best.{k}": v.cpu().clone() for k, v in best.items()})
+    opt_state = opt.state_dict()
+    scalars = {}
+    for pid, entry in opt_state["state"].items():
+        for name, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{pid}.{name}"] = value.detach().cpu().clone()
+            else:
+                scalars[f"{pid}.{name}"] = value
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available() and next(module.parameters()).is_cuda:
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(next(module.parameters()).device)
+    with atomic_directory(directory) as tmp:
+        save_file(tensors, str(tmp / TENSORS_FILE))
+        write_json_atomic(tmp / STATE_FILE, {
+            "loop": asdict(state), "param_groups": _jsonable(opt_state["param_groups"]),
+            "optim_scalars": _jsonable(scalars), "params": _jsonable(model.get_params()),
+            "vocab_fingerprint": model.vocab_.fingerprint,
+        })
+
+
+def load_checkpoint(directory: Path, model, module, opt, device):
+    """Restore what save_checkpoint wrote into `module` and `opt`; returns (LoopState, best)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from ..base import _jsonable
+
+    try:
+        meta = json.loads(read_utf8(directory / STATE_FILE))
+        tensors = load_file(str(directory / TENSORS_FILE))
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{directory}: unreadable training checkpoint ({e})") from None
+    if meta.get("vocab_fingerprint") != model.vocab_.fingerprint:
+        raise CheckpointError(f"{directory}: the checkpoint was trained on another vocabulary")
+    now = _jsonable(model.get_params())
+    changed = sorted(k for k in now if k not in RESUME_FREE and meta["params"].get(k) != now[k])
+    if changed:
+        raise InvalidParameterError(f"{directory}: cannot resume with changed parameters {changed}; "
+                                    "use the parameters of the interrupted run")
+    module.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    best = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")} or None
+    opt_state = {"state": {}, "param_groups": meta["param_groups"]}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, pid, name = key.split(".", 2)
+            opt_state["state"].setdefault(int(pid), {})[name] = value
+    for key, value in meta["optim_scalars"].items():
+        pid, name = key.split(".", 1)
+        opt_state["state"].setdefault(int(pid), {})[name] = value
+    opt.load_state_dict(opt_state)
+    torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and device.type == "cuda":
+        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
+    return LoopState(**meta["loop"]), best
