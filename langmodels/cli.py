@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
 
     g = sub.add_parser("generate", help="continue prompts with a saved model",
-                       description="Generate continuations (Hugging Face parameter names). Greedy by default.")
+                       description="Generate continuations (Hugging Face parameter names). "
+                       "Greedy by default.")
     g.add_argument("model_dir")
     g.add_argument("--prompt", action="append", default=None,
                    help="text after <s> (repeatable; default: one empty prompt)")
@@ -281,7 +282,8 @@ def cmd_generate(args) -> int:
     tokenizer = args.tokenizer or _training_info(args.model_dir).get("tokenizer") or "whitespace"
     prompts = args.prompt if args.prompt is not None else [""]
     gens = generate(model, prompts, max_new_tokens=args.max_new_tokens, do_sample=args.do_sample,
-                    temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, num_beams=args.num_beams,
+                    temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                    num_beams=args.num_beams,
                     repetition_penalty=args.repetition_penalty,
                     num_return_sequences=args.num_return_sequences, seed=args.seed, tokenizer=tokenizer)
     per = len(gens) // max(len(prompts), 1)
@@ -302,7 +304,7 @@ def cmd_datasets(args) -> int:
         specs = getattr(datasets, "CORPORA", {})
         for name in datasets.available_datasets():
             spec = specs.get(name)
-            what = spec.description if spec else "built-in synthetic language with exact probabilities (oracle)"
+            what = spec.description if spec else "built-in synthetic language, exact probabilities (oracle)"
             print(f"{name:20s} {what}")
         return 0
     if not args.name:

@@ -193,7 +193,8 @@ def reference_records(spec: dict, data, data_id: str) -> list[dict]:
         n = data.test.n_targets
         chars = None if data.test.n_chars is None else int(data.test.n_chars.sum()) + len(data.test)
         out.append({"kind": "reference", "label": "oracle (generator)", "data": data_summary(data, data_id),
-                    "metrics": {"total_logprob": total, "n_tokens": n, "perplexity": float(np.exp(-total / n)),
+                    "metrics": {"total_logprob": total, "n_tokens": n,
+                                "perplexity": float(np.exp(-total / n)),
                                 "bits_per_token": -total / n / LN2,
                                 "bits_per_char": None if not chars else -total / chars / LN2}})
     opts = spec["metrics"].get("unconditional")

@@ -56,7 +56,8 @@ def table_rows(records: list[dict]) -> tuple[list[str], list[dict]]:
     groups: dict[str, list[dict]] = {}
     for r in records:
         if oracle is not None and r.get("kind") == "model" and r["metrics"].get("perplexity"):
-            r = {**r, "oracle_gap_nats": math.log(r["metrics"]["perplexity"] / oracle["metrics"]["perplexity"])}
+            gap = math.log(r["metrics"]["perplexity"] / oracle["metrics"]["perplexity"])
+            r = {**r, "oracle_gap_nats": gap}
         groups.setdefault(r["label"], []).append(r)
     rows = []
     for label, group in groups.items():
@@ -122,11 +123,13 @@ def notes(records: list[dict]) -> str:
              "- ± is the standard deviation over model seeds (ddof 1); models without a seed run once."]
     cb = r0["metrics"].get("continuation_bleu")
     if cb:
-        lines.append(f"- Continuation BLEU: protocol `{cb['protocol']}`; sacrebleu `{cb['greedy']['signature']}`;"
-                     " the sampled column is the mean over the sampling seeds (their sd is in results.jsonl).")
+        lines.append(f"- Continuation BLEU: protocol `{cb['protocol']}`; sacrebleu "
+                     f"`{cb['greedy']['signature']}`; the sampled column is the mean over the sampling "
+                     "seeds (their sd is in results.jsonl).")
     un = r0["metrics"].get("unconditional")
     if un:
-        lines.append(f"- Test-BLEU / Self-BLEU ({un['definition']}), on {un['n_samples']} samples from `<s>`; "
+        lines.append(f"- Test-BLEU / Self-BLEU ({un['definition']}), on {un['n_samples']} samples "
+                     "from `<s>`; "
                      "distinct-2 = distinct bigrams / bigrams.")
     lines.append(f"- Memory: {r0['memory_method']}. Parameters: {r0['n_parameters_source']} "
                  "(or the model's own count, n_parameters_).")

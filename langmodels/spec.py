@@ -113,7 +113,8 @@ def check_spec(raw: Any, source: str = "spec") -> dict:
     spec.update(copy.deepcopy(raw))
     fail = _failer(source)
     if spec["corpus"] is None:
-        fail("corpus", "missing; name a dataset (see `langmodels datasets`), a directory with train/valid/test "
+        fail("corpus", "missing; name a dataset (see `langmodels datasets`), a directory with "
+                       "train/valid/test "
                        "files, or give {train: FILE, valid: FILE, test: FILE}")
     _check_corpus(spec, fail)
     if not isinstance(spec["corpus_params"], dict):

@@ -41,8 +41,8 @@ def test_bench_default_spec_at_a_tiny_size_prints_the_table(capsys, tmp_path):
 def test_bench_with_a_spec_file_and_a_corpus_override(capsys, tmp_path, corpus_dir):
     spec = tmp_path / "spec.yaml"
     spec.write_text("corpus: synthetic\nmodels: [uniform]\nmetrics: [ranking]\n")
-    code, out, err = run(capsys, "bench", str(spec), "--corpus", str(corpus_dir), "--out", str(tmp_path / "o"),
-                         "--quiet")
+    code, out, err = run(capsys, "bench", str(spec), "--corpus", str(corpus_dir),
+                         "--out", str(tmp_path / "o"), "--quiet")
     assert code == 0, err
     assert "| uniform | 1 | 17.00 |" in out   # 18 vocabulary entries, <s> excluded
 

@@ -98,7 +98,8 @@ def test_bench_writes_every_output_and_resumes(files, tmp_path):
     logs.clear()
     again = run_benchmark(spec, log=logs.append)
     assert sum("done earlier, kept" in x for x in logs) == 1
-    assert [x["metrics"]["perplexity"] for x in again if x["kind"] == "model"][0] == models[0]["metrics"]["perplexity"]
+    first = next(x for x in again if x["kind"] == "model")
+    assert first["metrics"]["perplexity"] == models[0]["metrics"]["perplexity"]
     assert len([x for x in read_records(out) if x["kind"] == "model"]) == 2
 
 

@@ -169,7 +169,7 @@ class Grammar:
     # --- enumeration -----------------------------------------------------------------------
     def enumerate_structures(self, limit: int = 1_000_000):
         """Yield (slot codes, ln p) for every derivation; needs max_adj and max_clauses set."""
-        if self.max_adj is None or (self.max_clauses is None and self.p_and > 0):
+        if (self.max_adj is None and self.p_adj > 0) or (self.max_clauses is None and self.p_and > 0):
             raise ValueError("enumeration needs a finite language: set max_adj and max_clauses")
         script: list[int] = []
         for _ in range(limit):
