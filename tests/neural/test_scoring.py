@@ -1,0 +1,130 @@
+"""Scoring agrees with a direct computation through the module; causality; windows; generation."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+import langmodels as lm
+from langmodels import Corpus, make
+from langmodels.base import LanguageModel
+from langmodels.neural import rnn as rnn_module
+
+TEXTS = ["a b c d e f a b", "b c a", "d e f a b c d e f a", "c c"]
+TINY = {"embed_dim": 8, "n_layers": 2, "epochs": 1, "batch_size": 2, "seed": 0, "device": "cpu",
+        "progress": False, "patience": None}
+
+
+@pytest.fixture(scope="module")
+def train():
+    return Corpus.from_texts(TEXTS)
+
+
+def direct_logprobs(module, x):
+    """ln p of every next token after the inputs x (1-D), <s> masked and renormalised."""
+    with torch.no_grad():
+        logits = module(torch.tensor(x)[None])[0][0].double()
+    logits[:, lm.Vocabulary.bos_id] = -torch.inf
+    return torch.log_softmax(logits, -1).numpy()
+
+
+def direct_transformer_window(module, x):
+    """ln p of the next token after exactly the inputs x (the model's last position)."""
+    return direct_logprobs(module, x)[-1]
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+def test_recurrent_sentence_and_stream_scores_equal_direct(name, train, monkeypatch):
+    model = make(name, hidden_size=8, **TINY).fit(train)
+    expected = []
+    for seq in train.sequences():                   # sentence: each sequence from <s>, fresh state
+        x = np.concatenate([[1], seq])
+        y = np.concatenate([seq, [2]])
+        expected.append(direct_logprobs(model.module_, x)[np.arange(len(y)), y])
+    np.testing.assert_allclose(model.token_logprobs(train), np.concatenate(expected), atol=1e-5)
+
+    model.set_params(context="stream")
+    monkeypatch.setattr(rnn_module, "STREAM_CHUNK", 5)   # several chunks, state carried across
+    stream = np.concatenate([[1], train.targets()])
+    direct = direct_logprobs(model.module_, stream[:-1])[np.arange(len(stream) - 1), stream[1:]]
+    np.testing.assert_allclose(model.token_logprobs(train), direct, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def transformer(train):
+    return make("transformer", n_heads=2, block_size=4, warmup=0, positions="learned", **TINY).fit(train)
+
+
+def test_transformer_sentence_windows_equal_direct(transformer, train):
+    # block_size 4: target t sees <s> + the last 3 tokens of its history
+    W, expected = 4, []
+    for seq in train.sequences():
+        x = np.concatenate([[1], seq])
+        y = np.concatenate([seq, [2]])
+        for t in range(len(y)):
+            ctx = x[:t + 1] if t < W else np.concatenate([[1], x[t - W + 2:t + 1]])
+            expected.append(direct_transformer_window(transformer.module_, ctx)[y[t]])
+    np.testing.assert_allclose(transformer.token_logprobs(train), expected, atol=1e-5)
+    # the generic next_logprobs path (KV cache start) follows the same convention
+    np.testing.assert_allclose(LanguageModel._token_logprobs(transformer, train), expected, atol=1e-5)
+
+
+def test_transformer_stream_windows_equal_direct(transformer, train):
+    model = copy.copy(transformer).set_params(context="stream", stride=3)
+    stream = np.concatenate([[1], train.targets()])
+    x, y = stream[:-1], stream[1:]
+    # window 4, stride 3: inputs [0..3] score targets 0-3, then [3..6] scores 4-6, [6..9] 7-9, ...
+    expected, begin, scored = [], 0, 0
+    while scored < len(x):
+        end = min(begin + 4, len(x))
+        lp = direct_logprobs(model.module_, x[begin:end])
+        expected += [lp[i - begin, y[i]] for i in range(scored, end)]
+        scored, begin = end, end - 1
+    np.testing.assert_allclose(model.token_logprobs(train), expected, atol=1e-5)
+
+
+def test_transformer_is_causal(train):
+    model = make("transformer", n_heads=2, block_size=16, **TINY).fit(train)
+    a = Corpus.from_texts(["a b c d e f"], vocab=train.vocab)
+    b = Corpus.from_texts(["a b c f f f"], vocab=train.vocab)    # differs from token 3 (0-based) on
+    la, lb = model.token_logprobs(a), model.token_logprobs(b)
+    np.testing.assert_array_equal(la[:3], lb[:3])             # targets a b c: same histories
+    assert not np.allclose(la[4:], lb[4:])                    # later positions do see the change
+    x = torch.tensor([[1, 3, 4, 5, 6, 7]])
+    x2 = x.clone()
+    x2[0, 3] = 8
+    with torch.no_grad():
+        out, out2 = model.module_(x)[0], model.module_(x2)[0]
+    torch.testing.assert_close(out[0, :3], out2[0, :3], rtol=0, atol=0)
+
+
+# Generation through the base class's re-scoring state instead of the model's cache.
+_NO_CACHE = {"_start_state": LanguageModel._start_state, "_advance": LanguageModel._advance,
+             "_reorder_state": LanguageModel._reorder_state}
+
+
+@pytest.mark.parametrize("name", ["lstm", "transformer"])
+def test_generation_with_cache_equals_without(name, train):
+    extra = {"n_heads": 2, "block_size": 4} if name == "transformer" else {"hidden_size": 8}
+    model = make(name, **extra, **TINY).fit(train)
+    plain = copy.copy(model)
+    fresh = {"_next_logprobs": lambda self, hs: type(model)._start_state(self, hs)[1]}   # full re-run
+    plain.__class__ = type("Plain", (type(model),), {**_NO_CACHE, **fresh})
+    v = train.vocab
+    prompts = [[v["a"], v["b"]], [], [v["f"], v["a"], v["b"], v["c"], v["d"]]]   # the last one > window
+    for kwargs in [{"max_new_tokens": 7}, {"max_new_tokens": 6, "num_beams": 3},
+                   {"max_new_tokens": 6, "do_sample": True, "seed": 3}]:
+        got = lm.generate(model, prompts, **kwargs)
+        want = lm.generate(plain, prompts, **kwargs)
+        for g, w in zip(got, want):
+            assert g.tokens == w.tokens
+            np.testing.assert_allclose(g.logprobs, w.logprobs, atol=1e-5)
+
+
+def test_save_load_stream_transformer(transformer, train, tmp_path):
+    model = copy.copy(transformer).set_params(context="stream")
+    model.save(tmp_path / "m")
+    again = lm.load(tmp_path / "m")
+    assert again.context == "stream" and again.positions == "learned"
+    np.testing.assert_array_equal(again.token_logprobs(train), model.token_logprobs(train))
