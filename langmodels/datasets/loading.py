@@ -204,7 +204,7 @@ def _spec_texts(spec: CorpusSpec, wanted, explicit, data_dir, download, progress
     present = [s for s in SPLITS if s in spec.files and (root / spec.files[s]).is_file()]
     for split in wanted:
         if split not in present:
-            where = root / spec.files[split] if split in spec.files else f"{spec.name} (it has no {split} split)"
+            where = root / spec.files[split] if split in spec.files else f"{spec.name} (no {split} split)"
             raise _missing(where, split, present, explicit)
     keep = [s for s in SPLITS if s in wanted or (s == "train" and s in present)]
     return {s: (str(root / spec.files[s]), read_utf8(root / spec.files[s])) for s in keep}

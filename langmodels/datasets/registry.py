@@ -54,12 +54,12 @@ CORPORA: dict[str, CorpusSpec] = {
     "ptb": CorpusSpec(
         "ptb", "Penn Treebank, Mikolov's LM version (10k vocabulary, one sentence a line)",
         resources=(
-            Resource(_PTB + "ptb.train.txt", "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
-                     "ptb.train.txt"),
-            Resource(_PTB + "ptb.valid.txt", "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2",
-                     "ptb.valid.txt"),
-            Resource(_PTB + "ptb.test.txt", "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0",
-                     "ptb.test.txt"),
+            Resource(_PTB + "ptb.train.txt",
+                     "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf", "ptb.train.txt"),
+            Resource(_PTB + "ptb.valid.txt",
+                     "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2", "ptb.valid.txt"),
+            Resource(_PTB + "ptb.test.txt",
+                     "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0", "ptb.test.txt"),
         ),
         files={"train": "ptb.train.txt", "valid": "ptb.valid.txt", "test": "ptb.test.txt"},
     ),

@@ -28,7 +28,17 @@ import numpy as np
 
 from ..errors import InvalidParameterError
 from ._structure import (
-    ADJ, ADV, CATEGORIES, DETERMINERS, FUNCTION_WORDS, N_FUNC, NOUN, VI, VT, Grammar, RandomChoices,
+    ADJ,
+    ADV,
+    CATEGORIES,
+    DETERMINERS,
+    FUNCTION_WORDS,
+    N_FUNC,
+    NOUN,
+    VI,
+    VT,
+    Grammar,
+    RandomChoices,
 )
 
 _CONSONANTS, _VOWELS = "bdfgklmnprtvz", "aeiou"  # no 's' or 'y': plural and adverb endings stay unique
