@@ -144,8 +144,11 @@ def test_shakespeare_char_is_nanogpts_90_10_character_split():
     assert len(ds.train.vocab) <= 3 + 65
 
 
-@pytest.mark.parametrize("name, files", [("ptb", {"ptb.valid.txt": "ptb/valid.txt", "ptb.test.txt": "ptb/test.txt"}),
-                                         ("tinyshakespeare", {"input.txt": "tinyshakespeare/input.txt"})])
+SHARED_COPIES = [("ptb", {"ptb.valid.txt": "ptb/valid.txt", "ptb.test.txt": "ptb/test.txt"}),
+                 ("tinyshakespeare", {"input.txt": "tinyshakespeare/input.txt"})]
+
+
+@pytest.mark.parametrize("name, files", SHARED_COPIES)
 def test_registered_checksums_match_the_shared_copies(name, files):
     import hashlib
 
