@@ -1,0 +1,236 @@
+"""Combined models: interpolation gain, LM-based text classification, int8 quantisation.
+
+    python benchmarks/combined.py --data-dir ../shared/data [--parts interp,classify,quantize]
+
+interp    PTB-mini and WT2-mini (train on valid.txt, test on test.txt). Components are fitted on
+          90% of the training lines; mixture weights are tuned on the other 10% by our EM and,
+          as the peer, by scipy's SLSQP on the same held-out log-probabilities.
+classify  Lines by source: PTB vs WikiText-2 vs Shakespeare (lower-cased), and two synthetic
+          languages with one lexicon but different statistics; LMClassifier per family against
+          TF-IDF (word 1-2 grams) + logistic regression from scikit-learn.
+quantize  An LSTM on PTB-mini: float vs int8 dynamic quantisation (size, scoring time, perplexity).
+
+Load averages are printed beside timings; a load above 1.5 marks a noisy run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import langmodels as lm
+from langmodels import Corpus, make
+from langmodels.interpolated import InterpolatedModel, em_weights
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def load() -> str:
+    one = os.getloadavg()[0]
+    return f"load {one:.2f}{' NOISY' if one > 1.5 else ''}"
+
+
+def available(name: str) -> bool:
+    try:
+        lm.get_class(name)
+        return True
+    except (ImportError, lm.UnknownModelError):
+        return False
+
+
+def timed(fn, repeat: int = 1):
+    times, out = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return out, statistics.median(times)
+
+
+# --- interpolation ------------------------------------------------------------------------------
+COMPONENTS = {
+    "modified-kneser-ney": {"order": 3},
+    "kneser-ney": {"order": 3},
+    "hmm": {"n_states": 32, "n_iter": 10, "seed": 0, "device": "cpu", "progress": False},
+    "lstm": {"embed_dim": 128, "hidden_size": 128, "n_layers": 1, "epochs": 2, "batch_size": 32,
+             "dropout": 0.2, "seed": 0, "device": "cpu", "progress": False},
+    "unigram": {"k": 0.1},
+}
+
+
+def interp(data: Path, names: list[str]) -> None:
+    names = [n for n in names if available(n)]
+    print(f"\n## interpolation: components {names}")
+    for label, folder in (("PTB-mini", "ptb"), ("WT2-mini", "wikitext-2")):
+        train = Corpus.from_file(data / folder / "valid.txt")
+        test = Corpus.from_file(data / folder / "test.txt", vocab=train.vocab)
+        order = np.random.default_rng(0).permutation(len(train))
+        n_held = len(train) // 10
+        held, rest = train.subset(np.sort(order[:n_held])), train.subset(np.sort(order[n_held:]))
+        print(f"\n### {label}: fit on {rest.n_tokens} tokens, tune on {held.n_tokens}, test "
+              f"{test.n_tokens} tokens, V={len(train.vocab)}")
+        models, ppl = {}, {}
+        for n in names:
+            m, t = timed(lambda n=n, rest=rest: make(n, **COMPONENTS[n]).fit(rest))
+            models[n], ppl[n] = m, lm.perplexity(m, test)
+            print(f"{n:22s} test ppl {ppl[n]:9.2f}   fit {t:7.1f} s  ({load()})")
+        mixes = [names] + ([[names[0], n] for n in names[1:]] if len(names) > 2 else [])
+        for mix in mixes:
+            L = np.stack([models[n].token_logprobs(held) for n in mix], axis=1)
+            init = np.full(len(mix), 1 / len(mix))
+            (w, hist), t_em = timed(lambda L=L, init=init: em_weights(L, init, 500, 1e-9), 3)
+            (w_peer, ll_peer), t_peer = timed(lambda L=L: scipy_weights(L), 3)
+            m = InterpolatedModel.from_models([models[n] for n in mix], weights=list(w))
+            p = lm.perplexity(m, test)
+            best = min(ppl[n] for n in mix)
+            print(f"mix {' + '.join(mix)}: weights {np.round(w, 3).tolist()}  test ppl {p:.2f} "
+                  f"({100 * (1 - p / best):.1f}% below the best component)")
+            print(f"    tuning: EM {len(hist)} iters {t_em * 1e3:.1f} ms, held-out ll/token {hist[-1]:.5f} | "
+                  f"peer scipy SLSQP {t_peer * 1e3:.1f} ms, ll/token {ll_peer:.5f}, weights "
+                  f"{np.round(w_peer, 3).tolist()} | time ratio ours/peer {t_em / t_peer:.2f} ({load()})")
+
+
+def scipy_weights(L: np.ndarray):
+    from scipy.optimize import minimize
+
+    P = np.exp(L)
+    K = L.shape[1]
+
+    def nll(w):
+        p = P @ w
+        return -np.log(p).mean(), -(P / p[:, None]).mean(axis=0)
+
+    res = minimize(nll, np.full(K, 1 / K), jac=True, method="SLSQP", bounds=[(1e-12, 1)] * K,
+                   constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}])
+    return res.x, -res.fun
+
+
+# --- classification ------------------------------------------------------------------------------
+FAMILIES = {
+    "unigram": {"k": 0.1},
+    "modified-kneser-ney": {"order": 3},
+    "kneser-ney": {"order": 3},
+    "hmm": {"n_states": 16, "n_iter": 10, "seed": 0, "device": "cpu", "progress": False},
+    "lstm": {"embed_dim": 64, "hidden_size": 64, "n_layers": 1, "epochs": 2, "batch_size": 32,
+             "seed": 0, "device": "cpu", "progress": False},
+}
+
+
+def _lines(path: Path) -> list[str]:
+    return [t.strip().lower() for t in path.read_text(encoding="utf-8").splitlines() if t.strip()]
+
+
+def _sample(lines: list[str], n: int, rng) -> list[str]:
+    return [lines[i] for i in rng.choice(len(lines), min(n, len(lines)), replace=False)]
+
+
+def source_task(data: Path, n_train: int, n_test: int, rng):
+    files = {"ptb": ("ptb/valid.txt", "ptb/test.txt"), "wt2": ("wikitext-2/valid.txt", "wikitext-2/test.txt"),
+             "shakespeare": ("shakespeare-words/train.txt", "shakespeare-words/test.txt")}
+    Xtr, ytr, Xte, yte = [], [], [], []
+    for label, (a, b) in files.items():
+        tr, te = _sample(_lines(data / a), n_train, rng), _sample(_lines(data / b), n_test, rng)
+        Xtr += tr; ytr += [label] * len(tr); Xte += te; yte += [label] * len(te)  # noqa: E702
+    return Xtr, ytr, Xte, yte
+
+
+def synthetic_task(n_train: int, n_test: int):
+    from langmodels.datasets.synthetic import SyntheticLanguage
+
+    # One lexicon (seed 0), different class transitions, collocations and clause rates.
+    langs = {"synthA": SyntheticLanguage(seed=0),
+             "synthB": SyntheticLanguage(seed=0, class_alpha=3.0, colloc_strength=0.2, p_rc=0.5)}
+    Xtr, ytr, Xte, yte = [], [], [], []
+    for k, (label, lang) in enumerate(langs.items()):
+        sents, _ = lang.sample(n_train + n_test, rng=100 + k)
+        texts = [" ".join(s) for s in sents]
+        Xtr += texts[:n_train]; ytr += [label] * n_train  # noqa: E702
+        Xte += texts[n_train:]; yte += [label] * n_test  # noqa: E702
+    return Xtr, ytr, Xte, yte
+
+
+def classify(data: Path, names: list[str], n_train: int, n_test: int) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from langmodels.classify import LMClassifier, classification_scores
+
+    names = [n for n in names if available(n)]
+    tasks = {"PTB vs WT2 vs Shakespeare": source_task(data, n_train, n_test, np.random.default_rng(0)),
+             "two synthetic languages": synthetic_task(n_train, n_test)}
+    for task, (Xtr, ytr, Xte, yte) in tasks.items():
+        print(f"\n### classification: {task} ({len(Xtr)} train / {len(Xte)} test lines)")
+        print(f"{'model':34s} {'acc':>6s} {'P':>6s} {'R':>6s} {'F1':>6s} {'fit s':>7s} {'predict s':>9s}")
+        clfs = {f"LMClassifier({n})": LMClassifier(model=n, **FAMILIES[n]) for n in names}
+        clfs["peer TF-IDF 1-2g + LogisticRegression"] = make_pipeline(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+"),
+            LogisticRegression(max_iter=2000))
+        for label, clf in clfs.items():
+            _, t_fit = timed(lambda clf=clf, X=Xtr, y=ytr: clf.fit(X, y))
+            pred, t_pred = timed(lambda clf=clf, X=Xte: clf.predict(X))
+            s = classification_scores(yte, pred)
+            print(f"{label:34s} {s['accuracy']:6.3f} {s['precision']:6.3f} {s['recall']:6.3f} "
+                  f"{s['f1']:6.3f} {t_fit:7.1f} {t_pred:9.2f}  ({load()})")
+
+
+# --- quantisation ----------------------------------------------------------------------------------
+def quantize(data: Path) -> None:
+    import warnings
+
+    import torch
+
+    from langmodels.quantize import module_size_bytes, quantize_dynamic
+
+    warnings.filterwarnings("ignore", category=UserWarning)
+    torch.set_num_threads(1)
+    train = Corpus.from_file(data / "ptb" / "valid.txt")
+    test = Corpus.from_file(data / "ptb" / "test.txt", vocab=train.vocab)
+    params = {**COMPONENTS["lstm"], "hidden_size": 256, "embed_dim": 256}
+    model, t_fit = timed(lambda: make("lstm", **params).fit(train))
+    q = quantize_dynamic(model)
+    print(f"\n### int8 dynamic quantisation: LSTM {params['embed_dim']}/{params['hidden_size']} on "
+          f"PTB-mini (fit {t_fit:.0f} s, {load()})")
+    rows = []
+    for label, m in (("float32", model), ("int8 dynamic", q)):
+        lp, t = timed(lambda m=m: m.token_logprobs(test), 3)
+        rows.append((label, module_size_bytes(m), t, float(np.exp(-lp.mean()))))
+        print(f"{label:14s} size {rows[-1][1] / 1e6:6.2f} MB  score test {t:6.2f} s (median of 3)  "
+              f"ppl {rows[-1][3]:.3f}  ({load()})")
+    print(f"int8/float: size {rows[1][1] / rows[0][1]:.2f}x, scoring time {rows[1][2] / rows[0][2]:.2f}x, "
+          f"ppl change {100 * (rows[1][3] / rows[0][3] - 1):+.2f}%")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--parts", default="interp,classify,quantize")
+    ap.add_argument("--components", default="modified-kneser-ney,hmm,lstm,unigram")
+    ap.add_argument("--families", default="unigram,modified-kneser-ney,hmm")
+    ap.add_argument("--n-train", type=int, default=2000, help="training lines per class")
+    ap.add_argument("--n-test", type=int, default=500, help="test lines per class")
+    args = ap.parse_args(argv)
+    if not (args.data_dir / "ptb").is_dir():
+        sys.exit(f"{args.data_dir}: no benchmark corpora there (see shared/data/README.md)")
+    print(f"python {sys.version.split()[0]}, langmodels {lm.__version__}, {os.cpu_count()} CPUs, {load()}")
+    parts = args.parts.split(",")
+    if "interp" in parts:
+        interp(args.data_dir, args.components.split(","))
+    if "classify" in parts:
+        classify(args.data_dir, args.families.split(","), args.n_train, args.n_test)
+    if "quantize" in parts:
+        if importlib.util.find_spec("torch") is None:
+            print("quantize: torch missing, skipped")
+        else:
+            quantize(args.data_dir)
+
+
+if __name__ == "__main__":
+    main()
