@@ -60,7 +60,12 @@ class RandomChoices:
             return False
         if p >= 1.0:
             return True
-        if self._uniform() < p:
+        i = self._i
+        if i == len(self._buf):
+            self._uniform()
+            i = 0
+        self._i = i + 1
+        if self._buf[i] < p:  # the hot path of sampling: kept free of calls
             self.logp += math.log(p)
             return True
         self.logp += math.log1p(-p)
@@ -106,10 +111,19 @@ class Grammar:
         self.p_paren, self.p_rc, self.depth_decay, self.max_depth = p_paren, p_rc, depth_decay, max_depth
         self.p_obj_rel, self.p_transitive, self.p_adv = p_obj_rel, p_transitive, p_adv
         self.p_and, self.max_clauses = p_and, max_clauses
+        self._embed_cache: dict[int, tuple[float, float]] = {}
 
     # --- probabilities that depend on where we are ---------------------------------------
     def _p_embed(self, p: float, depth: int) -> float:
         return p * self.depth_decay**depth if depth < self.max_depth else 0.0
+
+    def _p_embeds(self, depth: int) -> tuple[float, float]:
+        """(p of a parenthesis, p of a relative clause) after a noun at this depth."""
+        cached = self._embed_cache.get(depth)
+        if cached is None:
+            cached = self._embed_cache[depth] = (self._p_embed(self.p_paren, depth),
+                                                 self._p_embed(self.p_rc, depth))
+        return cached
 
     def _p_more_adj(self, n_adj: int) -> float:
         return self.p_adj if self.max_adj is None or n_adj < self.max_adj else 0.0
@@ -143,11 +157,12 @@ class Grammar:
         if num is None:
             num = PL if ch.flip(1.0 - self.p_sg) else SG
         out.append(content_code(NOUN, num))
-        if ch.flip(self._p_embed(self.p_paren, depth)):
+        p_paren, p_rc = self._p_embeds(depth)
+        if ch.flip(p_paren):
             out.append(LPAR)
             self._clause(ch, out, depth + 1)
             out.append(RPAR)
-        if ch.flip(self._p_embed(self.p_rc, depth)):
+        if ch.flip(p_rc):
             out.append(THAT)
             if ch.flip(self.p_obj_rel):
                 m = self._np(ch, out, depth + 1)

@@ -22,7 +22,7 @@ from .download import cache_dir, fetch
 from .registry import CORPORA, GENERATED, SPLIT_ALIASES, SPLITS, CorpusSpec, find_split_file, get_spec
 from .synthetic import SyntheticLanguage
 
-SYNTHETIC_SIZES = {"n_train": 8000, "n_valid": 1500, "n_test": 1500}  # about 100k / 18k / 18k tokens
+SYNTHETIC_SIZES = {"n_train": 9000, "n_valid": 1500, "n_test": 1500}  # about 94k / 16k / 16k tokens
 
 
 @dataclass
