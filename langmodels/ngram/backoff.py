@@ -1,0 +1,148 @@
+"""The backoff form every n-gram model is queried in (the form an ARPA file stores).
+
+    p(w | h) = p_k(h w)                  if the n-gram h w is stored,
+             = bow(h) * p(w | h')        otherwise (h' = h without its first word; bow = 1 if h
+                                          is not stored),
+
+down to the unigrams, which hold every word. Interpolated models (Kneser-Ney, Witten-Bell, ...)
+convert exactly: p_k(hw) is the interpolated probability and bow(h) the interpolation weight.
+Add-k smoothing is the one exception ARPA cannot express: an unseen word after a seen context
+gets bow(h) * uniform, so it runs in `uniform_backoff` mode (longest seen context, else uniform).
+
+All look-ups are `searchsorted` over whole arrays: scoring a corpus is one pass per order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..vocabulary import BOS_ID
+from .counts import lookup, stream_nodes
+
+
+class BackoffTables:
+    """Per order k = 1..N: sorted keys (see `counts`), natural-log probabilities `logp[k-1]`,
+    and for k < N natural-log backoff weights `logbow[k-1]` (0 where the n-gram is no context).
+    """
+
+    def __init__(self, keys, logp, logbow, V: int, uniform_backoff: bool = False):
+        self.keys = [np.ascontiguousarray(k, np.int64) for k in keys]
+        self.logp = [np.ascontiguousarray(p, np.float64) for p in logp]
+        self.logbow = [np.ascontiguousarray(b, np.float64) for b in logbow]
+        self.V, self.order, self.uniform_backoff = int(V), len(self.keys), bool(uniform_backoff)
+        if len(self.keys[0]) != V or (self.keys[0] != np.arange(V)).any():
+            raise ValueError(f"the unigram table must hold all {V} words in id order")
+        if len(self.logbow) != self.order - 1:
+            raise ValueError(f"expected {self.order - 1} backoff arrays, got {len(self.logbow)}")
+        for k in range(self.order):
+            if len(self.logp[k]) != len(self.keys[k]):
+                raise ValueError(f"order {k + 1}: {len(self.keys[k])} keys but {len(self.logp[k])} probabilities")
+            if k < self.order - 1 and len(self.logbow[k]) != len(self.keys[k]):
+                raise ValueError(f"order {k + 1}: {len(self.keys[k])} keys but {len(self.logbow[k])} backoffs")
+            if k and len(self.keys[k]) and (np.diff(self.keys[k]) <= 0).any():
+                raise ValueError(f"order {k + 1}: keys are not strictly increasing")
+        # first[k][c]: first order-(k+1) entry whose context is entry c of order k (CSR offsets).
+        self.first = [np.searchsorted(self.keys[k + 1], np.arange(len(self.keys[k]) + 1) * self.V)
+                      for k in range(self.order - 1)]
+        self.log_uniform = -np.log(V - 1)
+
+    @property
+    def n_ngrams(self) -> list[int]:
+        return [len(k) for k in self.keys]
+
+    def nbytes(self) -> int:
+        arrays = self.keys + self.logp + self.logbow + self.first
+        return int(sum(a.nbytes for a in arrays))
+
+    def has_successors(self, k: int, ctx: np.ndarray) -> np.ndarray:
+        """For order-k entries `ctx` (>= 0), whether some order k+1 n-gram extends them."""
+        f = self.first[k - 1]
+        return f[ctx + 1] > f[ctx]
+
+    # --- scoring a stream ------------------------------------------------------------------
+    def score_stream(self, tokens: np.ndarray) -> np.ndarray:
+        """ln p(tokens[t] | the window before t) for every position of a window stream."""
+        nodes = stream_nodes(self.keys, tokens, self.V)
+        if self.uniform_backoff:
+            return self._score_uniform(nodes, tokens)
+        out = np.zeros(len(tokens))
+        done = np.zeros(len(tokens), bool)
+        for k in range(self.order, 0, -1):
+            node = nodes[k - 1]
+            hit = ~done & (node >= 0)
+            out[hit] += self.logp[k - 1][node[hit]]
+            done |= hit
+            if k > 1:
+                ctx = _shift(nodes[k - 2])
+                need = ~done & (ctx >= 0)
+                out[need] += self.logbow[k - 2][ctx[need]]
+        return out
+
+    def _score_uniform(self, nodes, tokens):
+        out = self.logp[0][tokens].copy()
+        for k in range(2, self.order + 1):
+            ctx = _shift(nodes[k - 2])
+            ok = ctx >= 0
+            ok[ok] = self.has_successors(k - 1, ctx[ok])
+            node = nodes[k - 1][ok]
+            seen = node >= 0
+            out[ok] = np.where(seen, self.logp[k - 1][np.maximum(node, 0)],
+                               self.logbow[k - 2][ctx[ok]] + self.log_uniform)
+        return out
+
+    # --- next-token distributions ------------------------------------------------------------
+    def context_nodes(self, contexts: np.ndarray) -> list[np.ndarray]:
+        """For a (B, N-1) matrix of context ids (-1 = before `<s>`), the table index of the last
+        j tokens for j = 1..N-1 (-1 where not stored)."""
+        B, L = contexts.shape
+        nodes = [np.where(contexts >= 0, contexts, -1)]
+        for k in range(2, L + 1):
+            prev = np.full((B, L), -1, np.int64)
+            prev[:, 1:] = nodes[-1][:, :-1]
+            q = np.where((prev >= 0) & (contexts >= 0), prev * self.V + contexts, -1)
+            nodes.append(lookup(self.keys[k - 1], q))
+        return [n[:, -1] for n in nodes]
+
+    def next_logprobs(self, contexts: np.ndarray) -> np.ndarray:
+        """(B, V) ln p(. | context) for a (B, N-1) context matrix."""
+        B = len(contexts)
+        ctx = self.context_nodes(contexts) if self.order > 1 else []
+        rows = np.broadcast_to(self.logp[0], (B, self.V)).copy()
+        for k in range(2, self.order + 1):
+            c = ctx[k - 2]
+            valid = c >= 0
+            if self.uniform_backoff:
+                valid[valid] = self.has_successors(k - 1, c[valid])
+                rows[valid] = (self.logbow[k - 2][c[valid]] + self.log_uniform)[:, None]
+            else:
+                rows[valid] += self.logbow[k - 2][c[valid]][:, None]
+            self._overwrite_successors(rows, k, np.flatnonzero(valid), c[valid])
+        rows[:, BOS_ID] = -np.inf
+        return rows
+
+    def _overwrite_successors(self, rows, k, which, ctx):
+        lo, hi = self.first[k - 2][ctx], self.first[k - 2][ctx + 1]
+        lens = hi - lo
+        if lens.sum() == 0:
+            return
+        b = np.repeat(which, lens)
+        e = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens) + np.repeat(lo, lens)
+        rows[b, self.keys[k - 1][e] % self.V] = self.logp[k - 1][e]
+
+
+def _shift(a: np.ndarray) -> np.ndarray:
+    out = np.full(len(a), -1, np.int64)
+    out[1:] = a[:-1]
+    return out
+
+
+def context_matrix(histories, order: int) -> np.ndarray:
+    """(B, order-1) matrix of the last order-1 tokens of `<s>` + history, -1 padded on the left."""
+    L = order - 1
+    out = np.full((len(histories), L), -1, np.int64)
+    if L == 0:
+        return out
+    for i, h in enumerate(histories):
+        tail = np.concatenate([[BOS_ID], h])[-L:]
+        out[i, L - len(tail):] = tail
+    return out

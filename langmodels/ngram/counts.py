@@ -1,0 +1,118 @@
+"""Vectorised n-gram counting: every n-gram is a row of a sorted integer table.
+
+A sentence is scored as the window stream `<s> w1 ... wn </s>`; the n-grams of order k are its
+windows of length k (so `<s>` appears only as the first word, never padded twice, as in an ARPA
+file). Order-k n-grams are stored as sorted int64 keys
+
+    key(w1..wk) = index(w1..w{k-1} in the order k-1 table) * V + wk        (order 1: key = w)
+
+a prefix trie laid out as arrays: a look-up is one `searchsorted` per order, the context of an
+entry is `key // V`, its word `key % V`, and the successors of a context are one contiguous run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..corpus import Corpus
+from ..vocabulary import BOS_ID, EOS_ID
+
+
+def window_stream(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
+    """(tokens, starts): the corpus as one array `<s> a b </s> <s> c </s> ...` and the index
+    of each sentence's `<s>`."""
+    lengths = corpus.lengths.astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths + 2)[:-1]]).astype(np.int64)
+    tokens = np.empty(int((lengths + 2).sum()), dtype=np.int64)
+    tokens[starts] = BOS_ID
+    tokens[starts + lengths + 1] = EOS_ID
+    mask = np.ones(len(tokens), bool)
+    mask[starts] = False
+    mask[starts + lengths + 1] = False
+    tokens[mask] = corpus.ids
+    return tokens, starts
+
+
+def positions_in_sentence(tokens_len: int, starts: np.ndarray) -> np.ndarray:
+    """For each stream position, its distance from its sentence's `<s>` (0 at `<s>`)."""
+    pos = np.arange(tokens_len, dtype=np.int64)
+    sent = np.searchsorted(starts, pos, side="right") - 1
+    return pos - starts[sent]
+
+
+def lookup(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Index of each query key in the sorted `keys`, or -1 where absent (negative queries too)."""
+    if len(keys) == 0:
+        return np.full(query.shape, -1, np.int64)
+    idx = np.searchsorted(keys, query)
+    np.minimum(idx, len(keys) - 1, out=idx)
+    found = (keys[idx] == query) & (query >= 0)
+    return np.where(found, idx, -1)
+
+
+def stream_nodes(tables: list[np.ndarray], tokens: np.ndarray, V: int) -> list[np.ndarray]:
+    """nodes[k-1][t] = index in the order-k table of the window of length k ending at t, or -1.
+
+    One look-up per order over the whole stream; a window reaching across a sentence boundary
+    contains `</s> <s>`, which no table holds, so it is -1 without extra bookkeeping.
+    """
+    nodes = [np.where(tokens < V, tokens, -1)]
+    for k in range(2, len(tables) + 1):
+        prev = np.full(len(tokens), -1, np.int64)
+        prev[1:] = nodes[-1][:-1]
+        query = np.where(prev >= 0, prev * V + tokens, -1)
+        nodes.append(lookup(tables[k - 1], query))
+    return nodes
+
+
+class NGramCounts:
+    """Raw counts of every window of length 1..order of a corpus.
+
+    Attributes, one array per order k = 1..order (index k-1):
+      keys[k-1]    sorted int64 keys (order 1: all V word ids, counts may be 0)
+      counts[k-1]  raw window counts (the `<s>` unigram counts sentences)
+      suffix[k-1]  index in the order k-1 table of w2..wk (order 1: none)
+      bos[k-1]     True where the n-gram starts with `<s>`
+    """
+
+    def __init__(self, corpus: Corpus, order: int):
+        V = len(corpus.vocab)
+        self.V, self.order = V, order
+        tokens, starts = window_stream(corpus)
+        dist = positions_in_sentence(len(tokens), starts)
+        self.keys = [np.arange(V, dtype=np.int64)]
+        self.counts = [np.bincount(tokens, minlength=V).astype(np.int64)]
+        self.suffix: list[np.ndarray | None] = [None]
+        self.bos = [np.arange(V) == BOS_ID]
+        nodes = [tokens]                  # nodes[k-1][t]: order-k window ending at t, or -1
+        for k in range(2, order + 1):
+            valid = np.flatnonzero(dist >= k - 1)            # windows inside one sentence
+            key = nodes[-1][valid - 1] * V + tokens[valid]
+            keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+            # The suffix w2..wk of the window ending at t is the order k-1 window ending at t.
+            suffix = np.empty(len(keys), np.int64)
+            suffix[inverse] = nodes[-1][valid]
+            node = np.full(len(tokens), -1, np.int64)
+            node[valid] = inverse
+            nodes.append(node)
+            self.keys.append(keys)
+            self.counts.append(counts.astype(np.int64))
+            self.suffix.append(suffix)
+            self.bos.append(self.bos[-1][keys // V])
+
+    def context(self, k: int) -> np.ndarray:
+        """Index in the order k-1 table of each order-k n-gram's context (order 1: zeros)."""
+        if k == 1:
+            return np.zeros(self.V, np.int64)
+        return self.keys[k - 1] // self.V
+
+    def words(self, k: int) -> np.ndarray:
+        return self.keys[k - 1] % self.V
+
+    def n_contexts(self, k: int) -> int:
+        """Number of possible contexts of order-k n-grams (1 for unigrams: the empty one)."""
+        return 1 if k == 1 else len(self.keys[k - 2])
+
+    def continuation_counts(self, k: int) -> np.ndarray:
+        """Number of distinct words seen before each order-k n-gram: N1+(. w1..wk), k < order."""
+        return np.bincount(self.suffix[k], minlength=len(self.keys[k - 1])).astype(np.int64)

@@ -1,0 +1,296 @@
+"""The n-gram models: counting, one smoothing each, and queries in backoff form.
+
+    model = make("modified-kneser-ney", order=3).fit(train)    # lmplz's estimates, exactly
+    model.save_arpa("model.arpa")
+
+Every model counts the windows of `<s> w1 ... wn </s>` (`<s>` is context only), runs its
+smoothing through the recursion of `smoothing.py`, and stores the result in backoff form
+(`BackoffTables`): stored n-grams with their probabilities, contexts with their backoff
+weights. Queries look the whole corpus up with one `searchsorted` per order.
+
+MLE gives a seen context all its mass (unseen words get 0) and, on a history never seen as a
+context, uses the longest suffix of it that was: p(w | h) = c(h* w) / c(h*).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .._checks import check_float, check_int
+from ..base import LanguageModel
+from ..corpus import Corpus
+from ..errors import InvalidParameterError
+from . import smoothing as sm
+from .backoff import BackoffTables, context_matrix
+from .counts import NGramCounts, window_stream
+
+MAX_ORDER = 20
+
+
+class NGramModel(LanguageModel):
+    """Base of the n-gram family: `order` >= 1 words of context (order - 1 of history), and
+    optional pruning `min_counts` (per order, e.g. (1, 1, 2): drop n-grams seen fewer times,
+    backoff weights renormalised so each history's distribution still sums to 1)."""
+
+    has_incremental_state = True
+
+    def __init__(self, order: int = 3, min_counts: Sequence[int] | None = None):
+        self.order = order
+        self.min_counts = min_counts
+
+    def _check_params(self):
+        check_int("order", self.order, low=1, high=MAX_ORDER)
+        if self.min_counts is not None:
+            mc = list(self.min_counts) if isinstance(self.min_counts, (list, tuple)) else None
+            if mc is None or len(mc) != self.order:
+                raise InvalidParameterError(
+                    f"min_counts must be None or a list of {self.order} integers (one per order), "
+                    f"got {self.min_counts!r}")
+            for i, m in enumerate(mc):
+                check_int(f"min_counts[{i}]", m, low=1)
+            if mc[0] != 1 or any(b < a for a, b in zip(mc, mc[1:])):
+                raise InvalidParameterError(
+                    "min_counts must start with 1 (every word keeps its unigram) and never decrease "
+                    f"(so an n-gram's prefix and suffix survive with it), got {mc}")
+
+    # --- estimation ------------------------------------------------------------------------
+    def _estimate(self, counts: NGramCounts) -> sm.Estimate:
+        raise NotImplementedError
+
+    def _fit(self, corpus: Corpus, valid=None):
+        counts = NGramCounts(corpus, self.order)
+        est = self._estimate(counts)
+        p = sm.probabilities(counts, est)
+        bows = sm.backoff_weights(counts, est, p)
+        keys = counts.keys
+        if self.min_counts is not None and max(self.min_counts) > 1:
+            keys, p, bows = _prune(counts, est, p, bows, list(self.min_counts))
+        with np.errstate(divide="ignore"):
+            self.tables_ = BackoffTables(keys, [np.log(x) for x in p], [np.log(b) for b in bows],
+                                         counts.V, uniform_backoff=est.kind == "uniform")
+
+    # --- queries ---------------------------------------------------------------------------
+    def _next_logprobs(self, histories):
+        return self.tables_.next_logprobs(context_matrix(histories, self.tables_.order))
+
+    def _token_logprobs(self, corpus: Corpus) -> np.ndarray:
+        tokens, starts = window_stream(corpus)
+        keep = np.ones(len(tokens), bool)
+        keep[starts] = False                       # <s> is never a target
+        return self.tables_.score_stream(tokens)[keep]
+
+    # The incremental state is the (B, order-1) matrix of last context ids.
+    def _start_state(self, histories):
+        ctx = context_matrix(histories, self.tables_.order)
+        return ctx, self.tables_.next_logprobs(ctx)
+
+    def _advance(self, state, tokens):
+        if state.shape[1]:
+            state = np.concatenate([state[:, 1:], tokens[:, None]], axis=1)
+        return state, self.tables_.next_logprobs(state)
+
+    def _reorder_state(self, state, rows):
+        return state[rows]
+
+    # --- persistence -----------------------------------------------------------------------
+    def _get_state(self):
+        t = self.tables_
+        arrays = {}
+        for k in range(t.order):
+            arrays[f"keys{k + 1}"] = t.keys[k]
+            arrays[f"logp{k + 1}"] = t.logp[k]
+            if k < t.order - 1:
+                arrays[f"logbow{k + 1}"] = t.logbow[k]
+        return arrays, {"uniform_backoff": t.uniform_backoff, **self._extra_state()}
+
+    def _extra_state(self) -> dict:
+        return {}
+
+    def _set_state(self, arrays, meta):
+        order = sum(1 for k in arrays if k.startswith("keys"))
+        self.tables_ = BackoffTables([arrays[f"keys{k}"] for k in range(1, order + 1)],
+                                     [arrays[f"logp{k}"] for k in range(1, order + 1)],
+                                     [arrays[f"logbow{k}"] for k in range(1, order)],
+                                     len(self.vocab_), bool(meta.get("uniform_backoff", False)))
+
+    def save_arpa(self, path) -> None:
+        """Write the model in ARPA backoff form (log10), as lmplz and SRILM do."""
+        from .arpa import save_arpa
+
+        self._check_fitted()
+        save_arpa(self, path)
+
+
+def _prune(counts, est, p, bows, min_counts):
+    """Drop n-grams below their order's count threshold; keep the survivors' probabilities and
+    recompute every backoff weight so each context's distribution sums to 1 again."""
+    V = counts.V
+    keep = [np.ones(V, bool)] + [counts.counts[k] >= min_counts[k] for k in range(1, counts.order)]
+    new_index = [np.cumsum(m) - 1 for m in keep]
+    keys, probs = [counts.keys[0]], [p[0]]
+    for k in range(2, counts.order + 1):
+        m = keep[k - 1]
+        ctx = new_index[k - 2][counts.context(k)[m]]
+        keys.append(ctx * V + counts.keys[k - 1][m] % V)
+        probs.append(p[k - 1][m])
+    new_bows = []
+    for k in range(2, counts.order + 1):
+        m = keep[k - 1]
+        n_ctx = int(keep[k - 2].sum())
+        ctx = keys[k - 1] // V
+        if est.kind == "uniform":
+            # Unseen words after h share what the kept ones leave, uniformly.
+            n_seen = np.bincount(ctx, minlength=n_ctx)
+            left = np.maximum(1.0 - np.bincount(ctx, weights=probs[k - 1], minlength=n_ctx), 0.0)
+            bow = left / np.maximum(1.0 - n_seen / (V - 1), 1e-300)
+        else:
+            suffix = new_index[k - 2][counts.suffix[k - 1][m]]
+            bow = sm.normalising_bows(ctx, probs[k - 1], probs[k - 2][suffix], n_ctx)
+        has = np.bincount(ctx, minlength=n_ctx) > 0
+        # A context with no surviving successor keeps its old weight (its row is unchanged).
+        new_bows.append(np.where(has, bow, bows[k - 2][keep[k - 2]]))
+    return keys, probs, new_bows
+
+
+# --- the registered models ---------------------------------------------------------------------
+class MLEModel(NGramModel):
+    """Maximum likelihood: p(w | h) = c(hw) / c(h) on the longest suffix h of the history seen
+    as a context (unseen words after it get probability 0)."""
+
+    def _estimate(self, counts):
+        return sm.mle(counts)
+
+
+class AddKModel(NGramModel):
+    """Additive (Lidstone) smoothing: p(w | h) = (c(hw) + k) / (c(h) + k (V - 1)), h the longest
+    suffix of the history seen as a context (V - 1: every word but `<s>`).
+
+    ARPA cannot express it (unseen words get a constant, not a share of a lower order):
+    `save` keeps it exactly, `save_arpa` refuses for order > 1."""
+
+    def __init__(self, order: int = 3, k: float = 1.0, min_counts: Sequence[int] | None = None):
+        super().__init__(order, min_counts)
+        self.k = k
+
+    def _check_params(self):
+        super()._check_params()
+        check_float("k", self.k, low=0.0, low_open=True)
+
+    def _estimate(self, counts):
+        return sm.add_k(counts, float(self.k))
+
+
+class LaplaceModel(AddKModel):
+    """Add-one smoothing: p(w | h) = (c(hw) + 1) / (c(h) + V - 1) (see AddKModel)."""
+
+    def __init__(self, order: int = 3, min_counts: Sequence[int] | None = None):
+        super().__init__(order, 1.0, min_counts)
+
+
+class WittenBellModel(NGramModel):
+    """Interpolated Witten-Bell: p = (c(hw) + N1+(h .) p(w | h')) / (c(h) + N1+(h .))."""
+
+    def _estimate(self, counts):
+        return sm.witten_bell(counts)
+
+
+class AbsoluteDiscountModel(NGramModel):
+    """Interpolated absolute discounting on raw counts:
+    p = max(c(hw) - D, 0) / c(h) + D N1+(h .) / c(h) * p(w | h')."""
+
+    def __init__(self, order: int = 3, discount: float = 0.75, min_counts: Sequence[int] | None = None):
+        super().__init__(order, min_counts)
+        self.discount = discount
+
+    def _check_params(self):
+        super()._check_params()
+        check_float("discount", self.discount, low=0.0, high=1.0)
+
+    def _estimate(self, counts):
+        d = float(self.discount)
+        return sm.discounted(counts, sm.raw_counts(counts), [(d, d, d)] * counts.order)
+
+
+class KneserNeyModel(NGramModel):
+    """Interpolated Kneser-Ney with one discount per order on lmplz's adjusted counts;
+    `discount` None estimates D = n1 / (n1 + 2 n2) per order, a number or a list sets them."""
+
+    def __init__(self, order: int = 3, discount: float | Sequence[float] | None = None,
+                 min_counts: Sequence[int] | None = None):
+        super().__init__(order, min_counts)
+        self.discount = discount
+
+    def _check_params(self):
+        super()._check_params()
+        d = self.discount
+        if d is None:
+            return
+        ds = list(d) if isinstance(d, (list, tuple)) else [d] * self.order
+        if len(ds) != self.order:
+            raise InvalidParameterError(f"discount must be None, a number or {self.order} numbers, got {d!r}")
+        for i, x in enumerate(ds):
+            check_float(f"discount[{i}]" if isinstance(d, (list, tuple)) else "discount", x, low=0.0, high=1.0)
+
+    def _discounts(self, adjusted):
+        d = self.discount
+        if d is None:
+            return [sm.kn_discount(a, k) for k, a in enumerate(adjusted, start=1)]
+        return [float(x) for x in d] if isinstance(d, (list, tuple)) else [float(d)] * self.order
+
+    def _estimate(self, counts):
+        adjusted = sm.adjusted_counts(counts)
+        self.discounts_ = self._discounts(adjusted)
+        return sm.discounted(counts, adjusted, [(d, d, d) for d in self.discounts_])
+
+    def _extra_state(self):
+        return {"discounts": self.discounts_} if hasattr(self, "discounts_") else {}
+
+    def _set_state(self, arrays, meta):
+        super()._set_state(arrays, meta)
+        if "discounts" in meta:
+            self.discounts_ = meta["discounts"]
+
+
+class ModifiedKneserNeyModel(KneserNeyModel):
+    """Modified Kneser-Ney (Chen & Goodman) exactly as KenLM's lmplz estimates it: adjusted
+    counts, D1, D2, D3+ per order from counts-of-counts, unigrams interpolated with the uniform
+    distribution. `discount` None estimates them; else a list of (D1, D2, D3+) per order."""
+
+    def _check_params(self):
+        NGramModel._check_params(self)
+        d = self.discount
+        if d is None:
+            return
+        if not isinstance(d, (list, tuple)) or len(d) != self.order or any(
+                not isinstance(x, (list, tuple)) or len(x) != 3 for x in d):
+            raise InvalidParameterError(
+                f"discount must be None or {self.order} triples (D1, D2, D3+), got {d!r}")
+        for i, triple in enumerate(d):
+            for j, x in enumerate(triple):
+                check_float(f"discount[{i}][{j}]", x, low=0.0, high=j + 1.0)
+
+    def _estimate(self, counts):
+        adjusted = sm.adjusted_counts(counts)
+        if self.discount is None:
+            self.discounts_ = [sm.modified_kn_discounts(a, k) for k, a in enumerate(adjusted, start=1)]
+        else:
+            self.discounts_ = [tuple(float(x) for x in t) for t in self.discount]
+        return sm.discounted(counts, adjusted, self.discounts_)
+
+
+class KatzModel(NGramModel):
+    """Katz backoff: Good-Turing discounted counts d_r r for r <= `max_count` (5, as Katz),
+    the rest of each context's mass given to the lower order by a normalised backoff weight."""
+
+    def __init__(self, order: int = 3, max_count: int = 5, min_counts: Sequence[int] | None = None):
+        super().__init__(order, min_counts)
+        self.max_count = max_count
+
+    def _check_params(self):
+        super()._check_params()
+        check_int("max_count", self.max_count, low=1)
+
+    def _estimate(self, counts):
+        return sm.katz(counts, self.max_count)
