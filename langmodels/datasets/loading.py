@@ -94,7 +94,8 @@ def load(name_or_dir, *, splits: Sequence[str] | None = None, tokenizer: str | N
         raise InvalidParameterError(f"unexpected parameters {sorted(generator_params)}: only the "
                                     "synthetic corpus takes generator parameters")
     named = isinstance(name_or_dir, str) and name_or_dir in CORPORA
-    if not named and (not isinstance(name_or_dir, str) or Path(name_or_dir).is_dir()):
+    looks_like_path = not isinstance(name_or_dir, str) or "/" in name_or_dir or os.sep in name_or_dir
+    if not named and (looks_like_path or Path(name_or_dir).is_dir()):
         path = Path(name_or_dir)
         if not path.is_dir():
             raise MissingSplitError(f"{path}: no such directory")

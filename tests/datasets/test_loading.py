@@ -110,6 +110,19 @@ def test_without_train_the_vocabulary_comes_from_the_first_split_asked(tmp_path)
     assert ds.vocab_source == "valid" and ds.test.n_oov == 1
 
 
+def test_bad_files_are_named(tmp_path):
+    from langmodels.errors import EmptyCorpusError, EncodingError
+
+    _write(tmp_path, {"train.txt": "a b\n", "valid.txt": "\n  \n", "test.txt": "ok\n"})
+    with pytest.raises(EmptyCorpusError, match="valid.txt"):
+        datasets.load(tmp_path)
+    (tmp_path / "valid.txt").write_bytes(b"fine\nbad \xff byte\n")
+    with pytest.raises(EncodingError, match="valid.txt.*byte offset 9"):  # "fine\n" is 5 bytes, "bad " 4
+        datasets.load(tmp_path)
+    with pytest.raises(MissingSplitError, match="no such directory"):
+        datasets.load(str(tmp_path / "nowhere"))
+
+
 def test_bad_names_and_parameters():
     with pytest.raises(UnknownDatasetError, match="did you mean 'wikitext-2'.*synthetic"):
         datasets.load("wikitext2")
