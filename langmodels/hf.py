@@ -236,6 +236,18 @@ class HFCausalModel(LanguageModel):
         return out
 
     # --- persistence ----------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write the network and tokenizer in Hugging Face's own format, so that a model trained
+        here can be fine-tuned later with `make("hf-causal", pretrained=directory, epochs=...)`."""
+        from ._io import atomic_directory
+
+        self._check_fitted()
+        directory = Path(directory)
+        with atomic_directory(directory) as tmp:
+            self.net_.save_pretrained(tmp)
+            self.tokenizer_.save_pretrained(tmp)
+        return directory
+
     def _get_state(self):
         arrays = {f"net.{k}": v.detach().cpu().float().numpy().copy()
                   for k, v in self.net_.state_dict().items()}

@@ -156,3 +156,18 @@ def test_bad_directories_and_offline_hub_names(tmp_path, toy_train, monkeypatch)
         make("hf-causal", pretrained="no-such-user/no-such-model").fit(toy_train)
     with pytest.raises(lm.InvalidParameterError, match="exactly one of"):
         make("hf-causal").fit(toy_train)
+
+
+def test_pretrain_then_fine_tune_through_save_pretrained(toy_train, toy_test, tmp_path):
+    params = {"config": {"n_layer": 1, "n_embd": 16, "n_head": 2, "n_positions": 64},
+              "bpe_vocab_size": 300, "epochs": 2, "lr": 1e-2, "batch_size": 4, "progress": False}
+    base = make("hf-causal", **params).fit(toy_train)
+    base.save_pretrained(tmp_path / "base")
+    reloaded = make("hf-causal", pretrained=str(tmp_path / "base")).fit(toy_train)
+    np.testing.assert_allclose(reloaded.token_logprobs(toy_test), base.token_logprobs(toy_test), atol=1e-5)
+    other = Corpus.from_texts(["the bird sat on the log", "a bird ran"])
+    tuned = make("hf-causal", pretrained=str(tmp_path / "base"), epochs=3, lr=1e-2, batch_size=2,
+                 progress=False).fit(other)
+    # The fine-tuned model fits its new corpus better than the base model does.
+    base_on_other = make("hf-causal", pretrained=str(tmp_path / "base")).fit(other)
+    assert lm.perplexity(tuned, other) < lm.perplexity(base_on_other, other)
