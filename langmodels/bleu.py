@@ -42,7 +42,7 @@ def continuation_prompts(corpus: Corpus, k: int = 5, max_prompts: int = 1000, se
 
 def continuation_bleu(model, corpus: Corpus, *, k: int = 5, max_prompts: int = 1000, seed: int = 0,
                       sample_seeds: Sequence[int] = (0, 1, 2, 3, 4), extra_tokens: int = 10,
-                      batch_size: int = 64, progress: bool = False) -> tuple[dict, list[dict]]:
+                      batch_size: int = 256, progress: bool = False) -> tuple[dict, list[dict]]:
     """Score `model`'s continuations of held-out prompts; returns (scores, generations).
 
     scores = {"greedy": {...}, "sample": {"bleu_mean", "bleu_sd", "per_seed": [...]}, "protocol": str};
@@ -101,7 +101,7 @@ def protocol_signature(k, n_prompts, max_prompts, seed, sample_seeds, extra_toke
 
 # --- unconditional samples --------------------------------------------------------------------
 def sample_sequences(model, n: int, *, seed: int = 0, max_new_tokens: int = 100, temperature: float = 1.0,
-                     batch_size: int = 64) -> list[list[str]]:
+                     batch_size: int = 256) -> list[list[str]]:
     """`n` samples from `<s>` (ancestral sampling), as token strings without `</s>`."""
     gens = generate(model, [[]], max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
                     num_return_sequences=n, seed=seed, batch_size=batch_size)

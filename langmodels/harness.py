@@ -160,20 +160,22 @@ def score_model(model, data, metric_spec: dict, label: str) -> tuple[dict, list[
         samples = sample_sequences(model, opts["n_samples"], seed=opts["seed"],
                                    max_new_tokens=opts["max_new_tokens"])
         metrics["unconditional"] = unconditional_metrics(samples, refs, opts["orders"])
-        metrics["unconditional"]["sweep"] = _temperature_sweep(model, refs, opts)
+        metrics["unconditional"]["sweep"] = _temperature_sweep(model, refs, opts, samples)
         gens += [{"model": label, "mode": "unconditional", "prompt": "", "hypothesis": " ".join(s),
                   "reference": None} for s in samples]
     return metrics, gens, {"score_seconds": score_seconds, "generate_seconds": time.perf_counter() - t0}
 
 
-def _temperature_sweep(model, refs, opts) -> list[dict]:
+def _temperature_sweep(model, refs, opts, samples_at_1) -> list[dict]:
     from .bleu import sample_sequences, unconditional_metrics
 
     n = 4 if 4 in opts["orders"] else max(opts["orders"])
     points = []
     for t in opts["temperatures"]:
-        samples = sample_sequences(model, opts["n_samples"], seed=opts["seed"],
-                                   max_new_tokens=opts["max_new_tokens"], temperature=float(t))
+        # Same seed and temperature 1: the samples already drawn.
+        samples = samples_at_1 if float(t) == 1.0 else sample_sequences(
+            model, opts["n_samples"], seed=opts["seed"], max_new_tokens=opts["max_new_tokens"],
+            temperature=float(t))
         m = unconditional_metrics(samples, refs, (n,))
         points.append({"temperature": float(t), "order": n, "test_bleu": m[f"test_bleu{n}"],
                        "self_bleu": m[f"self_bleu{n}"], "distinct2": m["distinct2"]})
