@@ -158,7 +158,9 @@ class InterpolatedModel(LanguageModel):
         corpus.check_vocab(self.vocab_, what="mixture")
         if self.mixture == "linear":
             L = np.stack([m.token_logprobs(corpus) for m in self.models_], axis=1)  # (N, K)
-            self.weights_, self.em_history_ = em_weights(L, self.weights_, self.max_iter, self.tol)
+            # EM starts from uniform weights: a zero weight would stay zero for ever.
+            uniform = np.full(len(self.models_), 1.0 / len(self.models_))
+            self.weights_, self.em_history_ = em_weights(L, uniform, self.max_iter, self.tol)
         else:
             self.weights_ = self._tune_loglinear(corpus)
         return self
@@ -265,16 +267,18 @@ def em_weights(L: np.ndarray, init: np.ndarray, max_iter: int = 200, tol: float 
     w = np.asarray(init, np.float64).copy()
     if len(L) == 0:
         return w, []
+    # Scale each token's probabilities by its best component once; every step is then two
+    # mat-vec products: p_t = sum_i w_i P_ti, and w_i <- w_i mean_t(P_ti / p_t).
+    m = L.max(axis=1)
+    P = np.exp(L - m[:, None])
     history = []
-    with np.errstate(divide="ignore"):
-        for _ in range(max_iter):
-            joint = np.log(w) + L                    # (N, K): ln lambda_i p_i(t)
-            total = _logsumexp(joint, axis=1)        # (N,):   ln p(t)
-            history.append(float(total.mean()))
-            if len(history) > 1 and history[-1] - history[-2] < tol:
-                break
-            w = np.exp(joint - total[:, None]).mean(axis=0)  # posterior responsibilities
-            w /= w.sum()
+    for _ in range(max_iter):
+        p = P @ w
+        history.append(float(np.log(p).mean() + m.mean()))
+        if len(history) > 1 and history[-1] - history[-2] < tol:
+            break
+        w = w * ((P / p[:, None]).mean(axis=0))
+        w /= w.sum()
     return w, history
 
 
