@@ -281,17 +281,20 @@ class SyntheticLanguage:
         probabilities sum to 1 exactly when the generator's choices are normalised.
         """
         count = 0
+        words = self.words
         for codes, struct_logp in self.grammar.enumerate_structures(limit):
             codes = np.array(codes, np.int64)
             slots = np.flatnonzero(codes >= N_FUNC)
             cats, nums = (codes[slots] - N_FUNC) // 2, (codes[slots] - N_FUNC) % 2
-            for lemmas in itertools.product(*(range(self.lemmas[c]) for c in cats)):
-                count += 1
-                if count > limit:
-                    raise ValueError(f"more than {limit} sentences; use a smaller configuration")
-                lemmas = np.array(lemmas, np.int64)
-                ids = codes.copy()
-                ids[slots] = self._form[self._lemma_offset[cats] + lemmas, nums]
-                prev = np.where(slots > 0, ids[slots - 1], len(self.words))
-                logp = struct_logp + float(self._word_logprobs(cats, prev, lemmas).sum())
-                yield [self.words[i] for i in ids], logp
+            # every filling at once: rows = fillings, columns = content slots
+            lemmas = np.array(list(itertools.product(*(range(self.lemmas[c]) for c in cats))), np.int64)
+            lemmas = lemmas.reshape(-1, len(slots))
+            count += len(lemmas)
+            if count > limit:
+                raise ValueError(f"more than {limit} sentences; use a smaller configuration")
+            ids = np.repeat(codes[None, :], len(lemmas), axis=0)
+            ids[:, slots] = self._form[self._lemma_offset[cats] + lemmas, nums]
+            prev = np.where(slots > 0, ids[:, np.maximum(slots - 1, 0)], len(words))
+            word_logp = self._word_logprobs(np.broadcast_to(cats, lemmas.shape), prev, lemmas).sum(axis=1)
+            for row, lp in zip(ids.tolist(), (struct_logp + word_logp).tolist()):
+                yield [words[i] for i in row], lp

@@ -19,6 +19,11 @@ TINY = {
     # nesting: relative clauses and parentheses to depth 2; "the" only, intransitive main verbs
     "nesting": dict(ONE_WORD, det_probs=(1, 0, 0, 0, 0), p_adj=0.0, p_adv=0.0, p_transitive=0.0,
                     max_depth=2, max_clauses=1, p_paren=0.3, p_rc=0.4, depth_decay=0.7, p_obj_rel=0.3),
+    # objects and adverbs after relative clauses / after parentheses ("the" only, no adjectives)
+    "objects-rc": dict(ONE_WORD, det_probs=(1, 0, 0, 0, 0), p_adj=0.0, max_depth=1, p_paren=0.0,
+                       max_clauses=1, p_obj_rel=0.3),
+    "objects-paren": dict(ONE_WORD, det_probs=(1, 0, 0, 0, 0), p_adj=0.0, max_depth=1, p_rc=0.0,
+                          max_clauses=1, p_paren=0.3),
     # every determiner, up to 2 adjectives, adverbs, up to 2 clauses joined by "and"
     "clauses": dict(ONE_WORD, max_adj=2, max_depth=0, p_transitive=0.0, max_clauses=2, p_and=0.4),
     # words: classes, Zipfian emissions, collocations, transitive verbs with objects
