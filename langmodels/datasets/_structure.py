@@ -210,6 +210,12 @@ class Grammar:
             return -math.inf
         return parser.logp
 
+    def agreements(self, codes) -> list[tuple[int, int, int]]:
+        """(subject noun index, verb index, depth) of every agreeing pair in a valid slot string."""
+        parser = _Parser(self, list(codes))
+        parser.sentence()
+        return parser.agreements
+
 
 class _NoParse(Exception):
     pass
@@ -220,6 +226,7 @@ class _Parser:
 
     def __init__(self, g: Grammar, codes: list[int]):
         self.g, self.codes, self.i, self.logp = g, codes, 0, 0.0
+        self.agreements: list[tuple[int, int, int]] = []  # (noun index, verb index, depth)
 
     def peek(self) -> int:
         return self.codes[self.i] if self.i < len(self.codes) else END
@@ -249,6 +256,7 @@ class _Parser:
 
     def clause(self, depth):
         num = self.np(depth)
+        self.agreements.append((self.noun, self.i, depth))
         self.vp(num, depth)
 
     def np(self, depth) -> int:
@@ -268,6 +276,7 @@ class _Parser:
         c = self.peek()
         if c not in (content_code(NOUN, SG), content_code(NOUN, PL)):
             raise _NoParse
+        self.noun = noun = self.i
         self.i += 1
         num = (c - N_FUNC) % 2
         forced = DETERMINERS[d][1]
@@ -289,10 +298,13 @@ class _Parser:
             self.decide(g.p_obj_rel, obj_rel)
             if obj_rel:
                 m = self.np(depth + 1)
+                self.agreements.append((self.noun, self.i, depth + 1))
                 self.expect(content_code(VT, m))
             else:
+                self.agreements.append((noun, self.i, depth + 1))
                 self.expect(content_code(VT, num))
                 self.np(depth + 1)
+        self.noun = noun  # this phrase's head, not a noun nested inside it
         return num
 
     def vp(self, num, depth):

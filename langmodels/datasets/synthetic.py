@@ -260,19 +260,50 @@ class SyntheticLanguage:
         flat = [words[i] for i in tokens.tolist()]
         return [flat[offsets[k] : offsets[k + 1]] for k in range(n)], logp
 
+    def _codes(self, ids: np.ndarray) -> np.ndarray:
+        cats = self._cat[ids]
+        return np.where(cats < 0, ids, N_FUNC + 2 * cats + self._num[ids])
+
     def logprob(self, tokens) -> float:
         """Exact ln p(tokens </s>) by parsing; -inf for a string the language cannot produce."""
         ids = np.array([self._index.get(t, -1) for t in tokens], np.int64)
         if len(ids) == 0 or (ids < 0).any():
             return -math.inf
         cats, lemmas = self._cat[ids], self._lemma[ids]
-        codes = np.where(cats < 0, ids, N_FUNC + 2 * cats + self._num[ids])
-        struct = self.grammar.parse_structure(codes.tolist())
+        struct = self.grammar.parse_structure(self._codes(ids).tolist())
         if struct == -math.inf:
             return struct
         content = np.flatnonzero(cats >= 0)
         prev = np.where(content > 0, ids[content - 1], len(self.words))
         return struct + float(self._word_logprobs(cats[content], prev, lemmas[content]).sum())
+
+    def agreement_pairs(self, n: int, rng=None, min_distance: int = 3):
+        """`n` minimal pairs probing long-distance memory: a sentence whose main-clause verb is at
+        least `min_distance` tokens after its subject noun (a relative clause or parenthesis in
+        between), and the same sentence with that verb in the wrong number (probability 0).
+
+        Returns (good, bad, distance): a model with long memory prefers good to bad; an n-gram
+        of order <= distance cannot see the subject. (Linzen et al. 2016's agreement test.)
+        """
+        rng = np.random.default_rng([self.seed, 9] if rng is None else rng)
+        good, bad, dist = [], [], []
+        for _ in range(1000):
+            tokens, offsets, _ = self.sample_ids(max(64, 4 * n), rng)
+            for k in range(len(offsets) - 1):
+                ids = tokens[offsets[k] : offsets[k + 1]]
+                pairs = [(v - s, v) for s, v, depth in self.grammar.agreements(self._codes(ids).tolist())
+                         if depth == 0 and v - s >= min_distance]
+                if pairs:
+                    d, v = pairs[0]
+                    flipped = ids.copy()
+                    g = self._lemma_offset[self._cat[ids[v]]] + self._lemma[ids[v]]
+                    flipped[v] = self._form[g, 1 - self._num[ids[v]]]
+                    good.append([self.words[i] for i in ids])
+                    bad.append([self.words[i] for i in flipped])
+                    dist.append(d)
+                    if len(good) == n:
+                        return good, bad, np.array(dist)
+        raise ValueError(f"found only {len(good)} sentences with min_distance={min_distance}")
 
     def enumerate(self, limit: int = 1_000_000):
         """Yield (tokens, ln p) for every sentence of a finite configuration (for tests).

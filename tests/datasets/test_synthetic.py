@@ -137,3 +137,18 @@ def test_invalid_parameters_are_named():
         SyntheticLanguage(det_probs=(0.5, 0.6, 0, 0, 0))
     with pytest.raises(ValueError, match="finite"):
         next(SyntheticLanguage().enumerate())
+
+
+def test_agreement_pairs_differ_only_in_the_number_of_a_distant_verb():
+    lang = SyntheticLanguage(seed=0)
+    good, bad, distance = lang.agreement_pairs(60, rng=4, min_distance=6)
+    assert len(good) == len(bad) == len(distance) == 60 and (distance >= 6).all()
+    idx = lang._index
+    for g, b, d in zip(good, bad, distance):
+        assert lang.logprob(g) > -math.inf and lang.logprob(b) == -math.inf
+        (v,) = [i for i, (x, y) in enumerate(zip(g, b)) if x != y]
+        assert lang._cat[idx[g[v]]] in (2, 3) and lang._lemma[idx[g[v]]] == lang._lemma[idx[b[v]]]
+        subject = g[v - d]
+        assert lang._cat[idx[subject]] == 1  # a noun, whose number the good verb carries
+        assert lang._num[idx[subject]] == lang._num[idx[g[v]]] != lang._num[idx[b[v]]]
+        assert "(" in g[v - d : v] or "that" in g[v - d : v]
