@@ -13,6 +13,8 @@ algebra run in torch (`langmodels.hmm_training`), imported only when needed.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ._checks import check_choice, check_float, check_int
@@ -145,7 +147,8 @@ class HMMLanguageModel(LanguageModel):
             batches = self._batches(list(corpus.sequences()))
             valid_batches = None if valid is None else self._batches(list(valid.sequences()))
             best, ws = (-np.inf, None), ht.Workspace()
-            bar = tqdm(range(self.n_iter), desc=f"HMM EM K={K}", disable=not self.progress, leave=False)
+            quiet = not (self.progress and sys.stderr.isatty())
+            bar = tqdm(range(self.n_iter), desc=f"HMM EM K={K}", disable=quiet, leave=False)
             for _ in bar:
                 self._em_step(batches, ws)
                 bar.set_postfix(ll_per_token=self.loglik_history_[-1] / corpus.n_targets)
@@ -209,8 +212,7 @@ class HMMLanguageModel(LanguageModel):
 
     def _log_likelihood(self, batches) -> float:
         ht, _, _ = self._torch()
-        return float(ht.token_logprobs(self._tensors(), batches,
-                                       _batch_starts(batches), _batch_total(batches)).sum())
+        return ht.log_likelihood(self._tensors(), batches)
 
     def log_likelihood(self, corpus: Corpus) -> float:
         """ln p(corpus) = sum over sentences of ln p(w_1 .. w_T </s>)."""
@@ -321,14 +323,3 @@ def _normalise(counts: np.ndarray, old: np.ndarray) -> np.ndarray:
     total = counts.sum(axis=-1, keepdims=True)
     return np.where(total > 0, counts / np.where(total > 0, total, 1.0), old)
 
-
-def _batch_starts(batches) -> np.ndarray:
-    n = max(int(b.rows.max()) for b in batches) + 1
-    lengths = np.zeros(n, np.int64)
-    for b in batches:
-        lengths[b.rows] = b.mask.sum(0).cpu().numpy()
-    return np.concatenate([[0], np.cumsum(lengths)[:-1]])
-
-
-def _batch_total(batches) -> int:
-    return int(sum(int(b.mask.sum()) for b in batches))

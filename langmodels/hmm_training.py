@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .errors import InvalidParameterError
 from .vocabulary import EOS_ID
 
 
@@ -37,6 +38,8 @@ class Batch:
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InvalidParameterError("device='cuda' but torch sees no CUDA device; use 'auto' or 'cpu'")
     return torch.device(device)
 
 
@@ -189,6 +192,15 @@ def token_logprobs(p: Params, batches: list[Batch], starts: np.ndarray, n_out: i
         m = batch.mask.cpu().numpy()
         out[idx[m]] = torch.log(c).cpu().numpy()[m]
     return out
+
+
+def log_likelihood(p: Params, batches: list[Batch]) -> float:
+    """sum over the batches' sequences of ln p(sequence)."""
+    ws, total = Workspace(), 0.0
+    for batch in batches:
+        _, _, c = forward(p, batch.x, guard=True, ws=ws)
+        total += float(torch.log(c).masked_fill(~batch.mask, 0.0).sum())
+    return total
 
 
 def posteriors(p: Params, batch: Batch) -> np.ndarray:

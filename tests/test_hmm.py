@@ -215,3 +215,11 @@ def test_from_parameters_checks_its_arrays():
 def test_import_does_not_load_torch():
     code = "import sys, langmodels.hmm; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(toy_train):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    with pytest.raises(InvalidParameterError, match="cuda"):
+        HMMLanguageModel(n_states=2, n_iter=1, device="cuda").fit(toy_train)
