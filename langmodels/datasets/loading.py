@@ -6,6 +6,7 @@ same outcomes; words unseen in train are scored as `<unk>`.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from collections.abc import Sequence
@@ -97,8 +98,6 @@ def load(name_or_dir, *, splits: Sequence[str] | None = None, tokenizer: str | N
     looks_like_path = not isinstance(name_or_dir, str) or "/" in name_or_dir or os.sep in name_or_dir
     if not named and (looks_like_path or Path(name_or_dir).is_dir()):
         path = Path(name_or_dir)
-        if not path.is_dir():
-            raise MissingSplitError(f"{path}: no such directory")
         texts = _directory_texts(path, wanted, splits is not None)
         return _build(str(path), texts, wanted, tokenizer or "whitespace", min_count, max_size)
     spec = get_spec(name_or_dir)
@@ -131,6 +130,11 @@ def load_synthetic(*, splits=SPLITS, min_count: int = 1, max_size: int | None = 
     for split, n in sizes.items():
         if not isinstance(n, int) or n < (1 if split == "train" or split in splits else 0):
             raise InvalidParameterError(f"n_{split} must be a positive number of sentences, got {n!r}")
+    known = set(inspect.signature(SyntheticLanguage).parameters)
+    unknown = sorted(set(language_params) - known)
+    if unknown:
+        raise InvalidParameterError(f"unknown synthetic-language parameters {unknown}; known: "
+                                    f"n_train, n_valid, n_test, {', '.join(sorted(known))}")
     lang = SyntheticLanguage(seed=seed, **language_params)
     samples = {s: lang.sample(sizes[s], rng=np.random.default_rng([seed, 1 + k]))
                for k, s in enumerate(SPLITS) if s == "train" or s in splits}
@@ -170,6 +174,8 @@ def _missing(where, split: str, present: Sequence[str], explicit: bool) -> Missi
 
 def _directory_texts(path: Path, wanted, explicit: bool) -> dict[str, tuple[str, str]]:
     """split -> (source name, text) for the wanted splits, plus train for the vocabulary if present."""
+    if not path.is_dir():
+        raise MissingSplitError(f"{path}: no such directory")
     found = {s: find_split_file(path, s) for s in SPLITS}
     present = [s for s in SPLITS if found[s] is not None]
     for split in wanted:

@@ -15,8 +15,8 @@ form is fixed by the slot. A sentence has exactly one derivation, so
 
     ln p(sentence </s>) = ln p(skeleton choices) + sum over content slots of ln p(w | slot, prev)
 
-Pseudo-words are made from syllables: nouns `dax`/`daxs` (sg/pl), verbs `kimos`/`kimo` (sg/pl),
-adjectives `pelu`, adverbs `rotaly`; frequent lemmas get shorter stems (Zipf's law of brevity).
+Pseudo-words are made from syllables: nouns `nomu`/`nomus` (sg/pl), verbs `tetis`/`teti` (sg/pl),
+adjectives `bube`, adverbs `vipuly`; frequent lemmas get shorter stems (Zipf's law of brevity).
 """
 
 from __future__ import annotations
@@ -91,6 +91,10 @@ class SyntheticLanguage:
                 raise InvalidParameterError(f"{name} must be a probability in [0, 1], got {p!r}")
         if g.p_adj >= 1 and g.max_adj is None or g.p_and >= 1 and g.max_clauses is None:
             raise InvalidParameterError("p_adj and p_and must be < 1 unless max_adj / max_clauses bound them")
+        for name, v in dict(max_adj=g.max_adj, max_depth=g.max_depth, max_clauses=g.max_clauses).items():
+            if v is not None and not (isinstance(v, int) and v >= (1 if name == "max_clauses" else 0)):
+                raise InvalidParameterError(f"{name} must be None or an integer >= "
+                                            f"{1 if name == 'max_clauses' else 0}, got {v!r}")
         dp = np.asarray(g.det_probs)
         if dp.shape != (len(DETERMINERS),) or (dp < 0).any() or abs(dp.sum() - 1) > 1e-9:
             raise InvalidParameterError(f"det_probs: {len(DETERMINERS)} probabilities summing to 1 "

@@ -128,6 +128,10 @@ def test_bad_names_and_parameters():
         datasets.load("wikitext2")
     with pytest.raises(InvalidParameterError, match="n_train"):
         datasets.load("ptb", n_train=5)
+    with pytest.raises(InvalidParameterError, match="p_relative.*p_rc"):
+        datasets.load("synthetic", p_relative=0.2)
+    with pytest.raises(InvalidParameterError, match="n_valid"):
+        datasets.load("synthetic", n_valid=0)
     with pytest.raises(InvalidParameterError, match="splits"):
         datasets.load("synthetic", splits=("dev",))
     with pytest.raises(InvalidParameterError, match="nothing to download"):
