@@ -11,9 +11,13 @@ A slot is either a function word (a determiner, "that", "and", "(", ")") or a co
     VP[n]  -> (VT[n] NP[m] | VI[n]) [ADV]                       transitive with p_transitive
 
 Embeddings (parentheses, relative clauses) at depth d happen with p * depth_decay**d, and never
-at d >= max_depth. Every choice is revealed by the string (each option starts with a word of its
-own category, and the words of different categories are disjoint), so a sentence has exactly one
-derivation: ln p(sentence) = sum of ln p(choice) over the choices made. `parse_structure`
+at d >= max_depth. Every choice is revealed by the string, because the words of different
+categories (and numbers) are disjoint and each option begins differently: another adjective or
+the noun, whose form shows the number; "(" or "that" right after the noun (nothing that may
+follow a noun phrase begins with either); a determiner (object relative) or a verb (subject
+relative) after "that"; VT or VI; ADV or not (relative clauses have none, so an adverb belongs
+to the verb phrase being closed). Hence a sentence has exactly one derivation, and
+ln p(sentence) = sum of ln p(choice) over the choices made. `parse_structure`
 recovers the choices from a slot string; `enumerate_structures` lists every derivation of a
 finite configuration by replaying the sampler with scripted choices (an odometer over choices).
 """
