@@ -211,7 +211,7 @@ def load_arpa(path: str | os.PathLike, vocab: Vocabulary | None = None) -> ArpaM
             logbow.append(_to_ln(b)[perm])
     model = ArpaModel(path=os.fspath(path), order=order)
     model.vocab_ = vocab
-    model.tables_ = BackoffTables(keys, logp, logbow, V)
+    model.tables_ = BackoffTables(keys, logp, logbow[:order - 1], V)
     return model
 
 
@@ -225,6 +225,8 @@ class ArpaModel(NGramModel):
     `fit(corpus)` reads `path` on the corpus's vocabulary; without a path it estimates what
     `lmplz -o order` would write (modified Kneser-Ney) and keeps only those ARPA tables.
     """
+
+    registry_name = "arpa"        # load_arpa makes it directly, not through `make`
 
     def __init__(self, path: str | None = None, order: int = 3):
         self.path = path

@@ -118,7 +118,7 @@ def discounted(c: NGramCounts, counts: list[np.ndarray], discounts: list[tuple[f
 
 
 def katz(c: NGramCounts, max_count: int = 5) -> Estimate:
-    """Good-Turing discounted counts d_r r for r <= max_count (Katz 1987), backoff weights
+    """Good-Turing discounted counts d_r r for r <= K = max_count (Katz 1987), backoff weights
     chosen afterwards; unigrams pass their left-over mass to the uniform distribution."""
     alpha, gamma = [], []
     for k, x in enumerate(raw_counts(c), start=1):
@@ -127,6 +127,10 @@ def katz(c: NGramCounts, max_count: int = 5) -> Estimate:
         small = (x >= 1) & (x <= max_count)
         ratio[small] = d[x[small].astype(np.int64)]
         tot = context_sum(c, k, x)
+        # A context whose n-grams are all seen more than K times would keep no mass for unseen
+        # words (probability 0 for them); such contexts are discounted by d_K instead.
+        full = context_sum(c, k, np.where(x > 0, ratio * x, 0.0)) >= tot * (1 - 1e-12)
+        ratio = np.where(full[c.context(k)] & (x > max_count), d[max_count], ratio)
         alpha.append(_ratio(ratio * x, tot[c.context(k)], 0.0))
         gamma.append(np.maximum(1.0 - context_sum(c, k, alpha[-1]), 0.0) if k == 1 else None)
     return Estimate(alpha, gamma, kind="backoff")
