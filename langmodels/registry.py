@@ -24,6 +24,7 @@ _MODELS: dict[str, str | type] = {
     "kneser-ney": "langmodels.ngram.model:KneserNeyModel",
     "modified-kneser-ney": "langmodels.ngram.model:ModifiedKneserNeyModel",
     "katz": "langmodels.ngram.model:KatzModel",
+    "arpa": "langmodels.ngram.arpa:ArpaModel",
     # hidden Markov model
     "hmm": "langmodels.hmm:HMMLanguageModel",
     # neural family
