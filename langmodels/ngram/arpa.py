@@ -141,19 +141,31 @@ def read_arpa(path: str | os.PathLike):
 
 
 def _parse_section(path, k, start, lines, has_bow):
-    fields = [ln.split() for ln in lines]
-    probs, bows, grams = [], [], []
-    for j, f in enumerate(fields):
+    """(log10 p, log10 bow, (n, k) array of words) of one section; fast when every line has
+    the same number of fields, line by line (to name the bad line) otherwise."""
+    fields = "\n".join(lines).split()
+    n = len(lines)
+    for width in ((k + 2, k + 1) if has_bow else (k + 1,)):
+        if len(fields) == n * width:
+            table = np.array(fields, dtype=object).reshape(n, width)
+            try:
+                probs = table[:, 0].astype(np.float64)
+                bows = table[:, k + 1].astype(np.float64) if width == k + 2 else np.zeros(n)
+            except ValueError:
+                break                      # some line is malformed: find it below
+            return probs, bows, table[:, 1:k + 1]
+    probs, bows = np.zeros(n), np.zeros(n)
+    for j, line in enumerate(lines):
+        f = line.split()
         if len(f) != k + 1 and not (has_bow and len(f) == k + 2):
             raise ArpaError(f"{path}, line {start + j + 1}: a {k}-gram line needs log10 p, {k} "
-                            f"word(s){' and an optional backoff' if has_bow else ''}; got {lines[j][:80]!r}")
+                            f"word(s){' and an optional backoff' if has_bow else ''}; got {line[:80]!r}")
         try:
-            probs.append(float(f[0]))
-            bows.append(float(f[k + 1]) if len(f) == k + 2 else 0.0)
+            probs[j] = float(f[0])
+            bows[j] = float(f[k + 1]) if len(f) == k + 2 else 0.0
         except ValueError:
-            raise ArpaError(f"{path}, line {start + j + 1}: not a number in {lines[j][:80]!r}") from None
-        grams.append(f[1:k + 1])
-    return np.array(probs), np.array(bows), grams
+            raise ArpaError(f"{path}, line {start + j + 1}: not a number in {line[:80]!r}") from None
+    return probs, bows, np.array([ln.split()[1:k + 1] for ln in lines], dtype=object).reshape(n, k)
 
 
 def load_arpa(path: str | os.PathLike, vocab: Vocabulary | None = None) -> ArpaModel:
@@ -163,7 +175,7 @@ def load_arpa(path: str | os.PathLike, vocab: Vocabulary | None = None) -> ArpaM
     order, sections = read_arpa(path)
     start, lines = sections[1]
     p1, b1, grams1 = _parse_section(path, 1, start, lines, order > 1)
-    words = [g[0] for g in grams1]
+    words = grams1[:, 0].tolist()
     if vocab is None:
         vocab = Vocabulary(list(SPECIALS) + [w for w in dict.fromkeys(words) if w not in SPECIALS])
     V = len(vocab)
@@ -186,25 +198,27 @@ def load_arpa(path: str | os.PathLike, vocab: Vocabulary | None = None) -> ArpaM
     for k in range(2, order + 1):
         start, lines = sections[k]
         p, b, grams = _parse_section(path, k, start, lines, k < order)
-        try:
-            w = np.array([[index[x] for x in g] for g in grams], np.int64).reshape(-1, k)
-        except KeyError as e:
-            line = start + next(j for j, g in enumerate(grams) if e.args[0] in g) + 1
-            raise ArpaError(f"{path}, line {line}: word {e.args[0]!r} has no unigram") from None
+        get = index.get
+        w = np.array([get(x, -1) for x in grams.ravel().tolist()], np.int64).reshape(-1, k)
+        unknown = np.flatnonzero((w < 0).any(axis=1))
+        if len(unknown):
+            j = unknown[0]
+            word = next(x for x in grams[j] if x not in index)
+            raise ArpaError(f"{path}, line {start + j + 1}: word {word!r} has no unigram")
         prefix = w[:, 0]
         for j in range(1, k - 1):
             prefix = lookup(keys[j], np.where(prefix >= 0, prefix * V + w[:, j], -1))
         bad = np.flatnonzero(prefix < 0)
         if len(bad):
             raise ArpaError(f"{path}, line {start + bad[0] + 1}: the {k}-gram's context "
-                            f"{' '.join(grams[bad[0]][:-1])!r} is not listed among the {k - 1}-grams")
+                            f"{' '.join(grams[bad[0]][:-1].tolist())!r} is not listed among the {k - 1}-grams")
         key = prefix * V + w[:, -1]
         perm = np.argsort(key, kind="stable")
         key = key[perm]
         dup = np.flatnonzero(np.diff(key) == 0)
         if len(dup):
             raise ArpaError(f"{path}, line {start + perm[dup[0] + 1] + 1}: the {k}-gram "
-                            f"{' '.join(grams[perm[dup[0] + 1]])!r} is listed twice")
+                            f"{' '.join(grams[perm[dup[0] + 1]].tolist())!r} is listed twice")
         keys.append(key)
         logp.append(_to_ln(p)[perm])
         if k < order:

@@ -66,7 +66,7 @@ class NGramModel(LanguageModel):
         bows = sm.backoff_weights(counts, est, p)
         keys = counts.keys
         if self.min_counts is not None and max(self.min_counts) > 1:
-            keys, p, bows = _prune(counts, est, p, bows, list(self.min_counts))
+            keys, p, bows = _prune(counts, est, p, list(self.min_counts))
         with np.errstate(divide="ignore"):
             self.tables_ = BackoffTables(keys, [np.log(x) for x in p], [np.log(b) for b in bows],
                                          counts.V, uniform_backoff=est.kind == "uniform")
@@ -123,7 +123,7 @@ class NGramModel(LanguageModel):
         save_arpa(self, path)
 
 
-def _prune(counts, est, p, bows, min_counts):
+def _prune(counts, est, p, min_counts):
     """Drop n-grams below their order's count threshold; keep the survivors' probabilities and
     recompute every backoff weight so each context's distribution sums to 1 again."""
     V = counts.V
@@ -148,9 +148,7 @@ def _prune(counts, est, p, bows, min_counts):
         else:
             suffix = new_index[k - 2][counts.suffix[k - 1][m]]
             bow = sm.normalising_bows(ctx, probs[k - 1], probs[k - 2][suffix], n_ctx)
-        has = np.bincount(ctx, minlength=n_ctx) > 0
-        # A context with no surviving successor keeps its old weight (its row is unchanged).
-        new_bows.append(np.where(has, bow, bows[k - 2][keep[k - 2]]))
+        new_bows.append(bow)     # 1 for a context left without successors: it backs off whole
     return keys, probs, new_bows
 
 

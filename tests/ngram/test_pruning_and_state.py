@@ -1,0 +1,72 @@
+"""Count-threshold pruning keeps distributions normalised; the incremental state is exact."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import langmodels as lm
+from langmodels import make
+
+from ..test_contract import histories_for
+
+NAMES = ["mle", "add-k", "witten-bell", "absolute-discount", "kneser-ney", "modified-kneser-ney", "katz"]
+
+
+def fit(name, corpus, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return make(name, **params).fit(corpus)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pruned_model_sums_to_one_and_keeps_survivors(name, toy_train, toy_test, tmp_path):
+    full = fit(name, toy_train, order=3)
+    pruned = fit(name, toy_train, order=3, min_counts=[1, 2, 2])
+    hs = histories_for(toy_train.vocab)
+    np.testing.assert_allclose(np.exp(pruned.next_logprobs(hs)).sum(axis=1), 1.0, atol=1e-9)
+    np.testing.assert_allclose(pruned.token_logprobs(toy_test),
+                               lm.LanguageModel._token_logprobs(pruned, toy_test), atol=1e-12)
+    a, b = full.tables_, pruned.tables_
+    assert b.n_ngrams[0] == a.n_ngrams[0] and b.n_ngrams[1] < a.n_ngrams[1] and b.n_ngrams[2] < a.n_ngrams[2]
+    # "the cat" was seen twice: it survives with the probability the full model gives it.
+    v = toy_train.vocab
+    assert pruned.next_logprobs([[v["the"]]])[0, v["cat"]] == pytest.approx(
+        full.next_logprobs([[v["the"]]])[0, v["cat"]])
+    if name != "add-k":
+        pruned.save_arpa(tmp_path / "p.arpa")
+        np.testing.assert_allclose(lm.load_arpa(tmp_path / "p.arpa", toy_train.vocab).token_logprobs(toy_test),
+                                   pruned.token_logprobs(toy_test), atol=1e-12)
+
+
+def test_pruning_nothing_changes_nothing(toy_train, toy_test):
+    a = fit("kneser-ney", toy_train, order=3)
+    b = fit("kneser-ney", toy_train, order=3, min_counts=[1, 1, 1])
+    np.testing.assert_array_equal(a.token_logprobs(toy_test), b.token_logprobs(toy_test))
+
+
+@pytest.mark.parametrize("order", [1, 2, 5])
+def test_state_holds_last_ids_and_matches_rescoring(order, toy_train):
+    m = fit("modified-kneser-ney", toy_train, order=order)
+    v = toy_train.vocab
+    prefixes = [[], [v["the"], v["cat"], v["sat"], v["on"]]]
+    state, lp = m.start_state(prefixes)
+    assert state.shape == (2, order - 1)
+    for tok in ([v["the"], v["the"]], [v["mat"], v.eos_id], [v["was"], v.unk_id]):
+        state, lp = m.advance(state, tok)
+        prefixes = [p + [t] for p, t in zip(prefixes, tok)]
+        np.testing.assert_allclose(lp, m.next_logprobs(prefixes), atol=1e-12)
+
+
+def test_greedy_generation_follows_the_model(toy_train):
+    m = fit("kneser-ney", toy_train, order=3)
+    v = toy_train.vocab
+    [g] = m.generate([[v["the"]]], max_new_tokens=5, do_sample=False)
+    assert 1 <= len(g.tokens) <= 5
+    history = [v["the"]]
+    for tok, lp in zip(g.tokens, g.logprobs):
+        row = m.next_logprobs([history])[0]
+        assert tok == int(np.argmax(row)) and lp == pytest.approx(row[tok])
+        history.append(tok)
