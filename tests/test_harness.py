@@ -146,8 +146,8 @@ def test_default_spec_is_valid_and_runs_end_to_end_at_a_tiny_size(tmp_path):
     assert "oracle" in (tmp_path / "out" / "results.md").read_text()
 
 
-def test_default_spec_checks(tmp_path):
-    try:
-        check_spec(DEFAULT_SPEC)
-    except SpecError as e:   # only acceptable while a family has not landed
-        assert "cannot be imported" in str(e)
+def test_default_spec_has_every_family_and_checks():
+    spec = check_spec(DEFAULT_SPEC)
+    names = {m["model"] for m in spec["models"]}
+    assert {"uniform", "unigram", "kneser-ney", "hmm", "lstm", "transformer"} <= names
+    assert spec["corpus"] == "synthetic" and "continuation_bleu" in spec["metrics"]
