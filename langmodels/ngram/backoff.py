@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..vocabulary import BOS_ID
-from .counts import lookup, stream_nodes
+from .counts import compact_keys, lookup, search, stream_nodes
 
 
 class BackoffTables:
@@ -26,24 +26,22 @@ class BackoffTables:
     """
 
     def __init__(self, keys, logp, logbow, V: int, uniform_backoff: bool = False):
-        self.keys = [np.ascontiguousarray(k, np.int64) for k in keys]
+        keys = [np.asarray(k, np.int64) for k in keys]
         self.logp = [np.ascontiguousarray(p, np.float64) for p in logp]
         self.logbow = [np.ascontiguousarray(b, np.float64) for b in logbow]
-        self.V, self.order, self.uniform_backoff = int(V), len(self.keys), bool(uniform_backoff)
-        if len(self.keys[0]) != V or (self.keys[0] != np.arange(V)).any():
+        self.V, self.order, self.uniform_backoff = int(V), len(keys), bool(uniform_backoff)
+        if len(keys[0]) != V or (keys[0] != np.arange(V)).any():
             raise ValueError(f"the unigram table must hold all {V} words in id order")
         if len(self.logbow) != self.order - 1:
             raise ValueError(f"expected {self.order - 1} backoff arrays, got {len(self.logbow)}")
         for k in range(self.order):
-            if len(self.logp[k]) != len(self.keys[k]):
-                raise ValueError(f"order {k + 1}: {len(self.keys[k])} keys but {len(self.logp[k])} probabilities")
-            if k < self.order - 1 and len(self.logbow[k]) != len(self.keys[k]):
-                raise ValueError(f"order {k + 1}: {len(self.keys[k])} keys but {len(self.logbow[k])} backoffs")
-            if k and len(self.keys[k]) and (np.diff(self.keys[k]) <= 0).any():
+            if len(self.logp[k]) != len(keys[k]):
+                raise ValueError(f"order {k + 1}: {len(keys[k])} keys but {len(self.logp[k])} probabilities")
+            if k < self.order - 1 and len(self.logbow[k]) != len(keys[k]):
+                raise ValueError(f"order {k + 1}: {len(keys[k])} keys but {len(self.logbow[k])} backoffs")
+            if k and len(keys[k]) and (np.diff(keys[k]) <= 0).any():
                 raise ValueError(f"order {k + 1}: keys are not strictly increasing")
-        # first[k][c]: first order-(k+1) entry whose context is entry c of order k (CSR offsets).
-        self.first = [np.searchsorted(self.keys[k + 1], np.arange(len(self.keys[k]) + 1) * self.V)
-                      for k in range(self.order - 1)]
+        self.keys = [compact_keys(k) for k in keys]
         self.log_uniform = -np.log(V - 1)
 
     @property
@@ -51,13 +49,18 @@ class BackoffTables:
         return [len(k) for k in self.keys]
 
     def nbytes(self) -> int:
-        arrays = self.keys + self.logp + self.logbow + self.first
+        arrays = self.keys + self.logp + self.logbow
         return int(sum(a.nbytes for a in arrays))
+
+    def successors(self, k: int, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[lo, hi): the order k+1 entries extending order-k entries `ctx` (one sorted run each)."""
+        ctx = np.asarray(ctx, np.int64)
+        return search(self.keys[k], ctx * self.V), search(self.keys[k], (ctx + 1) * self.V)
 
     def has_successors(self, k: int, ctx: np.ndarray) -> np.ndarray:
         """For order-k entries `ctx` (>= 0), whether some order k+1 n-gram extends them."""
-        f = self.first[k - 1]
-        return f[ctx + 1] > f[ctx]
+        lo, hi = self.successors(k, ctx)
+        return hi > lo
 
     # --- scoring a stream ------------------------------------------------------------------
     def score_stream(self, tokens: np.ndarray) -> np.ndarray:
@@ -121,7 +124,7 @@ class BackoffTables:
         return rows
 
     def _overwrite_successors(self, rows, k, which, ctx):
-        lo, hi = self.first[k - 2][ctx], self.first[k - 2][ctx + 1]
+        lo, hi = self.successors(k - 1, ctx)
         lens = hi - lo
         if lens.sum() == 0:
             return

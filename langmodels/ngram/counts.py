@@ -40,13 +40,32 @@ def positions_in_sentence(tokens_len: int, starts: np.ndarray) -> np.ndarray:
     return pos - starts[sent]
 
 
+def compact_keys(keys: np.ndarray) -> np.ndarray:
+    """The keys as uint32 when they fit (half the memory), else int64."""
+    keys = np.asarray(keys)
+    if len(keys) == 0 or (keys.min() >= 0 and keys.max() < 2**32):
+        return np.ascontiguousarray(keys, np.uint32)
+    return np.ascontiguousarray(keys, np.int64)
+
+
+def search(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """np.searchsorted(keys, query) for int64 queries, without converting a uint32 table."""
+    query = np.asarray(query, np.int64)
+    if keys.dtype == np.int64:
+        return np.searchsorted(keys, query)
+    idx = np.searchsorted(keys, np.clip(query, 0, 2**32 - 1).astype(keys.dtype))
+    idx[query >= 2**32] = len(keys)
+    return idx
+
+
 def lookup(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Index of each query key in the sorted `keys`, or -1 where absent (negative queries too)."""
+    query = np.asarray(query, np.int64)
     if len(keys) == 0:
         return np.full(query.shape, -1, np.int64)
-    idx = np.searchsorted(keys, query)
+    idx = search(keys, query)
     np.minimum(idx, len(keys) - 1, out=idx)
-    found = (keys[idx] == query) & (query >= 0)
+    found = (keys[idx].astype(np.int64) == query) & (query >= 0)
     return np.where(found, idx, -1)
 
 
