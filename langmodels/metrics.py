@@ -126,11 +126,11 @@ def _ranks_of_batch(model, seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarr
     alive = np.arange(len(seqs))
     for t in range(int(lengths.max()) + 1):
         target = np.array([seqs[r][t] if t < lengths[r] else EOS_ID for r in alive])
-        lp = np.array(lp, dtype=np.float64)
-        lp[:, BOS_ID] = np.nan  # never a candidate: comparisons with nan are false
+        lp = np.asarray(lp)
         own = lp[np.arange(len(alive)), target][:, None]
         greater.append((lp > own).sum(axis=1))
-        ties.append((lp == own).sum(axis=1) - 1)
+        # <s> (always -inf) is never a candidate: take it out of the ties it joins.
+        ties.append((lp == own).sum(axis=1) - 1 - (lp[:, BOS_ID] == own[:, 0]))
         keep = np.nonzero(lengths[alive] > t)[0]
         if len(keep) == 0:
             break
