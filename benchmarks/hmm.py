@@ -7,8 +7,9 @@ Speed: the same random parameters go to both; ours is `HMMLanguageModel.em_step`
 `--threads` torch threads), hmmlearn is `CategoricalHMM(implementation="scaling").fit(n_iter=1)`
 on the same sequences with `</s>` as an ordinary last symbol. Medians of the timed iterations,
 with the 1-minute load average beside each; load above 1.5 is flagged as noisy.
-Quality: test perplexity after `--ppl-iters` EM iterations from the `clusters` start, against the
-number of states, beside hmmlearn (16 states, add-0.1 emissions) and the unigram model.
+Quality: test perplexity against the number of states (default priors, early stopping on a
+held-out tenth of train, then a refit on all of train), beside hmmlearn (16 states, add-0.1
+emissions) and the unigram model.
 """
 
 from __future__ import annotations
@@ -86,10 +87,13 @@ def speed(train, test, states, threads, our_iters, peer_iters):
                   flush=True)
 
 
-def quality(name, train, test, states, iters, peer):
+def quality(name, train, test, states, iters, peer, inits):
+    """Test perplexity against K. The iteration count is chosen by early stopping on a held-out
+    tenth of the training sentences, then the model is refitted on all of them for that many
+    iterations (the test set is never used to choose anything)."""
     uni = lm.make("unigram").fit(train)
     print(f"\n## test perplexity on {name} (train {train.n_targets} targets, test {test.n_targets}, "
-          f"V={len(train.vocab)}), {iters} EM iterations")
+          f"V={len(train.vocab)}), at most {iters} EM iterations")
     print(f"unigram: {lm.perplexity(uni, test):.1f}")
     if peer:
         K, V = 16, len(train.vocab)
@@ -99,16 +103,20 @@ def quality(name, train, test, states, iters, peer):
         t = time.perf_counter()
         h.fit(*as_hmmlearn(train))
         Xt, Lt = as_hmmlearn(test)
-        print(f"hmmlearn K=16 add-0.1: {np.exp(-h.score(Xt, Lt) / test.n_targets):.1f} "
+        print(f"hmmlearn K=16 add-0.1, {iters} iterations: {np.exp(-h.score(Xt, Lt) / test.n_targets):.1f} "
               f"({time.perf_counter() - t:.1f} s)")
-    print(f"{'K':>5} {'init':>9} {'train ll/token':>14} {'test ppl':>9} {'fit s':>7}   load")
+    order = np.random.default_rng(0).permutation(len(train))
+    held, rest = train.subset(order[: len(train) // 10]), train.subset(order[len(train) // 10:])
+    print(f"{'K':>5} {'init':>9} {'iters':>5} {'train ll/token':>14} {'test ppl':>9} {'fit s':>7}   load")
     for K in states:
-        for init in ("random", "clusters"):
+        for init in inits:
             t = time.perf_counter()
-            m = HMMLanguageModel(n_states=K, n_iter=iters, init=init, tol=-np.inf, progress=False)
-            m.fit(train)
+            params = dict(n_states=K, init=init, tol=-np.inf, progress=False)
+            probe = HMMLanguageModel(n_iter=iters, **params).fit(rest, valid=held)
+            best = int(np.argmax(probe.valid_history_)) + 1
+            m = HMMLanguageModel(n_iter=best, **params).fit(train)
             secs = time.perf_counter() - t
-            print(f"{K:>5} {init:>9} {m.loglik_history_[-1] / train.n_targets:>14.4f} "
+            print(f"{K:>5} {init:>9} {best:>5} {m.loglik_history_[-1] / train.n_targets:>14.4f} "
                   f"{lm.perplexity(m, test):>9.1f} {secs:>7.1f}   {load()}", flush=True)
 
 
@@ -122,6 +130,7 @@ def main():
     p.add_argument("--ppl-states", default="16,64,128,256")
     p.add_argument("--ppl-iters", type=int, default=30)
     p.add_argument("--ppl-datasets", default="ptb")
+    p.add_argument("--inits", default="clusters", help="random,clusters")
     p.add_argument("--big", type=int, default=0, help="also time a fit with this many states (float32)")
     p.add_argument("--skip-speed", action="store_true")
     args = p.parse_args()
@@ -135,7 +144,7 @@ def main():
     for name in args.ppl_datasets.split(","):
         tr = lm.Corpus.from_file(data / DATASETS[name][0])
         te = lm.Corpus.from_file(data / DATASETS[name][1], vocab=tr.vocab)
-        quality(name, tr, te, ints(args.ppl_states), args.ppl_iters, peer=(name == "ptb"))
+        quality(name, tr, te, ints(args.ppl_states), args.ppl_iters, name == "ptb", args.inits.split(","))
     if args.big:
         t = time.perf_counter()
         m = HMMLanguageModel(n_states=args.big, n_iter=10, init="clusters", dtype="float32",

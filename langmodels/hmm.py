@@ -40,7 +40,9 @@ class HMMLanguageModel(LanguageModel):
     maximises, ln p(train | theta_i) + ln prior(theta_i) (equal to the log-likelihood when both
     priors are 0), for the parameters theta_i entering iteration i; it never decreases.
     `loglik_history_` holds ln p(train | theta_i) alone, `valid_history_` the validation
-    log-likelihood after each update when `fit(train, valid)` early-stops on it.
+    log-likelihood after each update when `fit(train, valid)` early-stops on it (it stops at the
+    first update that lowers it and keeps the parameters before that update); `n_iter_` counts
+    the updates kept.
 
     >>> import langmodels as lm
     >>> c = lm.Corpus.from_texts(["a b a b", "b a b"])
@@ -105,6 +107,7 @@ class HMMLanguageModel(LanguageModel):
         model.vocab_ = vocab
         model._set_params(pi, A, B)
         model.history_, model.loglik_history_, model.valid_history_ = [], [], []
+        model.n_iter_ = 0
         return model
 
     def _set_params(self, pi, A, B):
@@ -147,6 +150,7 @@ class HMMLanguageModel(LanguageModel):
             batches = self._batches(list(corpus.sequences()))
             valid_batches = None if valid is None else self._batches(list(valid.sequences()))
             best, ws = (-np.inf, None), ht.Workspace()
+            self.n_iter_ = 0                                 # EM updates kept
             quiet = not (self.progress and sys.stderr.isatty())
             bar = tqdm(range(self.n_iter), desc=f"HMM EM K={K}", disable=quiet, leave=False)
             for _ in bar:
@@ -159,11 +163,11 @@ class HMMLanguageModel(LanguageModel):
                         self._set_params(*best[1])       # the update made validation worse: undo it
                         break
                     best = (v, (self.startprob_, self.transmat_, self.emissionprob_))
+                self.n_iter_ += 1
                 h = self.history_
                 if len(h) > 1 and (h[-1] - h[-2]) / corpus.n_targets < self.tol:
                     break
             bar.close()
-        self.n_iter_ = len(self.history_)
 
     def em_step(self, corpus: Corpus) -> float:
         """One Baum-Welch update in place; returns the objective (log-likelihood + log-prior) of
@@ -173,6 +177,7 @@ class HMMLanguageModel(LanguageModel):
         ht, _, _ = self._torch()
         with ht.torch_threads(self.n_threads):
             self._em_step(self._batches(list(corpus.sequences())))
+        self.n_iter_ += 1
         return self.history_[-1]
 
     def _em_step(self, batches, ws=None) -> None:
@@ -303,7 +308,7 @@ class HMMLanguageModel(LanguageModel):
         arrays = {"startprob": self.startprob_, "transmat": self.transmat_,
                   "emissionprob": self.emissionprob_}
         meta = {"history": self.history_, "loglik_history": self.loglik_history_,
-                "valid_history": self.valid_history_}
+                "valid_history": self.valid_history_, "n_iter": getattr(self, "n_iter_", 0)}
         return arrays, meta
 
     def _set_state(self, arrays, meta):
@@ -316,6 +321,7 @@ class HMMLanguageModel(LanguageModel):
         self.history_ = list(meta.get("history", []))
         self.loglik_history_ = list(meta.get("loglik_history", []))
         self.valid_history_ = list(meta.get("valid_history", []))
+        self.n_iter_ = int(meta.get("n_iter", 0))
 
 
 def _normalise(counts: np.ndarray, old: np.ndarray) -> np.ndarray:

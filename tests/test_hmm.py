@@ -157,6 +157,7 @@ def test_early_stopping_keeps_the_best_validation_parameters(toy_train, toy_test
     v = m.valid_history_
     assert 1 <= len(v) <= 50 and len(m.history_) == len(v)
     assert m.log_likelihood(toy_test) == pytest.approx(max(v), rel=1e-9)
+    assert m.n_iter_ == int(np.argmax(v)) + 1
     if len(v) < 50:
         assert v[-1] <= v[-2]                                    # it stopped because valid got worse
 
