@@ -5,6 +5,8 @@
 interp    PTB-mini and WT2-mini (train on valid.txt, test on test.txt). Components are fitted on
           90% of the training lines; mixture weights are tuned on the other 10% by our EM and,
           as the peer, by scipy's SLSQP on the same held-out log-probabilities.
+adapt     n-gram domain adaptation: a PTB-mini model mixed with a WT2-mini one (joint vocabulary),
+          weights tuned on held-out PTB, against the PTB-mini model alone, on PTB test.
 classify  Lines by source: PTB vs WikiText-2 vs Shakespeare (lower-cased), and two synthetic
           languages with one lexicon but different statistics; LMClassifier per family against
           TF-IDF (word 1-2 grams) + logistic regression from scikit-learn.
@@ -65,30 +67,37 @@ COMPONENTS = {
 }
 
 
-def interp(data: Path, names: list[str]) -> None:
-    names = [n for n in names if available(n)]
-    print(f"\n## interpolation: components {names}")
-    for label, folder in (("PTB-mini", "ptb"), ("WT2-mini", "wikitext-2")):
+def interp(data: Path, ptb_names: list[str], wt2_names: list[str]) -> None:
+    for label, folder, names in (("PTB-mini", "ptb", ptb_names), ("WT2-mini", "wikitext-2", wt2_names)):
+        names = [n for n in names if available(n)]
         train = Corpus.from_file(data / folder / "valid.txt")
         test = Corpus.from_file(data / folder / "test.txt", vocab=train.vocab)
         order = np.random.default_rng(0).permutation(len(train))
         n_held = len(train) // 10
         held, rest = train.subset(np.sort(order[:n_held])), train.subset(np.sort(order[n_held:]))
-        print(f"\n### {label}: fit on {rest.n_tokens} tokens, tune on {held.n_tokens}, test "
-              f"{test.n_tokens} tokens, V={len(train.vocab)}")
-        models, ppl = {}, {}
+        print(f"\n### interpolation on {label}: components {names}")
+        print(f"fit on {rest.n_tokens} tokens, tune on {held.n_tokens}, test {test.n_tokens} tokens, "
+              f"V={len(train.vocab)}")
+        models, ppl, test_lp = {}, {}, {}
         for n in names:
             m, t = timed(lambda n=n, rest=rest: make(n, **COMPONENTS[n]).fit(rest))
-            models[n], ppl[n] = m, lm.perplexity(m, test)
+            models[n], test_lp[n] = m, m.token_logprobs(test)
+            ppl[n] = float(np.exp(-test_lp[n].mean()))
             print(f"{n:22s} test ppl {ppl[n]:9.2f}   fit {t:7.1f} s  ({load()})")
         mixes = [names] + ([[names[0], n] for n in names[1:]] if len(names) > 2 else [])
-        for mix in mixes:
+        for k, mix in enumerate(mixes):
             L = np.stack([models[n].token_logprobs(held) for n in mix], axis=1)
             init = np.full(len(mix), 1 / len(mix))
             (w, hist), t_em = timed(lambda L=L, init=init: em_weights(L, init, 500, 1e-9), 3)
             (w_peer, ll_peer), t_peer = timed(lambda L=L: scipy_weights(L), 3)
             m = InterpolatedModel.from_models([models[n] for n in mix], weights=list(w))
-            p = lm.perplexity(m, test)
+            # The components' test scores are computed once; the first mixture is also scored
+            # through InterpolatedModel itself, which must give the same numbers.
+            with np.errstate(divide="ignore"):
+                lp = np.logaddexp.reduce(np.log(w)[:, None] + np.stack([test_lp[n] for n in mix]), axis=0)
+            if k == 0:
+                assert np.allclose(m.token_logprobs(test), lp, atol=1e-9)
+            p = float(np.exp(-lp.mean()))
             best = min(ppl[n] for n in mix)
             print(f"mix {' + '.join(mix)}: weights {np.round(w, 3).tolist()}  test ppl {p:.2f} "
                   f"({100 * (1 - p / best):.1f}% below the best component)")
@@ -110,6 +119,28 @@ def scipy_weights(L: np.ndarray):
     res = minimize(nll, np.full(K, 1 / K), jac=True, method="SLSQP", bounds=[(1e-12, 1)] * K,
                    constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}])
     return res.x, -res.fun
+
+
+# --- domain adaptation of n-grams by interpolation -------------------------------------------------
+def adapt(data: Path, name: str) -> None:
+    """In-domain PTB-mini model mixed with a general WT2-mini one, on their joint vocabulary."""
+    ptb, wt2 = data / "ptb" / "valid.txt", data / "wikitext-2" / "valid.txt"
+    lines = [t for f in (ptb, wt2) for t in f.read_text(encoding="utf-8").splitlines() if t.strip()]
+    vocab = Corpus.from_texts(lines).vocab
+    train, general = Corpus.from_file(ptb, vocab=vocab), Corpus.from_file(wt2, vocab=vocab)
+    test = Corpus.from_file(data / "ptb" / "test.txt", vocab=vocab)
+    order = np.random.default_rng(0).permutation(len(train))
+    n_held = len(train) // 10
+    held, rest = train.subset(np.sort(order[:n_held])), train.subset(np.sort(order[n_held:]))
+    print(f"\n### adaptation: {name} on PTB-mini (in-domain, {rest.n_tokens} tokens) + WT2-mini (general, "
+          f"{general.n_tokens} tokens), joint V={len(vocab)}, tuned on {held.n_tokens} PTB tokens")
+    inside, t_in = timed(lambda: make(name, **COMPONENTS[name]).fit(rest))
+    outside, t_out = timed(lambda: make(name, **COMPONENTS[name]).fit(general))
+    mix, t_mix = timed(lambda: InterpolatedModel.from_models([inside, outside]).tune_weights(held))
+    for label, m, t in (("PTB-mini only", inside, t_in), ("WT2-mini only", outside, t_out),
+                        ("mixture (EM weights)", mix, t_in + t_out + t_mix)):
+        print(f"{label:22s} PTB test ppl {lm.perplexity(m, test):8.2f}   wall {t:6.1f} s  ({load()})")
+    print(f"weights in-domain/general {np.round(mix.weights_, 3).tolist()}")
 
 
 # --- classification ------------------------------------------------------------------------------
@@ -211,8 +242,10 @@ def quantize(data: Path) -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--parts", default="interp,classify,quantize")
-    ap.add_argument("--components", default="modified-kneser-ney,hmm,lstm,unigram")
+    ap.add_argument("--parts", default="interp,adapt,classify,quantize")
+    ap.add_argument("--components", default="modified-kneser-ney,hmm,lstm,unigram", help="for PTB-mini")
+    ap.add_argument("--wt2-components", default="modified-kneser-ney,hmm,unigram",
+                    help="for WT2-mini (an LSTM there takes several CPU minutes per epoch)")
     ap.add_argument("--families", default="unigram,modified-kneser-ney,hmm")
     ap.add_argument("--n-train", type=int, default=2000, help="training lines per class")
     ap.add_argument("--n-test", type=int, default=500, help="test lines per class")
@@ -222,7 +255,9 @@ def main(argv=None) -> None:
     print(f"python {sys.version.split()[0]}, langmodels {lm.__version__}, {os.cpu_count()} CPUs, {load()}")
     parts = args.parts.split(",")
     if "interp" in parts:
-        interp(args.data_dir, args.components.split(","))
+        interp(args.data_dir, args.components.split(","), args.wt2_components.split(","))
+    if "adapt" in parts:
+        adapt(args.data_dir, "modified-kneser-ney")
     if "classify" in parts:
         classify(args.data_dir, args.families.split(","), args.n_train, args.n_test)
     if "quantize" in parts:
