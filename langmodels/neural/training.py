@@ -31,7 +31,7 @@ import numpy as np
 
 from .._io import atomic_directory, read_utf8, write_json_atomic
 from ..errors import CheckpointError, InvalidParameterError
-from .batching import IGNORE
+from .batching import IGNORE, PAD
 
 STATE_FILE, TENSORS_FILE = "state.json", "tensors.safetensors"
 PLATEAU_FACTOR = 0.25   # lr x 1/4 after an epoch without improvement (PyTorch word-LM example)
@@ -92,7 +92,6 @@ def make_optimizer(model, module, device):
 class Dist:
     world: int = 1
     rank: int = 0
-    created: bool = False
 
 
 def init_distributed(device) -> Dist:
@@ -103,25 +102,19 @@ def init_distributed(device) -> Dist:
     import torch
     import torch.distributed as dist
 
-    created = not dist.is_initialized()
-    if created:
+    if not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Dist(dist.get_world_size(), dist.get_rank(), created)
+    return Dist(dist.get_world_size(), dist.get_rank())
 
 
 def train(model, corpus, valid, resume: bool = False, on_epoch_end=None) -> None:
     """Fit `model.module_` on `corpus` (see the module docstring); sets `model.history_`."""
     device = resolve_device(model.device)
-    dist_ = init_distributed(device)
-    try:
-        _train(model, corpus, valid, resume, on_epoch_end, device, dist_)
-    finally:
-        if dist_.created:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
+    # The process group stays up after fit: a later fit in the same process reuses it (joining
+    # a second group through torchrun's store can hang), and the caller may still need it.
+    _train(model, corpus, valid, resume, on_epoch_end, device, init_distributed(device))
 
 
 def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist) -> None:
@@ -129,6 +122,9 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist) -> N
     import torch.nn.functional as F
 
     V = len(model.vocab_)
+    if model.context == "stream" and dist_.world > model.batch_size:
+        raise InvalidParameterError(f"batch_size ({model.batch_size}) must be at least the number of "
+                                    f"processes ({dist_.world}): each carries its own rows of the stream")
     torch.manual_seed(model.seed)
     module = model._new_module(V).to(device)
     model.module_ = module
@@ -147,8 +143,7 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist) -> N
 
     while not state.done:
         epoch = state.epoch + 1
-        batches = [b for b in model._epoch_batches(corpus, np.random.default_rng([model.seed, epoch]))
-                   if len(b[0]) >= dist_.world]   # every rank needs at least one row
+        batches = model._epoch_batches(corpus, np.random.default_rng([model.seed, epoch]))
         total = model.max_steps or model.epochs * len(batches)
         module.train()
         bar = _progress(model, dist_, len(batches), epoch)
@@ -157,9 +152,9 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist) -> N
             if state.step >= total:
                 break
             count = int((y != IGNORE).sum())                       # tokens in the global batch
-            rows = np.array_split(np.arange(len(x)), dist_.world)[dist_.rank]
-            X = torch.from_numpy(np.ascontiguousarray(x[rows])).to(device, non_blocking=True)
-            Y = torch.from_numpy(np.ascontiguousarray(y[rows])).to(device, non_blocking=True)
+            x, y = _shard(x, y, dist_)
+            X = torch.from_numpy(x).to(device, non_blocking=True)
+            Y = torch.from_numpy(y).to(device, non_blocking=True)
             if reset:
                 hidden = None
             lr = lr_at(model, state.step, total, state.lr_factor)
@@ -176,14 +171,16 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist) -> N
             opt.step()
             hidden = _detach(hidden)
             state.step += 1
-            loss_sum += loss.detach()
+            loss_sum += loss.detach()                                  # this rank's rows
             n_tokens += count
             if bar is not None and (i % 10 == 9 or i == len(batches) - 1):
-                _show(bar, loss_sum, n_tokens, dist_.world, t0, i + 1)
+                _show(bar, loss_sum, n_tokens, dist_.world, t0, i + 1)   # rank 0's estimate
         if bar is not None:
             bar.close()
         elapsed = time.perf_counter() - t0
-        train_loss = float(loss_sum) * dist_.world / max(n_tokens, 1)   # rank 0's rows, rescaled
+        if dist_.world > 1:
+            torch.distributed.all_reduce(loss_sum)
+        train_loss = float(loss_sum) / max(n_tokens, 1)
         record = {"epoch": epoch, "step": state.step, "lr": lr_at(model, state.step - 1, total, state.lr_factor),
                   "train_loss": train_loss, "train_tokens_per_s": n_tokens / max(elapsed, 1e-9)}
         module.eval()
@@ -212,6 +209,17 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist) -> N
         module.load_state_dict(best)
     module.eval()
     model.history_ = state.history
+
+
+def _shard(x, y, dist_: Dist):
+    """This rank's rows of a global batch; a rank left without rows gets one row that counts nothing
+    (it must still run backward for DDP's gradient all-reduce)."""
+    if dist_.world == 1:
+        return x, y
+    rows = np.array_split(np.arange(len(x)), dist_.world)[dist_.rank]
+    if len(rows) == 0:
+        return np.full_like(x[:1], PAD), np.full_like(y[:1], IGNORE)
+    return np.ascontiguousarray(x[rows]), np.ascontiguousarray(y[rows])
 
 
 def _detach(hidden):
