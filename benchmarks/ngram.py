@@ -162,7 +162,10 @@ def run_dataset(key, data_dir, orders, args, tmp):
         if lp:
             print(f"| lmplz -S 1G | {lp['fit_s']:.3f} | | | | | | {lp['load']} |")
         ratios = [f"our scoring {r['tok_s'] / k['tok_s']:.2f}x kenlm's tokens/s",
-                  f"model {r['model_mb'] / gz_mb:.2f}x its ARPA.gz"]
+                  f"model {r['model_mb'] / gz_mb:.2f}x our ARPA.gz"]
+        if ref and ref_path.exists():
+            ratios.append(f"model {r['model_mb'] / (ref_path.stat().st_size / 2**20):.2f}x lmplz's ARPA.gz "
+                          f"({ref_path.stat().st_size / 2**20:.1f} MB)")
         if lp:
             ratios.append(f"our fit {r['fit_s'] / lp['fit_s']:.2f}x lmplz's time")
         rows = []

@@ -68,17 +68,18 @@ class BackoffTables:
         nodes = stream_nodes(self.keys, tokens, self.V)
         if self.uniform_backoff:
             return self._score_uniform(nodes, tokens)
+        # m: the longest stored n-gram ending at each position (unigrams hold every word).
+        m = np.ones(len(tokens), np.int64)
+        for k in range(2, self.order + 1):
+            m[nodes[k - 1] >= 0] = k
         out = np.zeros(len(tokens))
-        done = np.zeros(len(tokens), bool)
-        for k in range(self.order, 0, -1):
+        for k in range(1, self.order + 1):
             node = nodes[k - 1]
-            hit = ~done & (node >= 0)
-            out[hit] += self.logp[k - 1][node[hit]]
-            done |= hit
+            out += np.where(m == k, self.logp[k - 1][np.maximum(node, 0)], 0.0)
             if k > 1:
+                # Contexts longer than the match pay their backoff weight (1 if not stored).
                 ctx = _shift(nodes[k - 2])
-                need = ~done & (ctx >= 0)
-                out[need] += self.logbow[k - 2][ctx[need]]
+                out += np.where((m < k) & (ctx >= 0), self.logbow[k - 2][np.maximum(ctx, 0)], 0.0)
         return out
 
     def _score_uniform(self, nodes, tokens):
