@@ -128,3 +128,15 @@ def test_context_missing_from_lower_order(tmp_path):
     (tmp_path / "bad.arpa").write_text(bad)
     with pytest.raises(ArpaError, match=r"line 17: .*'x x' is not listed"):
         lm.load_arpa(tmp_path / "bad.arpa")
+
+
+def test_arpa_model_fits_from_a_file_or_as_lmplz_would(toy_train, toy_test, tmp_path):
+    mkn = fit("modified-kneser-ney", toy_train, order=3)
+    mkn.save_arpa(tmp_path / "m.arpa")
+    from_file = make("arpa", path=str(tmp_path / "m.arpa")).fit(toy_train)
+    np.testing.assert_allclose(from_file.token_logprobs(toy_test), mkn.token_logprobs(toy_test), atol=1e-12)
+    estimated = fit("arpa", toy_train, order=3)            # no path: lmplz's estimate
+    np.testing.assert_array_equal(estimated.token_logprobs(toy_test), mkn.token_logprobs(toy_test))
+    other = Corpus.from_texts(["the cat"])                 # a vocabulary lacking the file's words
+    with pytest.raises(lm.VocabularyMismatchError, match="not in the vocabulary"):
+        make("arpa", path=str(tmp_path / "m.arpa")).fit(other)
