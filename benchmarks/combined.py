@@ -61,8 +61,8 @@ COMPONENTS = {
     "modified-kneser-ney": {"order": 3},
     "kneser-ney": {"order": 3},
     "hmm": {"n_states": 32, "n_iter": 10, "seed": 0, "device": "cpu", "progress": False},
-    "lstm": {"embed_dim": 128, "hidden_size": 128, "n_layers": 1, "epochs": 2, "batch_size": 32,
-             "dropout": 0.2, "seed": 0, "device": "cpu", "progress": False},
+    "lstm": {"embed_dim": 128, "hidden_size": 128, "n_layers": 1, "epochs": 6, "lr": 3e-3, "batch_size": 32,
+             "dropout": 0.3, "seed": 0, "device": "cpu", "progress": False},
     "unigram": {"k": 0.1},
 }
 
@@ -224,7 +224,7 @@ def quantize(data: Path) -> None:
     torch.set_num_threads(1)
     train = Corpus.from_file(data / "ptb" / "valid.txt")
     test = Corpus.from_file(data / "ptb" / "test.txt", vocab=train.vocab)
-    params = {**COMPONENTS["lstm"], "hidden_size": 256, "embed_dim": 256}
+    params = {**COMPONENTS["lstm"], "hidden_size": 256, "embed_dim": 256, "epochs": 2}
     model, t_fit = timed(lambda: make("lstm", **params).fit(train))
     q = quantize_dynamic(model)
     print(f"\n### int8 dynamic quantisation: LSTM {params['embed_dim']}/{params['hidden_size']} on "
