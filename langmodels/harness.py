@@ -130,7 +130,7 @@ def run_one(entry: dict, seed, spec: dict, data, data_id: str) -> tuple[dict, li
         "params": _jsonable(model.get_params()), "spec_params": _jsonable(entry["params"]),
         "metrics": metrics, "metrics_spec": _jsonable(spec["metrics"]),
         "fit_seconds": fit_seconds, **timing, **memory.read(),
-        **_parameter_count(model), "history": _history(model),
+        **_parameter_count(model), "history": _history(model), "curves": learning_curves(model, data),
         "data": data_summary(data, data_id), "environment": environment(),
         "load_average": [load_before, os.getloadavg()[0]],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -267,6 +267,25 @@ def _parameter_count(model) -> dict:
 def _history(model):
     h = getattr(model, "history_", None)
     return None if h is None else _jsonable(h)
+
+
+def learning_curves(model, data) -> dict | None:
+    """Train/valid NLL in nats per token by epoch or EM iteration, from what the model records:
+    neural `history_` entries with train_loss/valid_loss, or an HMM's total log-likelihoods
+    `loglik_history_`/`valid_history_` divided by the counted tokens."""
+    curves = {}
+    h = getattr(model, "history_", None)
+    if isinstance(h, list) and h and all(isinstance(x, dict) for x in h):
+        for key, name in (("train_loss", "train"), ("valid_loss", "valid")):
+            vals = [x.get(key) for x in h]
+            if any(v is not None for v in vals):
+                curves[name] = [float("nan") if v is None else float(v) for v in vals]
+    ll, vl = getattr(model, "loglik_history_", None), getattr(model, "valid_history_", None)
+    if ll:
+        curves["train"] = [-float(x) / data.train.n_targets for x in ll]
+    if vl and getattr(data, "valid", None) is not None:
+        curves["valid"] = [-float(x) / data.valid.n_targets for x in vl]
+    return curves or None
 
 
 def data_summary(data, data_id: str) -> dict:

@@ -1,7 +1,7 @@
 """Benchmark pictures (matplotlib, Agg backend: no display needed).
 
 perplexity.png         test perplexity per model (± sd over seeds), the oracle as a line
-learning_curves.png    each model's `history_` (neural epochs, HMM EM iterations)
+learning_curves.png    train/valid NLL per token by epoch (neural) or EM iteration (HMM)
 ppl_vs_time.png        perplexity against training time (log-log)
 quality_diversity.png  Test-BLEU against Self-BLEU over the temperature sweep
 """
@@ -76,31 +76,21 @@ def _perplexity(ax, records) -> bool:
     return True
 
 
-def _series(history) -> dict[str, list[float]]:
-    """A history as {name: values}: a dict of lists, or a list of per-epoch dicts or numbers."""
-    if isinstance(history, dict):
-        return {k: v for k, v in history.items() if isinstance(v, list) and v
-                and all(isinstance(x, (int, float)) for x in v)}
-    if isinstance(history, list) and history:
-        if all(isinstance(x, (int, float)) for x in history):
-            return {"value": history}
-        if all(isinstance(x, dict) for x in history):
-            keys = {k for x in history for k, v in x.items() if isinstance(v, (int, float))}
-            keys -= {"epoch", "iteration", "step"}
-            return {k: [x.get(k, float("nan")) for x in history] for k in sorted(keys)}
-    return {}
-
-
 def _learning_curves(ax, records) -> bool:
     drawn = False
-    for r in _models(records):
-        for name, values in _series(r.get("history")).items():
-            ax.plot(range(1, len(values) + 1), values, marker=".", label=f"{r['label']} s{r['seed']}: {name}")
-            drawn = True
+    for i, r in enumerate(_models(records)):
+        curves = r.get("curves") or {}
+        color = f"C{i % 10}"
+        for name, style in (("train", "-"), ("valid", "--")):
+            values = curves.get(name)
+            if values:
+                ax.plot(range(1, len(values) + 1), values, style, marker=".", color=color,
+                        label=f"{r['label']} (seed {r['seed']}) {name}")
+                drawn = True
     if drawn:
-        ax.set_xlabel("epoch / iteration")
-        ax.set_ylabel("as recorded by the model (history_)")
-        ax.set_title("Learning curves")
+        ax.set_xlabel("epoch (neural) / EM iteration (HMM)")
+        ax.set_ylabel("NLL, nats per token")
+        ax.set_title("Learning curves: train (solid) and validation (dashed)")
         ax.legend(fontsize=7)
     return drawn
 
