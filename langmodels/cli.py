@@ -121,7 +121,8 @@ def _add_data_args(p, corpus_required: bool = True):
     p.add_argument("--corpus", required=corpus_required, help="a dataset name or a directory of split files")
     p.add_argument("--data-dir", help="where named datasets are found or cached")
     p.add_argument("--tokenizer", help="whitespace, treebank or char (default: the corpus's own)")
-    p.add_argument("--min-count", type=int, default=1, help="vocabulary: drop rarer training tokens")
+    p.add_argument("--min-count", type=int, default=None,
+                   help="vocabulary: drop training tokens seen fewer times (default 1)")
     p.add_argument("--max-size", type=int, default=None, help="vocabulary: keep at most this many tokens")
 
 
@@ -200,7 +201,7 @@ def _parse_params(items: list[str]) -> dict:
 def _load_dataset(args, splits=None):
     from . import datasets
 
-    return datasets.load(args.corpus, splits=splits, tokenizer=args.tokenizer, min_count=args.min_count,
+    return datasets.load(args.corpus, splits=splits, tokenizer=args.tokenizer, min_count=args.min_count or 1,
                          max_size=args.max_size, data_dir=args.data_dir)
 
 
@@ -254,6 +255,9 @@ def cmd_evaluate(args) -> int:
     else:
         args.corpus = args.corpus or info.get("corpus")
         args.data_dir = args.data_dir or info.get("data_dir")
+        # The same vocabulary settings rebuild the model's own vocabulary from the train split.
+        args.min_count = args.min_count or info.get("min_count")
+        args.max_size = args.max_size or info.get("max_size")
         if not args.corpus:
             raise UsageError("give --file FILE or --corpus NAME (the model directory does not say which "
                              "corpus it was trained on)")
