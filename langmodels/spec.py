@@ -17,7 +17,7 @@ A spec is a mapping (YAML on disk)::
       continuation_bleu: {k: 5, max_prompts: 1000, sample_seeds: [0, 1, 2, 3, 4], extra_tokens: 10}
       unconditional: {n_samples: 200, max_new_tokens: 100, temperatures: [0.7, 1.0, 1.3]}
       human: true
-    out: bench-results
+    out: bench-out
 
 Perplexity (with bits per token and per character) is always measured.
 """
@@ -47,7 +47,7 @@ METRIC_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 TOP_LEVEL = {"name": "bench", "corpus": None, "corpus_params": {}, "data_dir": None, "download": True,
              "tokenizer": None, "vocab": {}, "seeds": [0], "models": None, "metrics": {},
-             "out": "bench-results", "progress": True}
+             "out": "bench-out", "progress": True}
 VOCAB_KEYS = ("min_count", "max_size")
 
 # `langmodels bench` with no spec: every family on the synthetic oracle corpus, sized to finish in
@@ -76,7 +76,7 @@ DEFAULT_SPEC: dict[str, Any] = {
     ],
     "metrics": {"ranking": True, "continuation_bleu": True, "human": True,
                 "unconditional": {"n_samples": 200, "max_new_tokens": 60, "temperatures": [0.7, 1.0, 1.3]}},
-    "out": "bench-results",
+    "out": "bench-out",
 }
 
 
