@@ -54,8 +54,8 @@ class HMMLanguageModel(LanguageModel):
     registry_name = "hmm"           # also when imported directly, not through the registry
     has_incremental_state = True
 
-    def __init__(self, n_states: int = 16, n_iter: int = 20, tol: float = 1e-4, init: str = "random",
-                 emission_prior: float = 0.1, transition_prior: float = 0.1, seed: int = 0,
+    def __init__(self, n_states: int = 64, n_iter: int = 20, tol: float = 1e-4, init: str = "clusters",
+                 emission_prior: float = 0.01, transition_prior: float = 0.1, seed: int = 0,
                  device: str = "auto", dtype: str = "float64", batch_size: int = 256,
                  n_threads: int | None = 1, progress: bool = True):
         self.n_states = n_states
