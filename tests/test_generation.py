@@ -188,3 +188,19 @@ def test_max_new_tokens_per_prompt(model):
     assert [g.tokens for g in gens] == [[A], [B, EOS]]
     with pytest.raises(InvalidParameterError, match="one per prompt"):
         lm.generate(model, ["", ""], max_new_tokens=[1])
+
+
+def test_sampled_sequences_have_their_model_probabilities(model):
+    # Rows finish at different steps and leave the batch; whole sequences must still be drawn with
+    # their exact probabilities, e.g. p(a b </s>) = .55 * .36 * .90 = .1782, p(b </s>) = .40 * .90 = .36
+    n = 4000
+    gens = lm.generate(model, [""], max_new_tokens=6, do_sample=True, num_return_sequences=n, seed=3,
+                       batch_size=1)
+    freq = {}
+    for g in gens:
+        freq[tuple(g.tokens)] = freq.get(tuple(g.tokens), 0) + 1
+        assert g.score == pytest.approx(g.logprobs.sum())
+    exact = {(A, B, EOS): 0.55 * 0.36 * 0.90, (B, EOS): 0.40 * 0.90, (A, C, EOS): 0.55 * 0.34,
+             (A, EOS): 0.55 * 0.30, (C, EOS): 0.04, (EOS,): 0.01}
+    for seq, p in exact.items():
+        assert_close_to(np.array([freq.get(seq, 0) / n]), np.array([p]))
