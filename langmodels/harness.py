@@ -200,6 +200,14 @@ def reference_records(spec: dict, data, data_id: str) -> list[dict]:
                                 "bits_per_token": -total / n / LN2,
                                 "bits_per_char": None if not chars else -total / chars / LN2}})
     opts = spec["metrics"].get("unconditional")
+    language = getattr(data, "language", None)
+    if out and opts is not None and language is not None:
+        # The generator's own samples: where a perfect model would sit on the quality-diversity plot.
+        sents, _ = language.sample(opts["n_samples"], rng=np.random.default_rng(opts["seed"]))
+        vocab = data.test.vocab
+        sents = [vocab.decode(vocab.encode(x)) for x in sents]   # OOVs as <unk>, like the test text
+        refs = [data.test.vocab.decode(s) for s in data.test.sequences()]
+        out[0]["metrics"]["unconditional"] = unconditional_metrics(sents, refs, opts["orders"])
     if "human" in spec["metrics"] and opts is not None and getattr(data, "valid", None) is not None:
         rng = np.random.default_rng(opts["seed"])
         pick = rng.permutation(len(data.valid))[:opts["n_samples"]]

@@ -122,11 +122,11 @@ def _quality_diversity(ax, records) -> bool:
             for p in sweep:
                 ax.annotate(f"T={p['temperature']:g}", (p["self_bleu"], p["test_bleu"]), fontsize=6)
             drawn = True
-    human = next((r for r in records if r.get("label", "").startswith("human")), None)
-    if drawn and human:
-        u = human["metrics"]["unconditional"]
-        if "test_bleu4" in u:
-            ax.scatter([u["self_bleu4"]], [u["test_bleu4"]], marker="*", s=120, color="k", label="human text")
+    for prefix, marker, name in (("human", "*", "human text"), ("oracle", "P", "generator samples")):
+        ref = next((r for r in records if r.get("label", "").startswith(prefix)), None)
+        u = (ref or {}).get("metrics", {}).get("unconditional") or {}
+        if drawn and "test_bleu4" in u:
+            ax.scatter([u["self_bleu4"]], [u["test_bleu4"]], marker=marker, s=120, color="k", label=name)
     if drawn:
         ax.set_xlabel("Self-BLEU (lower = more diverse)")
         ax.set_ylabel("Test-BLEU (higher = closer to the test text)")

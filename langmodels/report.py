@@ -129,8 +129,9 @@ def notes(records: list[dict]) -> str:
     un = r0["metrics"].get("unconditional")
     if un:
         lines.append(f"- Test-BLEU / Self-BLEU ({un['definition']}), on {un['n_samples']} samples "
-                     "from `<s>`; "
-                     "distinct-2 = distinct bigrams / bigrams.")
+                     "from `<s>`; distinct-2 = distinct bigrams / bigrams. Self-BLEU rises with the "
+                     "number of samples compared: the human row uses min(n_samples, validation "
+                     "sequences), the oracle row the generator's own samples.")
     lines.append(f"- Memory: {r0['memory_method']}. Parameters: {r0['n_parameters_source']} "
                  "(or the model's own count, n_parameters_).")
     load = [x for r in models for x in r["load_average"]]
