@@ -72,16 +72,16 @@ def speed(train, test, states, threads, our_iters, peer_iters):
         pi, A, B = random_init(K, V, np.random.default_rng(0))
         n_peer = peer_iters if K < 128 else 1
         h = hmmlearn_model(K, V, pi, A, B)
-        peer_em, _ = timed(lambda: h.fit(X, L), n_peer)
+        peer_em, _ = timed(lambda h=h: h.fit(X, L), n_peer)
         h = hmmlearn_model(K, V, pi, A, B)
-        peer_score, _ = timed(lambda: h.score(Xt, Lt), 1)
+        peer_score, _ = timed(lambda h=h: h.score(Xt, Lt), 1)
         for n_threads in threads:
             m = HMMLanguageModel.from_parameters(pi, A, B, train.vocab, n_threads=n_threads)
             m.em_step(train)                                       # warm-up (allocations)
-            ours_em, _ = timed(lambda: m.em_step(train), our_iters)
+            ours_em, _ = timed(lambda m=m: m.em_step(train), our_iters)
             m = HMMLanguageModel.from_parameters(pi, A, B, train.vocab, n_threads=n_threads)
             m.token_logprobs(test)
-            ours_score, _ = timed(lambda: m.token_logprobs(test), 3)
+            ours_score, _ = timed(lambda m=m: m.token_logprobs(test), 3)
             print(f"{K:>5} {n_threads:>7} {ours_em:>9.3f} {peer_em:>12.3f} {peer_em / ours_em:>6.1f}x   "
                   f"{ours_score:>10.3f} {peer_score:>14.3f} {peer_score / ours_score:>6.1f}x   {load()}",
                   flush=True)

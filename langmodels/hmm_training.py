@@ -186,7 +186,9 @@ def token_logprobs(p: Params, batches: list[Batch], starts: np.ndarray, n_out: i
     out = np.empty(n_out)
     ws = Workspace()
     for batch in batches:
-        _, _, c = forward(p, batch.x, guard=True, ws=ws)
+        _, _, c = forward(p, batch.x, guard=False, ws=ws)
+        if bool((c == 0).any()):              # a token of probability 0: redo with the guard
+            _, _, c = forward(p, batch.x, guard=True, ws=ws)
         T, Bn = batch.x.shape
         idx = starts[batch.rows][None, :] + np.arange(T)[:, None]           # (T, B)
         m = batch.mask.cpu().numpy()
@@ -198,7 +200,9 @@ def log_likelihood(p: Params, batches: list[Batch]) -> float:
     """sum over the batches' sequences of ln p(sequence)."""
     ws, total = Workspace(), 0.0
     for batch in batches:
-        _, _, c = forward(p, batch.x, guard=True, ws=ws)
+        _, _, c = forward(p, batch.x, guard=False, ws=ws)
+        if bool((c == 0).any()):
+            _, _, c = forward(p, batch.x, guard=True, ws=ws)
         total += float(torch.log(c).masked_fill(~batch.mask, 0.0).sum())
     return total
 
