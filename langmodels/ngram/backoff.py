@@ -43,6 +43,14 @@ class BackoffTables:
                 raise ValueError(f"order {k + 1}: keys are not strictly increasing")
         self.keys = [compact_keys(k) for k in keys]
         self.log_uniform = -np.log(V - 1)
+        # Add-k asks "is this context ever continued?" at every position: one flag per entry.
+        self._continued = None
+        if self.uniform_backoff:
+            self._continued = []
+            for k in range(self.order - 1):
+                flag = np.zeros(len(keys[k]), bool)
+                flag[keys[k + 1] // self.V] = True
+                self._continued.append(flag)
 
     @property
     def n_ngrams(self) -> list[int]:
@@ -59,6 +67,8 @@ class BackoffTables:
 
     def has_successors(self, k: int, ctx: np.ndarray) -> np.ndarray:
         """For order-k entries `ctx` (>= 0), whether some order k+1 n-gram extends them."""
+        if self._continued is not None:
+            return self._continued[k - 1][ctx]
         lo, hi = self.successors(k, ctx)
         return hi > lo
 

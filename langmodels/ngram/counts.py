@@ -61,20 +61,22 @@ def search(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
 def lookup(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Index of each query key in the sorted `keys`, or -1 where absent (negative queries too).
 
-    Only the valid queries are searched, in sorted order: binary searches that follow each
-    other through the table hit the cache (about twice as fast as random order)."""
+    Only the valid queries are searched, in sorted order: numpy's binary search starts from the
+    previous answer, so sorted queries run several times faster than random ones."""
     query = np.asarray(query, np.int64)
     out = np.full(query.shape, -1, np.int64)
-    valid = np.flatnonzero(query.ravel() >= 0)
+    flat = query.ravel()
+    limit = 2**32 if keys.dtype == np.uint32 else np.iinfo(np.int64).max
+    valid = np.flatnonzero((flat >= 0) & (flat < limit))
     if len(keys) == 0 or len(valid) == 0:
         return out
-    q = query.ravel()[valid]
+    q = flat[valid].astype(keys.dtype)
     order = np.argsort(q)
-    idx = np.empty(len(q), np.int64)
-    idx[order] = search(keys, q[order])
+    q = q[order]
+    idx = np.searchsorted(keys, q)
     np.minimum(idx, len(keys) - 1, out=idx)
-    found = keys[idx].astype(np.int64) == q
-    out.ravel()[valid[found]] = idx[found]
+    found = keys[idx] == q
+    out.ravel()[valid[order[found]]] = idx[found]
     return out
 
 
