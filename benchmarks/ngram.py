@@ -152,7 +152,8 @@ def run_dataset(key, data_dir, orders, args, tmp):
         mkn.save_arpa(arpa)
         gz_mb = len(gzip.compress(arpa.read_bytes(), 6)) / 2**20
         print(f"| ours modified-kneser-ney | {r['fit_s']:.3f} | {r['score_s']:.3f} | {r['tok_s']:,.0f} | "
-              f"{r['ppl']:.4f} | {r['peak_mb']:.1f} | {r['model_mb']:.1f} (ARPA.gz {gz_mb:.1f}) | {r['load']} |")
+              f"{r['ppl']:.4f} | {r['peak_mb']:.1f} | {r['model_mb']:.1f} (ARPA.gz {gz_mb:.1f}) | "
+              f"{r['load']} |")
         ref_path = data_dir / ref.format(order=order) if ref else arpa
         k = kenlm_run(ref_path if ref_path.exists() else arpa, test_words)
         src = "lmplz's ARPA" if ref and ref_path.exists() else "our ARPA"
@@ -180,9 +181,11 @@ def run_dataset(key, data_dir, orders, args, tmp):
             rows.append((name, cls, o, n, math.exp(-mine.mean())))
         for name, cls, o, n, ppl_sample in rows:
             print(f"| ours {name} | {o['fit_s']:.3f} | {o['score_s']:.3f} | {o['tok_s']:,.0f} | "
-                  f"{o['ppl']:.4f} (sample {ppl_sample:.4f}) | {o['peak_mb']:.1f} | {o['model_mb']:.1f} | {o['load']} |")
+                  f"{o['ppl']:.4f} (sample {ppl_sample:.4f}) | {o['peak_mb']:.1f} | {o['model_mb']:.1f} | "
+                  f"{o['load']} |")
             print(f"| nltk {cls} | {n['fit_s']:.2f} | {n['score_s']:.1f} (scaled from {n['sample_tokens']} "
-                  f"tokens in {n['sample_s']:.2f} s) | {n['tok_s']:,.0f} | sample {n['ppl_sample']:.4f} | | | {n['load']} |")
+                  f"tokens in {n['sample_s']:.2f} s) | {n['tok_s']:,.0f} | sample {n['ppl_sample']:.4f} "
+                  f"| | | {n['load']} |")
             total_ours, total_nltk = o["fit_s"] + o["score_s"], n["fit_s"] + n["score_s"]
             ratios.append(f"{name}: fit+score {total_nltk / total_ours:,.0f}x faster than nltk")
         print("\nRatios: " + "; ".join(ratios))
@@ -190,7 +193,8 @@ def run_dataset(key, data_dir, orders, args, tmp):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    ap.add_argument("--data-dir", type=Path,
+                    default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
     ap.add_argument("--datasets", default="ptb,wt2,shakespeare")
     ap.add_argument("--orders", default="3,5")
     ap.add_argument("--repeats", type=int, default=3)

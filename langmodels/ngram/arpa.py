@@ -211,7 +211,8 @@ def load_arpa(path: str | os.PathLike, vocab: Vocabulary | None = None) -> ArpaM
         bad = np.flatnonzero(prefix < 0)
         if len(bad):
             raise ArpaError(f"{path}, line {start + bad[0] + 1}: the {k}-gram's context "
-                            f"{' '.join(grams[bad[0]][:-1].tolist())!r} is not listed among the {k - 1}-grams")
+                            f"{' '.join(grams[bad[0]][:-1].tolist())!r} is not listed among the "
+                            f"{k - 1}-grams")
         key = prefix * V + w[:, -1]
         perm = np.argsort(key, kind="stable")
         key = key[perm]

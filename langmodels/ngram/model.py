@@ -229,7 +229,8 @@ class KneserNeyModel(NGramModel):
         if len(ds) != self.order:
             raise InvalidParameterError(f"discount must be None, a number or {self.order} numbers, got {d!r}")
         for i, x in enumerate(ds):
-            check_float(f"discount[{i}]" if isinstance(d, (list, tuple)) else "discount", x, low=0.0, high=1.0)
+            name = f"discount[{i}]" if isinstance(d, (list, tuple)) else "discount"
+            check_float(name, x, low=0.0, high=1.0)
 
     def _discounts(self, adjusted):
         d = self.discount

@@ -130,7 +130,8 @@ def test_every_order_gives_distributions(name, order, toy_train, toy_test):
 
 
 @pytest.mark.parametrize("params", [{"order": 0}, {"order": 2.5}, {"order": 2, "min_counts": [1]},
-                                    {"order": 2, "min_counts": [2, 2]}, {"order": 3, "min_counts": [1, 3, 2]}])
+                                    {"order": 2, "min_counts": [2, 2]},
+                                    {"order": 3, "min_counts": [1, 3, 2]}])
 def test_bad_parameters_are_named(params, toy):
     with pytest.raises(lm.InvalidParameterError, match="order|min_counts"):
         make("kneser-ney", **params).fit(toy)
