@@ -282,8 +282,27 @@ def _check_metrics(metrics, fail) -> dict:
             options.update(value)
         elif value is not True:
             fail(f"metrics.{name}", f"must be true, false or a mapping of options, got {value!r}")
+        for key, v in options.items():
+            _check_option(f"metrics.{name}.{key}", key, v, fail)
         out[name] = options
     return out
+
+
+_OPTION_LOW = {"k": 1, "max_prompts": 1, "extra_tokens": 0, "n_samples": 2, "max_new_tokens": 1}
+
+
+def _check_option(field, key, value, fail):
+    if key in _OPTION_LOW and not (_is_int(value) and value >= _OPTION_LOW[key]):
+        fail(field, f"must be an integer >= {_OPTION_LOW[key]}, got {value!r}")
+    if key == "seed" and not _is_int(value):
+        fail(field, f"must be an integer, got {value!r}")
+    if key in ("sample_seeds", "orders") and not (isinstance(value, list) and all(_is_int(x) for x in value)):
+        fail(field, f"must be a list of integers, got {value!r}")
+    if key == "orders" and (not value or min(value) < 1):
+        fail(field, f"must list n-gram orders >= 1, got {value!r}")
+    if key == "temperatures" and not (isinstance(value, list) and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in value)):
+        fail(field, f"must be a list of positive numbers, got {value!r}")
 
 
 def _is_int(x) -> bool:

@@ -47,6 +47,8 @@ def spec_for(files, out, **extra):
     (lambda s: s.update(seeds=[]), "seeds: must be a non-empty list"),
     (lambda s: s.update(vocab={"min_cnt": 2}), "vocab.min_cnt: unknown setting"),
     (lambda s: s.update(metrics={"bleu": True}), "metrics.bleu: unknown metric"),
+    (lambda s: s.update(metrics={"continuation_bleu": {"k": "5"}}), "metrics.continuation_bleu.k: must be"),
+    (lambda s: s.update(metrics={"unconditional": {"temperatures": [0]}}), "temperatures: must be a list"),
     (lambda s: s.update(modles=[]), "unknown field 'modles' (did you mean 'models'?)"),
 ])
 def test_bad_spec_fails_before_training_naming_the_field(files, tmp_path, change, field):
