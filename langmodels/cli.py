@@ -163,7 +163,10 @@ def cmd_bench(args) -> int:
     print(markdown_table(records), end="")
     print(f"\nFull results, notes and plots in {spec['out']}/ (results.md, results.csv, results.jsonl, "
           "generations.jsonl, *.png)")
-    return 0
+    failed = [r for r in records if r.get("kind") == "failed"]
+    for r in failed:
+        print(f"langmodels bench: {r['label']} (seed {r['seed']}) failed: {r['error']}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _select_models(models: list, wanted: str) -> list:

@@ -30,12 +30,14 @@ from .spec import check_spec
 DEPENDENCIES = ("numpy", "torch", "nltk", "scikit-learn", "hmmlearn", "sacrebleu", "safetensors")
 
 
-def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None) -> list[dict]:
+def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None,
+                  keep_going: bool = True) -> list[dict]:
     """Run `spec` (a mapping; see `langmodels.spec`); returns every record, references included.
 
     `data` replaces the spec's corpus with an object holding `train`, `valid` (or None) and
     `test` corpora on one vocabulary (and optionally `oracle_logprobs`). `log` receives progress
-    lines (default: stderr).
+    lines (default: stderr). With `keep_going`, a model that raises is recorded as
+    {"kind": "failed", "error": ...} and the others still run; it is retried on the next run.
     """
     from .report import write_reports
 
@@ -56,11 +58,20 @@ def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None) -> li
             records.append(old)
         else:
             log(f"[{i}/{len(runs)}] {entry['label']} seed {seed}: fitting ...")
-            record, gens = run_one(entry, seed, spec, data, data_id)
-            _write_generations(out, entry["label"], seed, gens)
-            records.append(record)
-            log(f"[{i}/{len(runs)}] {entry['label']} seed {seed}: ppl {record['metrics']['perplexity']:.3f}, "
-                f"fit {record['fit_seconds']:.1f}s, scoring {record['score_seconds']:.1f}s")
+            try:
+                record, gens = run_one(entry, seed, spec, data, data_id)
+            except Exception as e:   # one failing model must not cost the others their results
+                if not keep_going:
+                    raise
+                records.append({"kind": "failed", "label": entry["label"], "model": entry["model"],
+                                "seed": seed, "error": f"{type(e).__name__}: {e}"})
+                log(f"[{i}/{len(runs)}] {entry['label']} seed {seed}: FAILED ({type(e).__name__}: {e})")
+            else:
+                _write_generations(out, entry["label"], seed, gens)
+                records.append(record)
+                log(f"[{i}/{len(runs)}] {entry['label']} seed {seed}: "
+                    f"ppl {record['metrics']['perplexity']:.3f}, fit {record['fit_seconds']:.1f}s, "
+                    f"scoring {record['score_seconds']:.1f}s, generation {record['generate_seconds']:.1f}s")
         _write_records(out, records)
         if bar:
             bar.update(1)

@@ -55,6 +55,8 @@ def table_rows(records: list[dict]) -> tuple[list[str], list[dict]]:
     oracle = next((r for r in records if r.get("label", "").startswith("oracle")), None)
     groups: dict[str, list[dict]] = {}
     for r in records:
+        if r.get("kind") == "failed":
+            continue
         if oracle is not None and r.get("kind") == "model" and r["metrics"].get("perplexity"):
             gap = math.log(r["metrics"]["perplexity"] / oracle["metrics"]["perplexity"])
             r = {**r, "oracle_gap_nats": gap}
@@ -110,9 +112,11 @@ def csv_table(records: list[dict]) -> str:
 
 def notes(records: list[dict]) -> str:
     """What the numbers mean: data, protocols and signatures, measured as recorded."""
+    failed = [f"- **Failed**: {r['label']} (seed {r['seed']}): {r['error']}"
+              for r in records if r.get("kind") == "failed"]
     models = [r for r in records if r.get("kind") == "model"]
     if not models:
-        return ""
+        return "\n".join(failed) + "\n" if failed else ""
     d, r0 = models[0]["data"], models[0]
     lines = [f"- Data: {d['name']} (hash {d['hash'][:12]}), vocabulary {d['vocab_size']}, tokenizer "
              f"{d['tokenizer']}, {d['train_tokens']} training tokens, {d['test_tokens']} test tokens in "
@@ -138,7 +142,7 @@ def notes(records: list[dict]) -> str:
     lines.append(f"- Machine: {r0['environment']['platform']}, {r0['environment']['cpu_count']} CPUs; "
                  f"1-min load average during the runs {min(load):.2f}-{max(load):.2f}"
                  + (" (noisy: above 1.5)" if max(load) > 1.5 else "") + ".")
-    return "\n".join(lines) + "\n"
+    return "\n".join(failed + lines) + "\n"
 
 
 def write_reports(records: list[dict], out: str | Path) -> str:

@@ -140,6 +140,7 @@ def test_default_spec_is_valid_and_runs_end_to_end_at_a_tiny_size(tmp_path):
     assert DEFAULT_SPEC["corpus"] == "synthetic"
     spec = tiny_default_spec(tmp_path / "out")
     records = run_benchmark(spec, log=lambda line: None)
+    assert [r for r in records if r["kind"] == "failed"] == []
     labels = [r["label"] for r in records]
     assert labels[:2] == ["uniform", "unigram"] and "oracle (generator)" in labels
     oracle = next(r for r in records if r["label"] == "oracle (generator)")
@@ -171,3 +172,30 @@ def test_learning_curves_in_nats_per_token():
     hmm = SimpleNamespace(history_=[-31.0, -21.0], loglik_history_=[-30.0, -20.0], valid_history_=[-10.0])
     assert learning_curves(hmm, data) == {"train": [3.0, 2.0], "valid": [2.0]}
     assert learning_curves(SimpleNamespace(), data) is None
+
+
+class _Broken(lm.LanguageModel):
+    def _fit(self, corpus, valid=None):
+        raise RuntimeError("boom")
+
+    def _next_logprobs(self, histories):
+        raise NotImplementedError
+
+
+def test_a_failing_model_is_recorded_and_the_others_still_run(files, tmp_path):
+    from langmodels.registry import _MODELS
+
+    lm.register("test-broken", _Broken)
+    try:
+        spec = spec_for(files, tmp_path / "out", metrics={})
+        spec["models"].insert(0, "test-broken")
+        records = run_benchmark(spec, log=lambda line: None)
+        with pytest.raises(RuntimeError, match="boom"):
+            run_benchmark(spec, log=lambda line: None, keep_going=False)
+    finally:
+        _MODELS.pop("test-broken")
+    assert [(r["kind"], r["label"]) for r in records[:3]] == [
+        ("failed", "test-broken"), ("model", "uniform"), ("model", "unigram")]
+    assert records[0]["error"] == "RuntimeError: boom"
+    text = (tmp_path / "out" / "results.md").read_text()
+    assert "**Failed**: test-broken" in text and "| test-broken |" not in text
