@@ -187,7 +187,7 @@ def synthetic_task(n_train: int, n_test: int):
     return Xtr, ytr, Xte, yte
 
 
-def classify(data: Path, names: list[str], n_train: int, n_test: int) -> None:
+def classify(data: Path, names: list[str], n_train: int, n_test: int, min_counts: list[int]) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -199,8 +199,9 @@ def classify(data: Path, names: list[str], n_train: int, n_test: int) -> None:
              "two synthetic languages": synthetic_task(n_train, n_test)}
     for task, (Xtr, ytr, Xte, yte) in tasks.items():
         print(f"\n### classification: {task} ({len(Xtr)} train / {len(Xte)} test lines)")
-        print(f"{'model':34s} {'acc':>6s} {'P':>6s} {'R':>6s} {'F1':>6s} {'fit s':>7s} {'predict s':>9s}")
-        clfs = {f"LMClassifier({n})": LMClassifier(model=n, **FAMILIES[n]) for n in names}
+        print(f"{'model':48s} {'acc':>6s} {'P':>6s} {'R':>6s} {'F1':>6s} {'fit s':>7s} {'predict s':>9s}")
+        clfs = {f"LMClassifier({n}, min_count={c})": LMClassifier(model=n, min_count=c, **FAMILIES[n])
+                for n in names for c in min_counts}
         clfs["peer TF-IDF 1-2g + LogisticRegression"] = make_pipeline(
             TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+"),
             LogisticRegression(max_iter=2000))
@@ -208,7 +209,7 @@ def classify(data: Path, names: list[str], n_train: int, n_test: int) -> None:
             _, t_fit = timed(lambda clf=clf, X=Xtr, y=ytr: clf.fit(X, y))
             pred, t_pred = timed(lambda clf=clf, X=Xte: clf.predict(X))
             s = classification_scores(yte, pred)
-            print(f"{label:34s} {s['accuracy']:6.3f} {s['precision']:6.3f} {s['recall']:6.3f} "
+            print(f"{label:48s} {s['accuracy']:6.3f} {s['precision']:6.3f} {s['recall']:6.3f} "
                   f"{s['f1']:6.3f} {t_fit:7.1f} {t_pred:9.2f}  ({load()})")
 
 
@@ -247,6 +248,8 @@ def main(argv=None) -> None:
     ap.add_argument("--wt2-components", default="modified-kneser-ney,hmm,unigram",
                     help="for WT2-mini (an LSTM there takes several CPU minutes per epoch)")
     ap.add_argument("--families", default="unigram,modified-kneser-ney,hmm")
+    ap.add_argument("--min-counts", default="1,2", help="LMClassifier vocabularies to compare: words "
+                    "seen fewer times in training become <unk>, so every class model learns an <unk> rate")
     ap.add_argument("--n-train", type=int, default=2000, help="training lines per class")
     ap.add_argument("--n-test", type=int, default=500, help="test lines per class")
     args = ap.parse_args(argv)
@@ -259,7 +262,8 @@ def main(argv=None) -> None:
     if "adapt" in parts:
         adapt(args.data_dir, "modified-kneser-ney")
     if "classify" in parts:
-        classify(args.data_dir, args.families.split(","), args.n_train, args.n_test)
+        classify(args.data_dir, args.families.split(","), args.n_train, args.n_test,
+                 [int(c) for c in args.min_counts.split(",")])
     if "quantize" in parts:
         if importlib.util.find_spec("torch") is None:
             print("quantize: torch missing, skipped")

@@ -35,13 +35,16 @@ class LMClassifier(ClassifierMixin, BaseEstimator):
     """One language model per class; predicts argmax_c  ln p(c) + ln p(x | c).
 
     Parameters: `model` — registry name of the family; `tokenizer`, `min_count`, `max_size` — how
-    the shared vocabulary is built from the training texts; `priors` — None for the class
-    frequencies of the training labels, else one probability per class (in `classes_` order);
+    the shared vocabulary is built from the training texts (min_count=2 turns words seen once into
+    `<unk>`, so every class model learns how often its class meets unknown words; with 1, a class
+    whose training text has no `<unk>` gives test OOVs almost no probability and loses them);
+    `priors` — None for the class frequencies of the training labels, else one probability per
+    class (in `classes_` order);
     any other keyword is a hyper-parameter of the family (e.g. `order=3`).
     """
 
     def __init__(self, model: str = "modified-kneser-ney", tokenizer: str = "whitespace",
-                 min_count: int = 1, max_size: int | None = None, priors=None, **params):
+                 min_count: int = 2, max_size: int | None = None, priors=None, **params):
         self.model = model
         self.tokenizer = tokenizer
         self.min_count = min_count

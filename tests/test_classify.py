@@ -56,7 +56,7 @@ def test_scikit_learn_clone_cross_validation_and_grid_search():
     texts, y = _two_languages()
     clf = LMClassifier(model="unigram", k=0.5)
     twin = clone(clf)
-    assert twin.get_params() == {"model": "unigram", "tokenizer": "whitespace", "min_count": 1,
+    assert twin.get_params() == {"model": "unigram", "tokenizer": "whitespace", "min_count": 2,
                                  "max_size": None, "priors": None, "k": 0.5}
     assert "k=0.5" in repr(clf)
     assert cross_val_score(clf, texts, y, cv=3).min() == 1.0
