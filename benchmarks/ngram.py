@@ -9,11 +9,12 @@ For each mini protocol (PTB-mini, WT2-mini, Shakespeare-words) and order:
   Memory: the tables' bytes and the peak traced allocation of `fit` (tracemalloc), beside the
   size of our ARPA file gzipped.
 - nltk.lm (Laplace, WittenBellInterpolated, KneserNeyInterpolated): fit once on train; its
-  scoring is so slow that a fixed sample (the first test sentences up to `--nltk-tokens` tokens,
-  fewer for Kneser-Ney) is timed and the time scaled to the whole test set, as stated. Its
+  scoring is so slow that a fixed sample (the first test sentences holding `--nltk-tokens`
+  tokens, a tenth of that for Kneser-Ney) is timed and scaled to the whole test set. Its
   perplexity is on that sample, beside ours on the same sample.
 - the `kenlm` module: loads the ARPA (lmplz's reference file for Shakespeare-words, ours
-  elsewhere: the two are equal to 1e-6) and scores every test sentence with `Model.score`.
+  elsewhere: the two are equal to 1e-6) and scores every test sentence with `Model.score`
+  (median of `--repeats` passes, as ours).
 - `lmplz`, only when it is on PATH: estimation wall time with `-S 1G`.
 Each timing carries the 1-minute load average; above 1.5 the run is flagged NOISY.
 """
@@ -79,10 +80,10 @@ def ours(name, order, train, test, repeats):
                    "model_mb": model.tables_.nbytes() / 2**20, "load": load_note()}
 
 
-def sample(test, max_tokens):
-    """Indices of the first test sentences holding at most `max_tokens` targets (at least one)."""
-    n = np.searchsorted(np.cumsum(test.lengths + 1), max_tokens, side="right")
-    return np.arange(max(int(n), 1))
+def sample(test, min_tokens):
+    """Indices of the first test sentences, enough of them to hold `min_tokens` targets."""
+    n = np.searchsorted(np.cumsum(test.lengths + 1), min_tokens) + 1
+    return np.arange(min(int(n), len(test)))
 
 
 def nltk_run(cls_name, order, train_words, test_words, idx, total_targets):
@@ -109,7 +110,7 @@ def nltk_run(cls_name, order, train_words, test_words, idx, total_targets):
             "ppl_sample": math.exp(nll / n), "load": load_note()}
 
 
-def kenlm_run(arpa, test_words):
+def kenlm_run(arpa, test_words, repeats):
     import kenlm
 
     t = time.perf_counter()
@@ -117,9 +118,7 @@ def kenlm_run(arpa, test_words):
     load_s = time.perf_counter() - t
     sents = [" ".join(s) for s in test_words]
     n = sum(len(s) + 1 for s in test_words)
-    t = time.perf_counter()
-    total = sum(model.score(s, bos=True, eos=True) for s in sents)
-    score_s = time.perf_counter() - t
+    score_s, total = median_time(lambda: sum(model.score(s, bos=True, eos=True) for s in sents), repeats)
     return {"load_s": load_s, "score_s": score_s, "tok_s": n / score_s,
             "ppl": 10 ** (-total / n), "load": load_note()}
 
@@ -155,7 +154,7 @@ def run_dataset(key, data_dir, orders, args, tmp):
               f"{r['ppl']:.4f} | {r['peak_mb']:.1f} | {r['model_mb']:.1f} (ARPA.gz {gz_mb:.1f}) | "
               f"{r['load']} |")
         ref_path = data_dir / ref.format(order=order) if ref else arpa
-        k = kenlm_run(ref_path if ref_path.exists() else arpa, test_words)
+        k = kenlm_run(ref_path if ref_path.exists() else arpa, test_words, args.repeats)
         src = "lmplz's ARPA" if ref and ref_path.exists() else "our ARPA"
         print(f"| kenlm module ({src}) | load {k['load_s']:.3f} | {k['score_s']:.3f} | {k['tok_s']:,.0f} | "
               f"{k['ppl']:.4f} | | | {k['load']} |")
@@ -198,7 +197,7 @@ def main(argv=None):
     ap.add_argument("--datasets", default="ptb,wt2,shakespeare")
     ap.add_argument("--orders", default="3,5")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--nltk-tokens", type=int, default=2000,
+    ap.add_argument("--nltk-tokens", type=int, default=1000,
                     help="test tokens NLTK scores per model (a tenth for Kneser-Ney); 0 skips NLTK")
     args = ap.parse_args(argv)
     if not args.data_dir.exists():
