@@ -148,3 +148,22 @@ def test_incremental_state_follows_components(toy_train):
     state = m.reorder_state(state, [1, 0, 0])
     state, lp = m.advance(state, [4, 5, 6])
     np.testing.assert_allclose(lp, m.next_logprobs([[3, 4], [5], [6]]))
+
+
+def test_the_harness_lists_a_mixture_as_a_model(toy_train, toy_test, tmp_path):
+    from types import SimpleNamespace
+
+    from langmodels.harness import run_benchmark
+
+    valid = Corpus.from_texts(["the cat sat on the log", "a dog ran"], vocab=toy_train.vocab)
+    spec = {"name": "mix", "corpus": "synthetic", "seeds": [0], "out": str(tmp_path), "progress": False,
+            "models": [{"model": "interpolated", "label": "kn+unigram",
+                        "params": {"components": [["kneser-ney", {"order": 2}], ["unigram", {"k": 0.5}]]}}],
+            "metrics": {"ranking": False, "continuation_bleu": False, "unconditional": False, "human": False}}
+    data = SimpleNamespace(train=toy_train, valid=valid, test=toy_test, oracle_logprobs=None)
+    records = run_benchmark(spec, data=data, log=lambda line: None)
+    [record] = [r for r in records if r["label"] == "kn+unigram"]
+    assert record["kind"] == "model"
+    # fit(train, valid) tuned the weights on valid; the record's perplexity is the tuned mixture's.
+    m = make("interpolated", **spec["models"][0]["params"]).fit(toy_train, valid)
+    assert record["metrics"]["perplexity"] == pytest.approx(lm.perplexity(m, toy_test))
