@@ -67,7 +67,7 @@ def sentence_pieces(corpus: Corpus, max_len: int | None = None) -> list[tuple[np
     return pieces
 
 
-def sentence_batches(pieces, batch_size: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+def sentence_batches(pieces, batch_size: int, rng: np.random.Generator) -> list:
     """Length-bucketed padded batches: sort by length (random tie order), cut, shuffle the batches."""
     lengths = np.array([len(x) for x, _ in pieces])
     order = rng.permutation(len(pieces))

@@ -21,8 +21,9 @@ from ..errors import InvalidParameterError
 from ..vocabulary import BOS_ID
 from .batching import IGNORE, pad_rows
 
-# Scoring holds at most this many logits (B x T x V floats) at once.
-SCORE_BUDGET = 1 << 24
+# Scoring batches hold at most this many logits (B x T x V floats) and this many positions
+# (larger batches only lose cache locality).
+SCORE_BUDGET, SCORE_TOKENS = 1 << 24, 4096
 
 
 class NeuralModel(LanguageModel):
@@ -52,7 +53,8 @@ class NeuralModel(LanguageModel):
         check_choice("context", self.context, ["sentence", "stream"])
         check_int("seed", self.seed, low=0)
         if not (self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:")):
-            raise InvalidParameterError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+            raise InvalidParameterError(
+                f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         if self.threads is not None:
             check_int("threads", self.threads, low=1)
         check_choice("compile", self.compile, [True, False])
@@ -136,15 +138,18 @@ class NeuralModel(LanguageModel):
         start = 0
         while start < len(order):
             stop = start + 1
-            while stop < len(order) and (stop - start + 1) * len(rows[order[stop]][0]) * V <= SCORE_BUDGET:
+            while stop < len(order):
+                tokens = (stop - start + 1) * len(rows[order[stop]][0])
+                if tokens > SCORE_TOKENS or tokens * V > SCORE_BUDGET:
+                    break
                 stop += 1
             idx = order[start:stop]
             x = torch.from_numpy(pad_rows([rows[i][0] for i in idx], 0)).to(dev)
             y = torch.from_numpy(pad_rows([rows[i][1] for i in idx], IGNORE)).to(dev)
             logits = forward(x).float()                                       # (B, T, V)
             logits[..., BOS_ID] = -torch.inf
-            nll = F.cross_entropy(logits.transpose(1, 2), y, ignore_index=IGNORE, reduction="none")
-            nll = nll.cpu().numpy()                                           # (B, T)
+            nll = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), ignore_index=IGNORE, reduction="none")
+            nll = nll.view(y.shape).cpu().numpy()                             # (B, T)
             for b, i in enumerate(idx):
                 keep = rows[i][1] != IGNORE
                 out[rows[i][2]] = -nll[b, :len(keep)][keep]

@@ -26,7 +26,6 @@ STREAM_CHUNK = 2048   # tokens per forward call when scoring a stream (state car
 
 @functools.cache
 def _module_class():
-    import torch
     from torch import nn
 
     class RNNModule(nn.Module):

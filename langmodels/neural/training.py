@@ -181,7 +181,8 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist) -> N
         if dist_.world > 1:
             torch.distributed.all_reduce(loss_sum)
         train_loss = float(loss_sum) / max(n_tokens, 1)
-        record = {"epoch": epoch, "step": state.step, "lr": lr_at(model, state.step - 1, total, state.lr_factor),
+        last_lr = lr_at(model, state.step - 1, total, state.lr_factor)
+        record = {"epoch": epoch, "step": state.step, "lr": last_lr,
                   "train_loss": train_loss, "train_tokens_per_s": n_tokens / max(elapsed, 1e-9)}
         module.eval()
         if valid is not None:

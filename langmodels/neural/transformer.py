@@ -63,7 +63,8 @@ def _module_class():
             super().__init__()
             self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
             self.attn = SelfAttention(d, n_heads, dropout)
-            self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d), nn.Dropout(dropout))
+            self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d),
+                                     nn.Dropout(dropout))
 
         def forward(self, x, past=None, mask=None):
             a, kv = self.attn(self.ln1(x), past, mask)
@@ -90,8 +91,8 @@ def _module_class():
             # GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2 n_layers).
             for name, p in self.named_parameters():
                 if p.dim() >= 2:
-                    std = 0.02 / math.sqrt(2 * n_layers) if name.endswith(("proj.weight", "mlp.2.weight")) else 0.02
-                    nn.init.normal_(p, 0.0, std)
+                    residual = name.endswith(("proj.weight", "mlp.2.weight"))
+                    nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * n_layers) if residual else 0.02)
                 elif name.endswith("bias"):
                     nn.init.zeros_(p)
 
@@ -212,7 +213,8 @@ class TransformerModel(NeuralModel):
             stream = stream_of(corpus)
             x, y = stream[:-1], stream[1:].copy()
             rows = []
-            for begin, end, first in sliding_windows(len(x), self.block_size, self.stride or self.block_size // 2):
+            stride = self.stride or self.block_size // 2
+            for begin, end, first in sliding_windows(len(x), self.block_size, stride):
                 target = y[begin:end].copy()
                 target[:first - begin] = IGNORE       # context only
                 rows.append((x[begin:end], target, np.arange(first, end)))

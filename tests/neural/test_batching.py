@@ -3,8 +3,16 @@
 import numpy as np
 
 from langmodels import Corpus
-from langmodels.neural.batching import (IGNORE, row_chunks, sentence_batches, sentence_pieces,
-                                        sliding_windows, stream_of, stream_rows, stream_windows)
+from langmodels.neural.batching import (
+    IGNORE,
+    row_chunks,
+    sentence_batches,
+    sentence_pieces,
+    sliding_windows,
+    stream_of,
+    stream_rows,
+    stream_windows,
+)
 
 
 def corpus(texts):

@@ -25,7 +25,8 @@ FIT = {"embed_dim": 16, "n_layers": 1, "dropout": 0.0, "lr": 0.05, "epochs": 80,
 def test_overfits_thirty_tokens(name):
     train = Corpus.from_texts(OVERFIT)
     assert train.n_targets == 30
-    extra = {"n_heads": 2, "block_size": 16, "weight_decay": 0.0} if name == "transformer" else {"hidden_size": 16}
+    extra = ({"n_heads": 2, "block_size": 16, "weight_decay": 0.0} if name == "transformer"
+             else {"hidden_size": 16})
     model = make(name, **FIT, **extra).fit(train)
     assert lm.perplexity(model, train) < 2.0
 
@@ -103,7 +104,8 @@ def test_two_process_ddp_equals_one_process(corpora, tmp_path):
     valid = Corpus.from_texts(TEXTS[:2], vocab=train.vocab)
     script = Path(__file__).with_name("ddp_train.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2]) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
+                                          os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                            "--nproc_per_node=2", str(script), str(tmp_path)],
                           env=env, capture_output=True, text=True, timeout=300)
