@@ -49,6 +49,12 @@ def _by_label(records):
     return groups
 
 
+def _color(i: int):
+    import matplotlib
+
+    return matplotlib.colormaps["tab20"](i % 20)   # 20 distinct colours: one per model
+
+
 def _finite(x) -> bool:
     return x is not None and not math.isinf(x) and not math.isnan(x)
 
@@ -82,7 +88,7 @@ def _learning_curves(ax, records) -> bool:
     drawn = False
     for i, r in enumerate(_models(records)):
         curves = r.get("curves") or {}
-        color = f"C{i % 10}"
+        color = _color(i)
         for name, style in (("train", "-"), ("valid", "--")):
             values = curves.get(name)
             if values:
@@ -102,8 +108,8 @@ def _ppl_vs_time(ax, records) -> bool:
            if _finite(r["metrics"].get("perplexity")) and r.get("fit_seconds")]
     if not pts:
         return False
-    for t, p, label in pts:
-        ax.scatter(t, p)
+    for i, (t, p, label) in enumerate(pts):
+        ax.scatter(t, p, color=_color(i))
         ax.annotate(label, (t, p), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -115,13 +121,13 @@ def _ppl_vs_time(ax, records) -> bool:
 
 def _quality_diversity(ax, records) -> bool:
     drawn = False
-    for label, group in _by_label(records).items():
+    for i, (label, group) in enumerate(_by_label(records).items()):
         sweep = (group[0]["metrics"].get("unconditional") or {}).get("sweep") or []
         if sweep:
             x = [p["self_bleu"] for p in sweep]
             y = [p["test_bleu"] for p in sweep]
-            ax.plot(x, y, marker="o", label=label)
-            for p in sweep:
+            ax.plot(x, y, marker="o", label=label, color=_color(i))
+            for p in (sweep[0], sweep[-1]):   # the ends of each curve, to read its direction
                 ax.annotate(f"T={p['temperature']:g}", (p["self_bleu"], p["test_bleu"]), fontsize=6)
             drawn = True
     for prefix, marker, name in (("human", "*", "human text"), ("oracle", "P", "generator samples")):
