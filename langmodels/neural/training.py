@@ -41,12 +41,12 @@ RESUME_FREE = {"device", "threads", "compile", "progress", "checkpoint_dir"}
 
 
 def resolve_device(device: str):
-    """'auto' -> CUDA when present (this rank's GPU under torchrun), else CPU."""
+    """'auto' -> CUDA when present, else CPU; 'cuda' means this rank's GPU under torchrun."""
     import torch
 
-    if device == "auto":
-        if not torch.cuda.is_available():
-            return torch.device("cpu")
+    if device == "auto" and not torch.cuda.is_available():
+        return torch.device("cpu")
+    if device in ("auto", "cuda"):
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
     return torch.device(device)
 
@@ -111,6 +111,9 @@ def init_distributed(device) -> Dist:
 
 def train(model, corpus, valid, resume: bool = False, on_epoch_end=None) -> None:
     """Fit `model.module_` on `corpus` (see the module docstring); sets `model.history_`."""
+    if resume and not model.checkpoint_dir:
+        raise InvalidParameterError("resume=True needs the checkpoint_dir parameter: where the "
+                                    "interrupted run wrote its checkpoints")
     device = resolve_device(model.device)
     # The process group stays up after fit: a later fit in the same process reuses it (joining
     # a second group through torchrun's store can hang), and the caller may still need it.

@@ -79,7 +79,7 @@ def test_resume_equals_straight_run(name, corpora, tmp_path):
     straight = make(name, **{**params, "checkpoint_dir": None}).fit(train, valid)
     with pytest.raises(Interrupted):
         make(name, **params).fit(train, valid, on_epoch_end=stop_after_first_epoch)
-    assert (tmp_path / "ckpt" / "state.json").exists()
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["state.json", "tensors.safetensors"]
     resumed = make(name, **params).fit(train, valid, resume=True)
     assert [r["epoch"] for r in resumed.history_] == [1, 2, 3]
     assert_same_weights(weights(resumed), weights(straight))
@@ -116,3 +116,16 @@ def test_two_process_ddp_equals_one_process(corpora, tmp_path):
         assert_same_weights(weights(ddp), weights(single), atol=1e-5)
         assert not np.allclose(weights(ddp)["embed.weight"],
                                weights(make(name, **params).fit(valid))["embed.weight"])
+
+
+def test_bad_parameters_are_named(corpora):
+    train, _ = corpora
+    for name, bad, word in [("lstm", {"tie_weights": True, "embed_dim": 4, "hidden_size": 8}, "tie_weights"),
+                            ("gru", {"optimizer": "adam"}, "optimizer"),
+                            ("transformer", {"embed_dim": 10, "n_heads": 3}, "n_heads"),
+                            ("transformer", {"block_size": 8, "bptt": 9}, "bptt"),
+                            ("rnn", {"context": "document"}, "context")]:
+        with pytest.raises(lm.InvalidParameterError, match=word):
+            make(name, **{**SMALL, **bad}).fit(train)
+    with pytest.raises(lm.InvalidParameterError, match="checkpoint_dir"):
+        make("lstm", **SMALL).fit(train, resume=True)
