@@ -12,6 +12,15 @@ from .conftest import FAST_PARAMS
 
 MODELS = lm.available_models()
 ATOL = 1e-6
+# Models whose family needs an optional extra: skipped, with the reason, where it is not installed.
+OPTIONAL = {"hf-causal": "transformers"}
+
+
+@pytest.fixture(autouse=True)
+def _skip_without_optional_dependency(request):
+    name = request.node.callspec.params.get("name") if hasattr(request.node, "callspec") else None
+    if name in OPTIONAL:
+        pytest.importorskip(OPTIONAL[name], reason=f"{name} needs the optional package {OPTIONAL[name]}")
 
 
 def fitted(name, corpus):
