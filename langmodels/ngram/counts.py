@@ -108,6 +108,11 @@ class NGramCounts:
     def __init__(self, corpus: Corpus, order: int):
         V = len(corpus.vocab)
         self.V, self.order = V, order
+        inside = np.flatnonzero(corpus.ids == BOS_ID)
+        if len(inside):
+            seq = int(np.searchsorted(corpus.offsets, inside[0], side="right") - 1)
+            raise ValueError(f"sequence {seq} of the training corpus contains <s> (a literal '<s>' in "
+                             "the text?); <s> only starts a sequence and is never counted as a word")
         tokens, starts = window_stream(corpus)
         dist = positions_in_sentence(len(tokens), starts)
         self.keys = [np.arange(V, dtype=np.int64)]

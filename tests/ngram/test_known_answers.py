@@ -141,3 +141,8 @@ def test_zero_probability_is_reported_not_a_crash(toy):
     test = Corpus.from_texts(["b b"], vocab=toy.vocab)
     report = lm.evaluate(make("mle", order=2).fit(toy), test)   # c(b b) = 0 after seen "b"
     assert report.n_zero_prob >= 1 and report.perplexity == np.inf
+
+
+def test_literal_bos_in_training_text_is_refused():
+    with pytest.raises(ValueError, match="sequence 1 .* contains <s>"):
+        make("kneser-ney", order=2).fit(Corpus.from_texts(["a b", "a <s> b"]))
