@@ -44,10 +44,11 @@ def timed(fn, n):
     return statistics.median(out), out
 
 
-def hmmlearn_model(K, V, pi, A, B, **kw):
+def hmmlearn_model(K, V, pi, A, B, n_iter=1, **kw):
     from hmmlearn.hmm import CategoricalHMM
 
-    h = CategoricalHMM(K, n_features=V, init_params="", params="ste", tol=-np.inf, n_iter=1,
+    # n_iter must be given here: hmmlearn's convergence monitor keeps the constructor's value
+    h = CategoricalHMM(K, n_features=V, init_params="", params="ste", tol=-np.inf, n_iter=n_iter,
                        implementation="scaling", **kw)
     h.startprob_, h.transmat_, h.emissionprob_ = pi.copy(), A.copy(), B.copy()
     return h
@@ -98,12 +99,11 @@ def quality(name, train, test, states, iters, peer, inits):
     if peer:
         K, V = 16, len(train.vocab)
         pi, A, B = random_init(K, V, np.random.default_rng(0))
-        h = hmmlearn_model(K, V, pi, A, B, emissionprob_prior=1.1)   # add-0.1 emissions
-        h.n_iter = iters
+        h = hmmlearn_model(K, V, pi, A, B, n_iter=iters, emissionprob_prior=1.1)   # add-0.1 emissions
         t = time.perf_counter()
         h.fit(*as_hmmlearn(train))
         Xt, Lt = as_hmmlearn(test)
-        print(f"hmmlearn K=16 add-0.1, {iters} iterations: {np.exp(-h.score(Xt, Lt) / test.n_targets):.1f} "
+        print(f"hmmlearn K=16 add-0.1, {h.monitor_.iter} iterations: {np.exp(-h.score(Xt, Lt) / test.n_targets):.1f} "
               f"({time.perf_counter() - t:.1f} s)")
     order = np.random.default_rng(0).permutation(len(train))
     held, rest = train.subset(order[: len(train) // 10]), train.subset(order[len(train) // 10:])
@@ -141,7 +141,7 @@ def main():
     test = lm.Corpus.from_file(data / DATASETS["ptb"][1], vocab=train.vocab)
     if not args.skip_speed:
         speed(train, test, ints(args.states), ints(args.threads), args.our_iters, args.peer_iters)
-    for name in args.ppl_datasets.split(","):
+    for name in filter(None, args.ppl_datasets.split(",")):
         tr = lm.Corpus.from_file(data / DATASETS[name][0])
         te = lm.Corpus.from_file(data / DATASETS[name][1], vocab=tr.vocab)
         quality(name, tr, te, ints(args.ppl_states), args.ppl_iters, name == "ptb", args.inits.split(","))
