@@ -57,10 +57,8 @@ def test_viterbi_known_example():
 
 
 # --- hmmlearn as the reference -------------------------------------------------------------------
-hmmlearn = pytest.importorskip("hmmlearn.hmm")
-
-
 def _reference(model, **kw):
+    hmmlearn = pytest.importorskip("hmmlearn.hmm")
     h = hmmlearn.CategoricalHMM(model.n_states, n_features=len(model.vocab_), init_params="",
                                 params="ste", tol=-np.inf, n_iter=1, implementation="scaling", **kw)
     h.startprob_ = model.startprob_.copy()
