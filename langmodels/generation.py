@@ -22,7 +22,7 @@ import numpy as np
 from ._checks import check_float, check_int
 from .errors import InvalidParameterError
 from .tokenize import get_detokenizer, get_tokenizer
-from .vocabulary import EOS_ID
+from .vocabulary import BOS_ID, EOS_ID
 
 
 @dataclass
@@ -167,6 +167,14 @@ def _decoder(vocab, tokenizer: str):
 
 
 # --- scores -> choices ----------------------------------------------------------------------
+def _no_bos(lp: np.ndarray) -> np.ndarray:
+    # The contract gives <s> probability 0; enforce it here too, so that no model can emit it.
+    if np.isfinite(lp[:, BOS_ID]).any():
+        lp = lp.copy()
+        lp[:, BOS_ID] = -np.inf
+    return lp
+
+
 def _penalise(lp: np.ndarray, seen: np.ndarray, penalty: float) -> np.ndarray:
     # Log-probabilities are <= 0, so CTRL's "multiply negative scores" always applies.
     return lp if penalty == 1.0 else np.where(seen, lp * penalty, lp)
@@ -214,6 +222,7 @@ def _decode_rows(model, rows, limits, rng, *, do_sample, temperature, top_k, top
     if len(alive):
         state, lp = model.start_state([rows[r] for r in alive])
         for t in range(max_new_tokens):
+            lp = _no_bos(lp)
             s = _penalise(lp, seen[alive], repetition_penalty) if seen is not None else lp
             if do_sample:
                 chosen = _sample(_warp(s, temperature, top_k, top_p), rng)
@@ -260,6 +269,7 @@ def _beam_search(model, prompts, limits, num_beams, length_penalty, num_return, 
     if active:
         state, lp = model.start_state([prompts[g] for g in active])
     for t in range(int(limits.max()) if active else 0):
+        lp = _no_bos(lp)
         s = _penalise(lp, seen, penalty) if seen is not None else lp
         src, new_tokens, next_active, row = [], [], [], 0
         for g in active:

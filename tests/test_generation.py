@@ -204,3 +204,12 @@ def test_sampled_sequences_have_their_model_probabilities(model):
              (A, EOS): 0.55 * 0.30, (C, EOS): 0.04, (EOS,): 0.01}
     for seq, p in exact.items():
         assert_close_to(np.array([freq.get(seq, 0) / n]), np.array([p]))
+
+
+def test_bos_is_never_emitted_even_by_a_model_that_predicts_it(model):
+    # a contract-breaking row: <s> .9, </s> .05, a .05
+    model.rows_[None] = np.array([-np.inf, math.log(0.9), math.log(0.05), math.log(0.05), -np.inf, -np.inf])
+    (g,) = lm.generate(model, [""], max_new_tokens=1)
+    assert g.tokens == [EOS]   # the best token but <s>; ties (.05) go to the lower id
+    (g,) = lm.generate(model, [""], max_new_tokens=1, num_beams=2)
+    assert BOS not in g.tokens
