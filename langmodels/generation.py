@@ -73,6 +73,8 @@ def generate(
     `repetition_penalty` multiplies the (negative) log-probability of every token already in the
     prompt or the continuation (CTRL's penalty, as in `transformers`). `seed` makes sampling
     reproducible. Without `do_sample`, `temperature`, `top_k` and `top_p` are ignored.
+    `num_beams > 1` runs beam search (finished beams score sum / len ** `length_penalty`).
+    `batch_size` prompts are decoded together; finished rows leave the batch.
 
     >>> import langmodels as lm
     >>> m = lm.make("unigram").fit(lm.Corpus.from_texts(["a a b"]))
