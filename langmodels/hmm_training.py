@@ -65,7 +65,6 @@ def make_batches(seqs: list[np.ndarray], pad: int, device, batch_size: int, max_
     order = np.argsort(lengths, kind="stable")
     batches, start = [], 0
     while start < len(order):
-        T = int(lengths[order[start]])
         size = 1
         # grow while the batch's longest sequence still fits the budget
         while (start + size < len(order) and size < batch_size
