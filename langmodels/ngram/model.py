@@ -281,7 +281,10 @@ class ModifiedKneserNeyModel(KneserNeyModel):
 
 class KatzModel(NGramModel):
     """Katz backoff: Good-Turing discounted counts d_r r for r <= `max_count` (5, as Katz),
-    the rest of each context's mass given to the lower order by a normalised backoff weight."""
+    the rest of each context's mass given to the lower order by a normalised backoff weight.
+    A context whose n-grams were all seen more than `max_count` times (Katz would leave unseen
+    words nothing) is discounted by the largest count's ratio; unigrams share their left-over
+    mass uniformly."""
 
     def __init__(self, order: int = 3, max_count: int = 5, min_counts: Sequence[int] | None = None):
         super().__init__(order, min_counts)

@@ -128,9 +128,12 @@ def katz(c: NGramCounts, max_count: int = 5) -> Estimate:
         ratio[small] = d[x[small].astype(np.int64)]
         tot = context_sum(c, k, x)
         # A context whose n-grams are all seen more than K times would keep no mass for unseen
-        # words (probability 0 for them); such contexts are discounted by d_K instead.
+        # words (probability 0 for them); such contexts take the ratio of the largest discounted
+        # count instead.
+        below_one = d[1:][d[1:] < 1]
+        d_top = below_one[-1] if len(below_one) else 0.5
         full = context_sum(c, k, np.where(x > 0, ratio * x, 0.0)) >= tot * (1 - 1e-12)
-        ratio = np.where(full[c.context(k)] & (x > max_count), d[max_count], ratio)
+        ratio = np.where(full[c.context(k)] & (x > max_count), d_top, ratio)
         alpha.append(_ratio(ratio * x, tot[c.context(k)], 0.0))
         gamma.append(np.maximum(1.0 - context_sum(c, k, alpha[-1]), 0.0) if k == 1 else None)
     return Estimate(alpha, gamma, kind="backoff")

@@ -146,3 +146,14 @@ def test_zero_probability_is_reported_not_a_crash(toy):
 def test_literal_bos_in_training_text_is_refused():
     with pytest.raises(ValueError, match="sequence 1 .* contains <s>"):
         make("kneser-ney", order=2).fit(Corpus.from_texts(["a b", "a <s> b"]))
+
+
+def test_katz_leaves_mass_after_a_context_seen_only_often():
+    # "x" is followed by "y" 6 times (> K = 5): pure Katz would give every other word 0 there.
+    corpus = Corpus.from_texts(["x y"] * 6 + ["a b", "b c", "c a b", "a c c", "b b a"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = make("katz", order=2).fit(corpus)
+    p = np.exp(m.next_logprobs([[corpus.vocab["x"]]])[0])
+    assert 0 < p[corpus.vocab["y"]] < 1 and p.sum() == pytest.approx(1.0)
+    assert (np.delete(p, [corpus.vocab["y"], corpus.vocab["<s>"]]) > 0).all()
