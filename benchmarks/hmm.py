@@ -103,8 +103,9 @@ def quality(name, train, test, states, iters, peer, inits):
         t = time.perf_counter()
         h.fit(*as_hmmlearn(train))
         Xt, Lt = as_hmmlearn(test)
-        print(f"hmmlearn K=16 add-0.1, {h.monitor_.iter} iterations: {np.exp(-h.score(Xt, Lt) / test.n_targets):.1f} "
-              f"({time.perf_counter() - t:.1f} s)")
+        ppl = np.exp(-h.score(Xt, Lt) / test.n_targets)
+        secs = time.perf_counter() - t
+        print(f"hmmlearn K=16 add-0.1, {h.monitor_.iter} iterations: {ppl:.1f} ({secs:.1f} s)")
     order = np.random.default_rng(0).permutation(len(train))
     held, rest = train.subset(order[: len(train) // 10]), train.subset(order[len(train) // 10:])
     print(f"{'K':>5} {'init':>9} {'iters':>5} {'train ll/token':>14} {'test ppl':>9} {'fit s':>7}   load")
@@ -131,7 +132,8 @@ def main():
     p.add_argument("--ppl-iters", type=int, default=30)
     p.add_argument("--ppl-datasets", default="ptb")
     p.add_argument("--inits", default="clusters", help="random,clusters")
-    p.add_argument("--big", type=int, default=0, help="also time a fit with this many states (float32)")
+    p.add_argument("--big", default="", help="also time fits with these many states (float32), e.g. 512,1024")
+    p.add_argument("--big-transition-prior", default="", help="transition_prior for each --big size")
     p.add_argument("--skip-speed", action="store_true")
     args = p.parse_args()
     data = Path(args.data_dir)
@@ -145,13 +147,15 @@ def main():
         tr = lm.Corpus.from_file(data / DATASETS[name][0])
         te = lm.Corpus.from_file(data / DATASETS[name][1], vocab=tr.vocab)
         quality(name, tr, te, ints(args.ppl_states), args.ppl_iters, name == "ptb", args.inits.split(","))
-    if args.big:
+    priors = [float(x) for x in args.big_transition_prior.split(",") if x]
+    for i, K in enumerate(ints(args.big)):
+        tp = priors[i] if i < len(priors) else 0.1
         t = time.perf_counter()
-        m = HMMLanguageModel(n_states=args.big, n_iter=5, tol=-np.inf, dtype="float32",
+        m = HMMLanguageModel(n_states=K, n_iter=5, tol=-np.inf, dtype="float32", transition_prior=tp,
                              n_threads=ints(args.threads)[-1], progress=False).fit(train)
-        print(f"\n## {args.big} states, float32, clusters init + 5 EM iterations on PTB-mini: "
-              f"{time.perf_counter() - t:.0f} s, test ppl {lm.perplexity(m, test):.1f}   {load()}")
-
+        print(f"\n## {K} states, float32, transition_prior {tp}, clusters init + 5 EM iterations on "
+              f"PTB-mini: {time.perf_counter() - t:.0f} s, test ppl {lm.perplexity(m, test):.1f}   {load()}",
+              flush=True)
 
 if __name__ == "__main__":
     main()
