@@ -31,7 +31,9 @@ class HMMLanguageModel(LanguageModel):
     the objective by less than `tol` nats per token; `init` 'random' (Dirichlet draws) or
     'clusters' (a class-bigram model from k-means word clusters); `emission_prior` and
     `transition_prior` pseudo-counts added to the expected emission and transition/initial counts
-    (MAP estimation under Dirichlet priors; a positive emission prior keeps every word possible);
+    (MAP estimation under Dirichlet priors; a positive emission prior keeps every word possible;
+    the defaults were tuned on PTB-mini up to 256 states, beyond that about 25 / n_states for
+    `transition_prior` worked better);
     `seed`; `device` 'auto' (CUDA when present), 'cpu' or 'cuda'; `dtype` 'float64' or 'float32';
     `batch_size` sentences per padded batch; `n_threads` torch CPU threads during fit and scoring
     (None leaves torch's setting); `progress` a tqdm bar over iterations.
