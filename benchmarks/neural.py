@@ -8,8 +8,9 @@
    ceiling (6 x matmul parameters FLOPs per trained token; embedding look-ups cost none).
 2. Shakespeare-char (first 90% of tinyshakespeare train, last 10% evaluate): nanoGPT's "baby GPT"
    CPU recipe (4 layers, 4 heads, 128 dims, block 64, batch 12, 2000 iterations, lr 1e-3, no
-   dropout) through our `fit`, and through a plain nanoGPT-style loop (random windows, eval every
-   250 iterations on 200 batches per split, as the recipe does) on the same nn.Module; validation
+   dropout, learned positions as nanoGPT) through our `fit`, and through a plain nanoGPT-style
+   loop (random windows, eval every 250 iterations on 200 batches, as the recipe does) on the
+   same nn.Module; validation
    loss in nats per character and wall time of each. Our validation loss scores the evaluation
    text in non-overlapping 64-character windows, the same context lengths nanoGPT's estimate sees.
 
@@ -42,6 +43,7 @@ PTB_RECIPE = {"embed_dim": 200, "hidden_size": 200, "n_layers": 2, "dropout": 0.
               "schedule": "constant", "context": "stream", "epochs": 1, "patience": None,
               "progress": False, "device": "cpu"}
 GPT_RECIPE = {"n_layers": 4, "n_heads": 4, "embed_dim": 128, "block_size": 64, "batch_size": 12,
+              "positions": "learned",
               "lr": 1e-3, "dropout": 0.0, "warmup": 100, "schedule": "cosine", "weight_decay": 0.1,
               "clip": 1.0, "context": "stream", "stride": 64, "patience": None, "device": "cpu"}
 
@@ -198,7 +200,7 @@ def plain_gpt(train, valid, iters: int, seed: int = 0) -> tuple[float, float]:
     torch.manual_seed(seed)
     V = len(train.vocab)
     data_tr, data_va = torch.from_numpy(stream_of(train)), torch.from_numpy(stream_of(valid))
-    model = transformer_module_class()(V, 128, 4, 4, 512, 64, "sinusoidal", 0.0, True)
+    model = transformer_module_class()(V, 128, 4, 4, 512, 64, "learned", 0.0, True)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     other = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}]

@@ -82,6 +82,7 @@ def _module_class():
                 self.pos = nn.Embedding(block_size, d)
             else:
                 self.register_buffer("sinusoid", _sinusoids(block_size, d), persistent=False)
+                self.scale = math.sqrt(d)
             self.drop = nn.Dropout(dropout)
             self.blocks = nn.ModuleList(Block(d, n_heads, hidden, dropout) for _ in range(n_layers))
             self.ln_f = nn.LayerNorm(d)
@@ -97,18 +98,26 @@ def _module_class():
                     nn.init.zeros_(p)
 
         def positions(self, pos):
-            return self.pos(pos) if hasattr(self, "pos") else self.sinusoid[pos]
+            if hasattr(self, "pos"):
+                return self.pos(pos)
+            return self.sinusoid[pos]
+
+        def embed_tokens(self, x, pos):
+            # With fixed sinusoids (amplitude 1) the token embeddings are scaled by sqrt(d), as in
+            # Vaswani et al.; otherwise the N(0, 0.02) embeddings drown under the positions.
+            scale = 1.0 if hasattr(self, "pos") else self.scale
+            return self.drop(self.embed(x) * scale + self.positions(pos))
 
         def forward(self, x, state=None):
             T = x.shape[1]
-            h = self.drop(self.embed(x) + self.positions(torch.arange(T, device=x.device)))  # (B, T, d)
+            h = self.embed_tokens(x, torch.arange(T, device=x.device))          # (B, T, d)
             for block in self.blocks:
                 h, _ = block(h)
             return self.head(self.ln_f(h)), None                                # (B, T, V)
 
         def decode(self, x, pos, past=None, mask=None):
             """x (B, T) at positions pos (B, T), after cached keys/values `past`; mask (B, 1, T, P+T)."""
-            h = self.drop(self.embed(x) + self.positions(pos))                  # (B, T, d)
+            h = self.embed_tokens(x, pos)                                       # (B, T, d)
             present = []
             for i, block in enumerate(self.blocks):
                 h, kv = block(h, None if past is None else past[i], mask)
