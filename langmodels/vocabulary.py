@@ -98,6 +98,21 @@ class Vocabulary:
         get = self._index.get
         return np.fromiter((get(t, UNK_ID) for t in tokens), dtype=np.int32)
 
+    def index_in(self, base: Vocabulary) -> np.ndarray:
+        """For each id of this vocabulary, the id of the same token in `base` (int64, length len(self)).
+
+        Tokens `base` lacks map to its `<unk>` id; the specials map to the specials. This is the
+        gather index that carries a model trained on `base` over to this vocabulary.
+
+        >>> new = Vocabulary(["<unk>", "<s>", "</s>", "b", "z", "a"])
+        >>> new.index_in(Vocabulary.from_corpus([["a", "b", "a"], ["c"]])).tolist()
+        [0, 1, 2, 4, 0, 3]
+        """
+        if not isinstance(base, Vocabulary):
+            raise TypeError(f"index_in expects a Vocabulary, got {type(base).__name__}")
+        get = base._index.get
+        return np.fromiter((get(t, UNK_ID) for t in self.tokens), dtype=np.int64, count=len(self))
+
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Ids -> token strings."""
         toks = self.tokens

@@ -61,3 +61,14 @@ def test_corrupt_vocabulary_file(tmp_path):
         Vocabulary.load(tmp_path / "tampered.json")
     with pytest.raises(CheckpointError, match="not found"):
         Vocabulary.load(tmp_path / "missing.json")
+
+
+def test_index_in_maps_shared_words_and_sends_the_rest_to_unk():
+    base = Vocabulary(["<unk>", "<s>", "</s>", "the", "cat", "sat"])
+    new = Vocabulary(["<unk>", "<s>", "</s>", "sat", "dog", "the", "ran"])
+    # specials -> 0, 1, 2; sat -> 5; dog -> <unk> 0; the -> 3; ran -> <unk> 0
+    assert new.index_in(base).tolist() == [0, 1, 2, 5, 0, 3, 0]
+    assert new.index_in(base).dtype.name == "int64"
+    assert base.index_in(base).tolist() == list(range(len(base)))
+    with pytest.raises(TypeError, match="Vocabulary"):
+        new.index_in(["<unk>", "<s>", "</s>"])
