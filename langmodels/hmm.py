@@ -13,6 +13,7 @@ algebra run in torch (`langmodels.hmm_training`), imported only when needed.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -21,7 +22,7 @@ from ._checks import check_choice, check_float, check_int
 from .base import LanguageModel
 from .corpus import Corpus
 from .errors import InvalidParameterError
-from .vocabulary import BOS_ID, EOS_ID, Vocabulary
+from .vocabulary import BOS_ID, EOS_ID, UNK_ID, Vocabulary
 
 
 class HMMLanguageModel(LanguageModel):
@@ -141,14 +142,67 @@ class HMMLanguageModel(LanguageModel):
         return ht.make_batches(seqs, len(self.vocab_), device, B, 1 << 25, self.n_states, eos)
 
     # --- training ----------------------------------------------------------------------------
-    def _fit(self, corpus: Corpus, valid: Corpus | None = None):
+    def fit(self, corpus: Corpus, valid: Corpus | None = None, init=None) -> HMMLanguageModel:
+        """Baum-Welch on `corpus` (early stopping on `valid` when given).
+
+        `init` (pre-training then fine-tuning): a fitted HMMLanguageModel, or a directory saved by
+        `save`, with the same `n_states`; EM then starts from its parameters carried over to
+        `corpus.vocab` by `map_emissions` instead of the `init` hyper-parameter's start. The
+        histories (`history_`, ...) start afresh: they measure the objective on this corpus.
+        """
+        base = None if init is None else self._base_parameters(init)
+        return super().fit(corpus, valid, init=base)
+
+    def _base_parameters(self, init) -> tuple:
+        """(pi, A, B, vocab) of the model to fine-tune from; taken before fit clears self's state."""
+        from .base import LanguageModel, load
+
+        if isinstance(init, (str, os.PathLike)):
+            init = load(init)
+        if not isinstance(init, LanguageModel):
+            raise TypeError(f"init must be a fitted HMMLanguageModel or a saved model directory, "
+                            f"got {type(init).__name__}")
+        if not isinstance(init, HMMLanguageModel):
+            raise InvalidParameterError(f"init is a {type(init).__name__} ({init.registry_name!r}), "
+                                        f"not an HMM: only an HMM can start HMM training")
+        init._check_fitted()
+        self._check_params()
+        if init.n_states != self.n_states:
+            raise InvalidParameterError(f"init has n_states={init.n_states} but this model has "
+                                        f"n_states={self.n_states}; they must match")
+        return init.startprob_, init.transmat_, init.emissionprob_, init.vocab_
+
+    @staticmethod
+    def map_emissions(emissionprob: np.ndarray, base: Vocabulary, vocab: Vocabulary) -> np.ndarray:
+        """Emission matrix B (K, len(base)) carried over to `vocab`: B'[:, j] = B[:, base id of j].
+
+        Words `base` lacks map to its `<unk>` and share that column evenly (each gets
+        B[:, <unk>] / n, n the number of `vocab` ids mapped there, `vocab`'s own `<unk>` included);
+        `base` words that `vocab` lacks are `<unk>` to `vocab`, so their mass joins B'[:, <unk>].
+        Every unit of mass goes somewhere, so rows still sum to 1.
+        """
+        idx = vocab.index_in(base)
+        to_unk = idx == UNK_ID
+        B = emissionprob[:, idx]
+        B[:, to_unk] = emissionprob[:, [UNK_ID]] / to_unk.sum()
+        dropped = np.ones(len(base), bool)
+        dropped[idx] = False
+        B[:, UNK_ID] += emissionprob[:, dropped].sum(axis=1)
+        return B
+
+    def _fit(self, corpus: Corpus, valid: Corpus | None = None, init: tuple | None = None):
         from tqdm.auto import tqdm
 
         ht, _, _ = self._torch()
         K, V = self.n_states, len(self.vocab_)
         rng = np.random.default_rng(self.seed)
         with ht.torch_threads(self.n_threads):
-            if self.init == "random":
+            if init is not None:
+                # the M-step adds emission_prior pseudo-counts as in every iteration, which is
+                # how words the base never emitted gain their own mass
+                pi, A, B, base_vocab = init
+                self._set_params(pi.copy(), A.copy(), self.map_emissions(B, base_vocab, self.vocab_))
+            elif self.init == "random":
                 from .hmm_init import random_init
                 self._set_params(*random_init(K, V, rng))
             else:
