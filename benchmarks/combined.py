@@ -11,6 +11,9 @@ classify  Lines by source: PTB vs WikiText-2 vs Shakespeare (lower-cased), and t
           languages with one lexicon but different statistics; LMClassifier per family against
           TF-IDF (word 1-2 grams) + logistic regression from scikit-learn.
 quantize  An LSTM on PTB-mini: float vs int8 dynamic quantisation (size, scoring time, perplexity).
+finetune  An HMM pre-trained on WT2-mini (its own vocabulary) then fine-tuned on PTB-mini with
+          `fit(train, init=pretrained)`, against the same HMM trained on PTB-mini alone; PTB test
+          perplexity and wall time (`--parts finetune` runs it alone).
 
 Load averages are printed beside timings; a load above 1.5 marks a noisy run.
 """
@@ -143,6 +146,51 @@ def adapt(data: Path, name: str) -> None:
     print(f"weights in-domain/general {np.round(mix.weights_, 3).tolist()}")
 
 
+# --- pre-training then fine-tuning (HMM) ------------------------------------------------------------
+FINETUNE = {"n_states": 64, "tol": 0.0, "seed": 0, "device": "cpu", "progress": False}
+
+
+def finetune(data: Path, n_iter: int) -> None:
+    """WT2-mini pre-training + PTB-mini fine-tuning vs PTB-mini alone, scored on PTB test."""
+    from langmodels.hmm import HMMLanguageModel
+
+    train = Corpus.from_file(data / "ptb" / "valid.txt")
+    test = Corpus.from_file(data / "ptb" / "test.txt", vocab=train.vocab)
+    general = Corpus.from_file(data / "wikitext-2" / "valid.txt")
+    to_unk = int((train.vocab.index_in(general.vocab) == lm.vocabulary.UNK_ID).sum()) - 1
+    print(f"\n### pre-training then fine-tuning: HMM {FINETUNE['n_states']} states, {n_iter} EM iterations "
+          f"per stage; WT2-mini {general.n_tokens} tokens (V={len(general.vocab)}), PTB-mini "
+          f"{train.n_tokens} tokens (V={len(train.vocab)}, {to_unk} words not in WT2's vocabulary "
+          f"start from its <unk>), PTB test {test.n_tokens} tokens")
+
+    def hmm(iters):
+        return HMMLanguageModel(n_iter=iters, **FINETUNE)
+
+    hmm(1).fit(Corpus.from_texts(["warm up torch"]))            # keep torch's import out of the timings
+    order = np.random.default_rng(0).permutation(len(train))
+    n_held = len(train) // 10
+    held, rest = train.subset(np.sort(order[:n_held])), train.subset(np.sort(order[n_held:]))
+    alone, t_alone = timed(lambda: hmm(n_iter).fit(train))
+    alone2, t_alone2 = timed(lambda: hmm(2 * n_iter).fit(train))
+    alone_es, t_alone_es = timed(lambda: hmm(4 * n_iter).fit(rest, held))
+    pre, t_pre = timed(lambda: hmm(n_iter).fit(general))
+    mapped, _ = timed(lambda: hmm(0).fit(train, init=pre))
+    tuned, t_tune = timed(lambda: hmm(n_iter).fit(train, init=pre))
+    tuned_es, t_tune_es = timed(lambda: hmm(4 * n_iter).fit(rest, held, init=pre))
+    print(f"{'model':66s} {'PTB test ppl':>12s}  wall")
+    es = "early-stopped on 10% held out ({} iters)"
+    for label, m, t in ((f"PTB-mini alone, {n_iter} iters", alone, f"{t_alone:6.1f} s"),
+                        (f"PTB-mini alone, {2 * n_iter} iters", alone2, f"{t_alone2:6.1f} s"),
+                        ("PTB-mini alone, " + es.format(alone_es.n_iter_), alone_es, f"{t_alone_es:6.1f} s"),
+                        ("WT2-mini pre-trained, mapped, not fine-tuned", mapped,
+                         f"{t_pre:6.1f} s pre-training"),
+                        (f"pre-trained + fine-tuned {n_iter} iters", tuned,
+                         f"{t_tune:6.1f} s fine-tuning, {t_pre + t_tune:6.1f} s in all"),
+                        ("pre-trained + fine-tuned, " + es.format(tuned_es.n_iter_), tuned_es,
+                         f"{t_tune_es:6.1f} s fine-tuning, {t_pre + t_tune_es:6.1f} s in all")):
+        print(f"{label:66s} {lm.perplexity(m, test):12.2f}  {t}  ({load()})")
+
+
 # --- classification ------------------------------------------------------------------------------
 FAMILIES = {
     "unigram": {"k": 0.1},
@@ -243,7 +291,7 @@ def quantize(data: Path) -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--parts", default="interp,adapt,classify,quantize")
+    ap.add_argument("--parts", default="interp,adapt,classify,quantize,finetune")
     ap.add_argument("--components", default="modified-kneser-ney,hmm,lstm,unigram", help="for PTB-mini")
     ap.add_argument("--wt2-components", default="modified-kneser-ney,hmm,unigram",
                     help="for WT2-mini (an LSTM there takes several CPU minutes per epoch)")
@@ -252,6 +300,7 @@ def main(argv=None) -> None:
                     "seen fewer times in training become <unk>, so every class model learns an <unk> rate")
     ap.add_argument("--n-train", type=int, default=2000, help="training lines per class")
     ap.add_argument("--n-test", type=int, default=500, help="test lines per class")
+    ap.add_argument("--finetune-iters", type=int, default=10, help="EM iterations per stage (finetune)")
     args = ap.parse_args(argv)
     if not (args.data_dir / "ptb").is_dir():
         sys.exit(f"{args.data_dir}: no benchmark corpora there (see shared/data/README.md)")
@@ -269,6 +318,8 @@ def main(argv=None) -> None:
             print("quantize: torch missing, skipped")
         else:
             quantize(args.data_dir)
+    if "finetune" in parts:
+        finetune(args.data_dir, args.finetune_iters)
 
 
 if __name__ == "__main__":

@@ -110,7 +110,8 @@ def test_finetuning_scores_the_new_domain_better():
     general = _texts(rng, nouns, verbs, 300)                   # noun verb noun verb ...
     domain = _texts(rng, adjs, nouns, 120)                     # adjective noun adjective noun ...
     vocab = Corpus.from_texts(general + domain).vocab           # a deliberately shared vocabulary
-    pre = HMMLanguageModel(n_states=4, n_iter=15, seed=0, **QUIET).fit(Corpus.from_texts(general, vocab=vocab))
+    pre = HMMLanguageModel(n_states=4, n_iter=15, seed=0, **QUIET)
+    pre.fit(Corpus.from_texts(general, vocab=vocab))
     train, test = Corpus.from_texts(domain[:100], vocab=vocab), Corpus.from_texts(domain[100:], vocab=vocab)
     tuned = HMMLanguageModel(n_states=4, n_iter=5, seed=0, **QUIET).fit(train, init=pre)
     assert lm.perplexity(tuned, test) < 0.8 * lm.perplexity(pre, test)
