@@ -7,8 +7,11 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from .errors import EncodingError
 
@@ -74,3 +77,22 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def to_jsonable(obj: Any, default: Callable[[Any], Any] | None = None) -> Any:
+    """Nested dicts, lists and tuples with numpy values turned into plain JSON types.
+
+    Any other object is passed to `default`, or left as it is when `default` is None, so that
+    `json.dumps` rejects it rather than a checkpoint silently storing its repr.
+    """
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v, default) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v, default) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if default is None or isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return default(obj)

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._io import atomic_directory, read_utf8, write_json_atomic
+from ._io import to_jsonable as _jsonable
 from .corpus import Corpus
 from .errors import CheckpointError, InvalidParameterError, NotFittedError, VocabularyMismatchError
 from .vocabulary import BOS_ID, Vocabulary
@@ -306,16 +307,6 @@ def load(directory: str | os.PathLike) -> LanguageModel:
 def clone(model: LanguageModel) -> LanguageModel:
     """A new unfitted model with the same class and parameters."""
     return type(model)(**model.get_params())
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 def _version() -> str:

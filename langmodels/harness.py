@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ._io import read_utf8, write_text_atomic
+from ._io import read_utf8, to_jsonable, write_text_atomic
 from .corpus import Corpus
 from .metrics import LN2, evaluate, ranking_metrics
 from .registry import get_class, make
@@ -372,14 +372,4 @@ def _progress_bar(total: int, enabled: bool):
 
 
 def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return str(obj)
+    return to_jsonable(obj, default=str)
