@@ -165,6 +165,9 @@ def score_model(model, data, metric_spec: dict, label: str) -> tuple[dict, list[
     if opts is not None:
         metrics["continuation_bleu"], g = continuation_bleu(model, test, **opts)
         gens += [{"model": label, **x} for x in g]
+        rouge = _continuation_rouge(g)
+        if rouge is not None:
+            metrics["continuation_rouge"] = rouge
     opts = metric_spec.get("unconditional")
     if opts is not None:
         refs = [test.vocab.decode(s) for s in test.sequences()]
@@ -175,6 +178,18 @@ def score_model(model, data, metric_spec: dict, label: str) -> tuple[dict, list[
         gens += [{"model": label, "mode": "unconditional", "prompt": "", "hypothesis": " ".join(s),
                   "reference": None} for s in samples]
     return metrics, gens, {"score_seconds": score_seconds, "generate_seconds": time.perf_counter() - t0}
+
+
+def _continuation_rouge(generations: list[dict]) -> dict | None:
+    """ROUGE-1/2/L of the greedy continuations beside their BLEU (None without rouge-score)."""
+    try:
+        import rouge_score  # noqa: F401  (optional: pip install rouge-score)
+
+        from .rouge import rouge_scores
+    except ImportError:
+        return None
+    greedy = [g for g in generations if g["mode"] == "greedy"]
+    return rouge_scores([g["hypothesis"] for g in greedy], [g["reference"] for g in greedy])
 
 
 def _temperature_sweep(model, refs, opts, samples_at_1) -> list[dict]:

@@ -38,6 +38,7 @@ COLUMNS: list[tuple[str, Callable, str]] = [
     ("MRR", _get("metrics", "mrr"), ".4f"),
     ("cont-BLEU greedy", _get("metrics", "continuation_bleu", "greedy", "score"), ".2f"),
     ("cont-BLEU sampled", _get("metrics", "continuation_bleu", "sample", "bleu_mean"), ".2f"),
+    ("cont-ROUGE-L greedy", _get("metrics", "continuation_rouge", "rougeL", "f1"), ".2f"),
     ("Test-BLEU-4", _get("metrics", "unconditional", "test_bleu4"), ".3f"),
     ("Self-BLEU-4", _get("metrics", "unconditional", "self_bleu4"), ".3f"),
     ("distinct-2", _get("metrics", "unconditional", "distinct2"), ".3f"),

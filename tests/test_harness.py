@@ -199,3 +199,18 @@ def test_a_failing_model_is_recorded_and_the_others_still_run(files, tmp_path):
     assert records[0]["error"] == "RuntimeError: boom"
     text = (tmp_path / "out" / "results.md").read_text()
     assert "**Failed**: test-broken" in text and "| test-broken |" not in text
+
+
+def test_continuation_rouge_beside_bleu_scores_the_greedy_generations(files, tmp_path):
+    pytest.importorskip("rouge_score", reason="ROUGE needs the optional package rouge-score")
+    from langmodels.rouge import rouge_scores
+
+    out = tmp_path / "out"
+    records = run_benchmark(spec_for(files, out), log=lambda line: None)
+    unigram = next(r for r in records if r.get("label") == "unigram")
+    gens = [json.loads(line) for line in (out / "generations.jsonl").read_text().splitlines()]
+    greedy = [g for g in gens if g["model"] == "unigram" and g["mode"] == "greedy"]
+    direct = rouge_scores([g["hypothesis"] for g in greedy], [g["reference"] for g in greedy])
+    for name, scores in direct.items():
+        assert unigram["metrics"]["continuation_rouge"][name] == pytest.approx(scores)
+    assert "cont-ROUGE-L greedy" in (out / "results.md").read_text()
