@@ -43,6 +43,8 @@ class BackoffTables:
                 raise ValueError(f"order {k + 1}: keys are not strictly increasing")
         self.keys = [compact_keys(k) for k in keys]
         self.log_uniform = -np.log(V - 1)
+        self._logp0 = [np.append(p, 0.0) for p in self.logp]
+        self._logbow0 = [np.append(b, 0.0) for b in self.logbow]
         # Add-k asks "is this context ever continued?" at every position: one flag per entry.
         self._continued = None
         if self.uniform_backoff:
@@ -79,17 +81,17 @@ class BackoffTables:
         if self.uniform_backoff:
             return self._score_uniform(nodes, tokens)
         # m: the longest stored n-gram ending at each position (unigrams hold every word).
-        m = np.ones(len(tokens), np.int64)
+        m = np.ones(len(tokens), np.int8)
         for k in range(2, self.order + 1):
             m[nodes[k - 1] >= 0] = k
-        out = np.zeros(len(tokens))
-        for k in range(1, self.order + 1):
-            node = nodes[k - 1]
-            out += np.where(m == k, self.logp[k - 1][np.maximum(node, 0)], 0.0)
-            if k > 1:
-                # Contexts longer than the match pay their backoff weight (1 if not stored).
-                ctx = _shift(nodes[k - 2])
-                out += np.where((m < k) & (ctx >= 0), self.logbow[k - 2][np.maximum(ctx, 0)], 0.0)
+        # The tables end in a 0.0 sentinel, so a missing entry (index -1) gathers 0 unmasked.
+        out = self._logp0[0][tokens]
+        for k in range(2, self.order + 1):
+            p = self._logp0[k - 1][nodes[k - 1]]
+            np.copyto(out, p, where=m == k)
+            # Contexts longer than the match pay their backoff weight (1 if not stored).
+            bow = self._logbow0[k - 2][_shift(nodes[k - 2])]
+            out += np.where(m < k, bow, 0.0)   # not bow * (m < k): MLE's bow may be -inf
         return out
 
     def _score_uniform(self, nodes, tokens):
