@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a hyper-parameter (YAML value), e.g. --param order=3")
     t.add_argument("--out", required=True, help="directory to save the fitted model into")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run from the model's "
+                   "checkpoint_dir (neural models: --param checkpoint_dir=DIR)")
+    t.add_argument("--init", metavar="MODEL_DIR", help="fine-tune: start from this saved model "
+                   "(neural and HMM models), its vocabulary mapped onto this corpus's")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="score a saved model on a split or a file",
@@ -220,10 +224,11 @@ def cmd_train(args) -> int:
                          f"{', '.join(cls._param_names())} (see `langmodels models {args.model}`)")
     model = make(args.model, **params)
     model._check_params()   # fail before loading data
+    fit_options = _fit_options(model, args)
     ds = _load_dataset(args)
     rank = int(os.environ.get("RANK", "0"))   # under torchrun only rank 0 saves and prints
     t0 = time.perf_counter()
-    model.fit(ds.train, ds.valid)
+    model.fit(ds.train, ds.valid, **fit_options)
     seconds = time.perf_counter() - t0
     if rank != 0:
         return 0
@@ -238,6 +243,25 @@ def cmd_train(args) -> int:
         msg += f" (valid perplexity {perplexity(model, ds.valid):.3f})"
     print(msg)
     return 0
+
+
+def _fit_options(model, args) -> dict:
+    """--resume and --init as `fit` keywords, refused up front for a family that has no such option."""
+    import inspect
+
+    options = {}
+    if args.resume:
+        options["resume"] = True
+    if args.init:
+        if not Path(args.init).is_dir():
+            raise UsageError(f"--init {args.init}: no such model directory")
+        options["init"] = args.init
+    accepted = set(inspect.signature(model.fit).parameters) | set(inspect.signature(model._fit).parameters)
+    for name in options:
+        if name not in accepted:
+            raise UsageError(f"--{name}: {args.model} models do not support it "
+                             "(neural models resume; neural and HMM models fine-tune with --init)")
+    return options
 
 
 def _training_info(model_dir) -> dict:

@@ -110,3 +110,28 @@ def test_python_dash_m_help():
     res = subprocess.run([sys.executable, "-m", "langmodels", "evaluate", "--help"], capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 0 and "--split" in res.stdout
+
+
+def test_train_fine_tunes_an_hmm_with_init(capsys, tmp_path, corpus_dir):
+    import langmodels as lm
+
+    base = tmp_path / "base"
+    common = ["--corpus", str(corpus_dir), "--param", "n_states=3", "--param", "n_iter=2",
+              "--param", "init=random"]
+    assert run(capsys, "train", "hmm", *common, "--out", str(base))[0] == 0
+    code, out, err = run(capsys, "train", "hmm", *common, "--init", str(base), "--out", str(tmp_path / "ft"))
+    assert code == 0, err
+    tuned = lm.load(tmp_path / "ft")
+    # The command does exactly what fit(..., init=base) does in Python.
+    direct = lm.make("hmm", n_states=3, n_iter=2, init="random").fit(
+        lm.Corpus.from_file(corpus_dir / "train.txt"), init=base)
+    assert tuned.history_ == pytest.approx(direct.history_)
+
+
+def test_train_refuses_options_a_family_lacks(capsys, tmp_path, corpus_dir):
+    code, _, err = run(capsys, "train", "unigram", "--corpus", str(corpus_dir), "--resume",
+                       "--out", str(tmp_path / "m"))
+    assert code == 2 and "--resume: unigram models do not support it" in err
+    code, _, err = run(capsys, "train", "hmm", "--corpus", str(corpus_dir), "--init", str(tmp_path / "none"),
+                       "--out", str(tmp_path / "m"))
+    assert code == 2 and "no such model directory" in err
