@@ -30,6 +30,7 @@ class EvaluationReport:
     perplexity_no_unk: float    # the same without the tokens scored as <unk> (KenLM's "excluding OOVs")
     bits_per_token: float
     bits_per_char: float | None  # total NLL in bits / characters of the text (one newline per sequence)
+    context: str = "sentence"   # how the model scored: each sequence from <s>, or the corpus as one stream
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -39,16 +40,17 @@ class EvaluationReport:
         return (f"ppl {self.perplexity:.4f} (no </s>: {self.perplexity_no_eos:.4f}, no <unk>: "
                 f"{self.perplexity_no_unk:.4f}) | {self.bits_per_token:.4f} bits/token, {bpc} bits/char | "
                 f"{self.n_tokens} tokens, {self.n_sequences} sequences, {self.n_oov} OOV, "
-                f"{self.n_zero_prob} zero-probability")
+                f"{self.n_zero_prob} zero-probability, {self.context} context")
 
 
 def evaluate(model, corpus: Corpus) -> EvaluationReport:
     """Score every counted token of `corpus` with `model` and summarise."""
     logp = np.asarray(model.token_logprobs(corpus), dtype=np.float64)
-    return report_from_logprobs(logp, corpus)
+    # Neural models may read the test set as one stream (`context="stream"`); say so in the report.
+    return report_from_logprobs(logp, corpus, context=getattr(model, "context", None) or "sentence")
 
 
-def report_from_logprobs(logp: np.ndarray, corpus: Corpus) -> EvaluationReport:
+def report_from_logprobs(logp: np.ndarray, corpus: Corpus, context: str = "sentence") -> EvaluationReport:
     """The report for per-token log-probabilities in `corpus.targets()` order."""
     if logp.shape != (corpus.n_targets,):
         raise ValueError(f"expected {corpus.n_targets} log-probabilities, got shape {logp.shape}")
@@ -70,6 +72,7 @@ def report_from_logprobs(logp: np.ndarray, corpus: Corpus) -> EvaluationReport:
         perplexity_no_unk=_ppl(logp[~unk]),
         bits_per_token=-total / len(logp) / LN2,
         bits_per_char=None if not n_chars else -total / n_chars / LN2,
+        context=context,
     )
 
 

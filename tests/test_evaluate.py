@@ -26,3 +26,13 @@ def test_shape_mismatch_is_an_error():
     c = Corpus.from_texts(["a b"])
     with pytest.raises(ValueError, match="expected 3"):
         report_from_logprobs(np.zeros(2), c)
+
+
+def test_report_states_the_scoring_context(toy_train, toy_test):
+    import langmodels as lm
+
+    report = lm.evaluate(lm.make("unigram").fit(toy_train), toy_test)
+    assert report.context == "sentence" and str(report).endswith("sentence context")
+    stream = lm.make("lstm", embed_dim=4, hidden_size=4, n_layers=1, epochs=1, context="stream",
+                     batch_size=2, bptt=4, seed=0, device="cpu", progress=False).fit(toy_train)
+    assert lm.evaluate(stream, toy_test).context == "stream"
