@@ -26,6 +26,19 @@ from .batching import IGNORE, pad_rows
 SCORE_BUDGET, SCORE_TOKENS = 1 << 24, 4096
 
 
+# The state_dict entries with one row per vocabulary id (shared by the RNN and Transformer modules).
+VOCAB_ROWS = ("embed.weight", "head.weight", "head.bias")
+
+
+def carry_over(state: dict, base_vocab, vocab) -> dict:
+    """A state_dict for `vocab` from one for `base_vocab`: vocabulary rows gathered through
+    `vocab.index_in(base_vocab)` (unknown words take `<unk>`'s row), the rest as is."""
+    import torch
+
+    idx = torch.from_numpy(vocab.index_in(base_vocab))
+    return {k: v.index_select(0, idx) if k in VOCAB_ROWS else v.clone() for k, v in state.items()}
+
+
 class NeuralModel(LanguageModel):
     """Base of the neural estimators; see the module docstring. Subclasses define `__init__`."""
 
@@ -39,7 +52,7 @@ class NeuralModel(LanguageModel):
         check_float("lr", self.lr, low=0.0, low_open=True)
         check_choice("optimizer", self.optimizer, ["adamw", "sgd"])
         check_float("weight_decay", self.weight_decay, low=0.0)
-        check_int("epochs", self.epochs, low=1)
+        check_int("epochs", self.epochs, low=0)   # 0: no training (e.g. a fine-tuning start as is)
         if self.max_steps is not None:
             check_int("max_steps", self.max_steps, low=1)
         check_int("batch_size", self.batch_size, low=1)
@@ -77,15 +90,69 @@ class NeuralModel(LanguageModel):
     def _score(self, corpus: Corpus) -> np.ndarray:
         """ln p of every counted target of `corpus` in `corpus.targets()` order, in the context mode."""
 
+    # The constructor parameters that fix the module's shapes: `init` must share them.
+    architecture: tuple[str, ...] = ()
+
     # --- fitting -------------------------------------------------------------------------------
+    def fit(self, corpus: Corpus, valid: Corpus | None = None, resume: bool = False,
+            on_epoch_end=None, init=None) -> NeuralModel:
+        """Train on `corpus` (early stopping on `valid` when given).
+
+        `resume=True` continues an interrupted run from `checkpoint_dir`; `on_epoch_end(record)`
+        is called after each epoch. `init` (pre-training then fine-tuning): a fitted model of the
+        same class, or a directory saved by `save`, with the same architecture parameters;
+        training starts from its weights carried over to `corpus.vocab`: the embedding and
+        output rows (and output bias) are gathered through `corpus.vocab.index_in(base.vocab_)`,
+        so a word the base never saw starts from the base's `<unk>` row (all such words share
+        `<unk>`'s logit until training separates them); every other weight is copied. The
+        optimizer, schedule and `history_` start afresh and training uses this model's own
+        hyper-parameters (`epochs=0` keeps the carried-over weights as they are). The base model
+        is not modified.
+        """
+        start = None
+        if init is not None:
+            if resume:
+                raise InvalidParameterError("resume=True and init are exclusive: resume continues an "
+                                            "interrupted run from checkpoint_dir, init starts a new one "
+                                            "from a fitted model")
+            start = self._base_weights(init)
+        return super().fit(corpus, valid, resume=resume, on_epoch_end=on_epoch_end, init=start)
+
+    def _base_weights(self, init) -> tuple:
+        """(state_dict copy, vocabulary) of the model to fine-tune from, checked against self."""
+        import os
+
+        from ..base import load
+
+        if isinstance(init, (str, os.PathLike)):
+            init = load(init)
+        if not isinstance(init, LanguageModel):
+            raise TypeError(f"init must be a fitted {type(self).__name__} or a saved model directory, "
+                            f"got {type(init).__name__}")
+        if type(init) is not type(self):
+            raise InvalidParameterError(
+                f"init is a {type(init).__name__} ({init.registry_name!r}), not a "
+                f"{type(self).__name__} ({self.registry_name!r}): only the same model family can "
+                f"start its training")
+        init._check_fitted()
+        self._check_params()
+        for name in self.architecture:
+            if getattr(init, name) != getattr(self, name):
+                raise InvalidParameterError(
+                    f"init has {name}={getattr(init, name)!r} but this model has "
+                    f"{name}={getattr(self, name)!r}; architecture parameters must match")
+        state = {k: v.detach().cpu().clone() for k, v in init.module_.state_dict().items()}
+        return state, init.vocab_
+
     def _fit(self, corpus: Corpus, valid: Corpus | None = None, resume: bool = False,
-             on_epoch_end=None) -> None:
-        """Train with the shared loop. `resume=True` continues from `checkpoint_dir` when it holds
-        a checkpoint; `on_epoch_end(record)` is called after each epoch's checkpoint."""
+             on_epoch_end=None, init: tuple | None = None) -> None:
+        """Train with the shared loop, from `init`'s (state_dict, vocabulary) when given."""
         from .training import train
 
+        if init is not None:
+            init = carry_over(*init, self.vocab_)
         with self._threads():
-            train(self, corpus, valid, resume=resume, on_epoch_end=on_epoch_end)
+            train(self, corpus, valid, resume=resume, on_epoch_end=on_epoch_end, init=init)
 
     @contextlib.contextmanager
     def _threads(self):

@@ -81,6 +81,7 @@ class _RecurrentModel(NeuralModel):
     """
 
     cell = "rnn"
+    architecture = ("embed_dim", "hidden_size", "n_layers", "tie_weights")
 
     def __init__(self, embed_dim: int = 200, hidden_size: int = 200, n_layers: int = 2,
                  dropout: float = 0.2, tie_weights: bool = False, lr: float = 1e-3,

@@ -109,18 +109,19 @@ def init_distributed(device) -> Dist:
     return Dist(dist.get_world_size(), dist.get_rank())
 
 
-def train(model, corpus, valid, resume: bool = False, on_epoch_end=None) -> None:
-    """Fit `model.module_` on `corpus` (see the module docstring); sets `model.history_`."""
+def train(model, corpus, valid, resume: bool = False, on_epoch_end=None, init=None) -> None:
+    """Fit `model.module_` on `corpus` (see the module docstring); sets `model.history_`.
+    `init`: a state_dict for this vocabulary to start from instead of a fresh initialisation."""
     if resume and not model.checkpoint_dir:
         raise InvalidParameterError("resume=True needs the checkpoint_dir parameter: where the "
                                     "interrupted run wrote its checkpoints")
     device = resolve_device(model.device)
     # The process group stays up after fit: a later fit in the same process reuses it (joining
     # a second group through torchrun's store can hang), and the caller may still need it.
-    _train(model, corpus, valid, resume, on_epoch_end, device, init_distributed(device))
+    _train(model, corpus, valid, resume, on_epoch_end, device, init_distributed(device), init)
 
 
-def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist) -> None:
+def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init=None) -> None:
     import torch
     import torch.nn.functional as F
 
@@ -129,10 +130,13 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist) -> N
         raise InvalidParameterError(f"batch_size ({model.batch_size}) must be at least the number of "
                                     f"processes ({dist_.world}): each carries its own rows of the stream")
     torch.manual_seed(model.seed)
-    module = model._new_module(V).to(device)
+    module = model._new_module(V)
+    if init is not None:
+        module.load_state_dict(init)
+    module = module.to(device)
     model.module_ = module
     opt = make_optimizer(model, module, device)
-    state, best = LoopState(), None
+    state, best = LoopState(done=model.epochs == 0 and not model.max_steps), None
     ckpt = Path(model.checkpoint_dir) if model.checkpoint_dir else None
     if resume and ckpt is not None and (ckpt / STATE_FILE).exists():
         state, best = load_checkpoint(ckpt, model, module, opt, device)

@@ -151,6 +151,9 @@ class TransformerModel(NeuralModel):
         make("transformer", embed_dim=100, n_heads=3)     # embed_dim must divide into the heads
     """
 
+    architecture = ("embed_dim", "hidden_size", "n_layers", "n_heads", "block_size", "positions",
+                    "tie_weights")
+
     def __init__(self, embed_dim: int = 128, hidden_size: int | None = None, n_layers: int = 4,
                  n_heads: int = 4, block_size: int = 128, positions: str = "sinusoidal",
                  dropout: float = 0.1, tie_weights: bool = True, lr: float = 1e-3,
