@@ -13,7 +13,8 @@ classify  Lines by source: PTB vs WikiText-2 vs Shakespeare (lower-cased), and t
 quantize  An LSTM on PTB-mini: float vs int8 dynamic quantisation (size, scoring time, perplexity).
 finetune  An HMM pre-trained on WT2-mini (its own vocabulary) then fine-tuned on PTB-mini with
           `fit(train, init=pretrained)`, against the same HMM trained on PTB-mini alone; PTB test
-          perplexity and wall time (`--parts finetune` runs it alone).
+          perplexity and wall time (`--parts finetune` runs it alone); then the same for an LSTM
+          (embed 200, hidden 200, 2 layers, one CPU thread; `--parts finetune-lstm` runs it alone).
 
 Load averages are printed beside timings; a load above 1.5 marks a noisy run.
 """
@@ -191,6 +192,36 @@ def finetune(data: Path, n_iter: int) -> None:
         print(f"{label:66s} {lm.perplexity(m, test):12.2f}  {t}  ({load()})")
 
 
+FINETUNE_LSTM = {"embed_dim": 200, "hidden_size": 200, "n_layers": 2, "seed": 0, "device": "cpu",
+                 "threads": 1, "patience": None, "progress": False}
+
+
+def finetune_lstm(data: Path, epochs: int) -> None:
+    """The neural case of `finetune`: an LSTM pre-trained on WT2-mini, fine-tuned on PTB-mini."""
+    train = Corpus.from_file(data / "ptb" / "valid.txt")
+    test = Corpus.from_file(data / "ptb" / "test.txt", vocab=train.vocab)
+    general = Corpus.from_file(data / "wikitext-2" / "valid.txt")
+    to_unk = int((train.vocab.index_in(general.vocab) == lm.vocabulary.UNK_ID).sum()) - 1
+    print(f"\n### pre-training then fine-tuning: LSTM 200/200 x2, {epochs} epoch(s) per stage, 1 thread; "
+          f"WT2-mini {general.n_tokens} tokens (V={len(general.vocab)}), PTB-mini {train.n_tokens} tokens "
+          f"({to_unk} words start from WT2's <unk> row)")
+
+    def lstm():
+        return make("lstm", epochs=epochs, **FINETUNE_LSTM)
+
+    make("lstm", epochs=1, **{**FINETUNE_LSTM, "embed_dim": 4, "hidden_size": 4}).fit(
+        Corpus.from_texts(["warm up torch"]))                   # keep torch's import out of the timings
+    alone, t_alone = timed(lambda: lstm().fit(train))
+    pre, t_pre = timed(lambda: lstm().fit(general))
+    tuned, t_tune = timed(lambda: lstm().fit(train, init=pre))
+    print(f"{'model':50s} {'PTB test ppl':>12s}  wall")
+    for label, m, t in ((f"PTB-mini alone, {epochs} epoch(s)", alone, f"{t_alone:6.1f} s"),
+                        (f"pre-trained + fine-tuned {epochs} epoch(s)", tuned,
+                         f"{t_tune:6.1f} s fine-tuning, {t_pre + t_tune:6.1f} s in all "
+                         f"({t_pre:.1f} s pre-training)")):
+        print(f"{label:50s} {lm.perplexity(m, test):12.2f}  {t}  ({load()})")
+
+
 # --- classification ------------------------------------------------------------------------------
 FAMILIES = {
     "unigram": {"k": 0.1},
@@ -301,6 +332,8 @@ def main(argv=None) -> None:
     ap.add_argument("--n-train", type=int, default=2000, help="training lines per class")
     ap.add_argument("--n-test", type=int, default=500, help="test lines per class")
     ap.add_argument("--finetune-iters", type=int, default=10, help="EM iterations per stage (finetune)")
+    ap.add_argument("--finetune-epochs", type=int, default=1,
+                    help="LSTM epochs per stage (finetune; one WT2-mini epoch is minutes on one CPU thread)")
     args = ap.parse_args(argv)
     if not (args.data_dir / "ptb").is_dir():
         sys.exit(f"{args.data_dir}: no benchmark corpora there (see shared/data/README.md)")
@@ -320,6 +353,8 @@ def main(argv=None) -> None:
             quantize(args.data_dir)
     if "finetune" in parts:
         finetune(args.data_dir, args.finetune_iters)
+    if ("finetune" in parts or "finetune-lstm" in parts) and importlib.util.find_spec("torch") is not None:
+        finetune_lstm(args.data_dir, args.finetune_epochs)
 
 
 if __name__ == "__main__":
