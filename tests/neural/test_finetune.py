@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import langmodels as lm
-from langmodels import Corpus, Vocabulary
+from langmodels import Corpus
 from langmodels.errors import InvalidParameterError, NotFittedError
 
 pytest.importorskip("torch")
@@ -33,10 +33,10 @@ def test_rows_carried_over_from_fitted_and_saved(name, params, tmp_path):
     for tok in ["the", "sat", "a", "bird", "flew"]:
         want = base.vocab_.encode([tok])[0] if tok in base.vocab_ else 0
         np.testing.assert_array_equal(_rows(start, new.vocab.encode([tok])), _rows(base, [want]))
-    head = start.module_.head
-    np.testing.assert_array_equal(head.weight.detach().numpy(), base.module_.head.weight.detach().numpy()[idx])
+    head, base_head = start.module_.head, base.module_.head
+    np.testing.assert_array_equal(head.weight.detach().numpy(), base_head.weight.detach().numpy()[idx])
     if head.bias is not None:
-        np.testing.assert_array_equal(head.bias.detach().numpy(), base.module_.head.bias.detach().numpy()[idx])
+        np.testing.assert_array_equal(head.bias.detach().numpy(), base_head.bias.detach().numpy()[idx])
     # fine-tuning from the fitted model and from its saved directory give the same model
     tuned = lm.make(name, **params).fit(new, init=base)
     base.save(tmp_path / "base")
@@ -93,7 +93,8 @@ def test_finetuning_scores_the_new_domain_better():
     rng = np.random.default_rng(0)
     nouns, verbs, adjs = ["n1", "n2", "n3"], ["v1", "v2", "v3"], ["j1", "j2"]
     def texts(a, b, n):
-        return [" ".join(rng.choice(a if t % 2 == 0 else b) for t in range(rng.integers(2, 7))) for _ in range(n)]
+        return [" ".join(rng.choice(a if t % 2 == 0 else b) for t in range(rng.integers(2, 7)))
+                for _ in range(n)]
     general, domain = texts(nouns, verbs, 300), texts(adjs, nouns, 120)
     params = {**RNN, "embed_dim": 16, "hidden_size": 16, "lr": 0.02, "batch_size": 16}
     pre = lm.make("lstm", **{**params, "epochs": 4}).fit(Corpus.from_texts(general))
