@@ -1,4 +1,3 @@
-import importlib.util
 
 import numpy as np
 import pytest
@@ -66,8 +65,6 @@ def test_scikit_learn_clone_cross_validation_and_grid_search():
     assert grid.best_params_["k"] in (0.1, 1.0) and grid.best_estimator_.k == grid.best_params_["k"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("langmodels.ngram.model") is None,
-                    reason="the n-gram family (langmodels.ngram.model) is not available")
 def test_with_an_ngram_family():
     # Same words, different order: only a model that sees history can tell the classes apart.
     texts = ["a b a b", "b a b a"] * 4 + ["a a b b", "b b a a"] * 4

@@ -57,7 +57,12 @@ class NGramModel(LanguageModel):
 
     # --- estimation ------------------------------------------------------------------------
     def _estimate(self, counts: NGramCounts) -> sm.Estimate:
-        raise NotImplementedError
+        """Each smoothing's (alpha, gamma) for the interpolation recursion, from the counts.
+
+        Every smoothing below fills this in; ArpaModel, whose tables come from a file, overrides
+        `_fit` instead, which is why this is not an abstract method.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not estimate from counts")
 
     def _fit(self, corpus: Corpus, valid=None):
         counts = NGramCounts(corpus, self.order)
