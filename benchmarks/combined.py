@@ -151,14 +151,20 @@ def adapt(data: Path, name: str) -> None:
 FINETUNE = {"n_states": 64, "tol": 0.0, "seed": 0, "device": "cpu", "progress": False}
 
 
-def finetune(data: Path, n_iter: int) -> None:
-    """WT2-mini pre-training + PTB-mini fine-tuning vs PTB-mini alone, scored on PTB test."""
-    from langmodels.hmm import HMMLanguageModel
-
+def finetune_corpora(data: Path):
+    """PTB-mini train/test, the WT2-mini corpus to pre-train on, and how many PTB words WT2 lacks."""
     train = Corpus.from_file(data / "ptb" / "valid.txt")
     test = Corpus.from_file(data / "ptb" / "test.txt", vocab=train.vocab)
     general = Corpus.from_file(data / "wikitext-2" / "valid.txt")
     to_unk = int((train.vocab.index_in(general.vocab) == lm.vocabulary.UNK_ID).sum()) - 1
+    return train, test, general, to_unk
+
+
+def finetune(data: Path, n_iter: int) -> None:
+    """WT2-mini pre-training + PTB-mini fine-tuning vs PTB-mini alone, scored on PTB test."""
+    from langmodels.hmm import HMMLanguageModel
+
+    train, test, general, to_unk = finetune_corpora(data)
     print(f"\n### pre-training then fine-tuning: HMM {FINETUNE['n_states']} states, {n_iter} EM iterations "
           f"per stage; WT2-mini {general.n_tokens} tokens (V={len(general.vocab)}), PTB-mini "
           f"{train.n_tokens} tokens (V={len(train.vocab)}, {to_unk} words not in WT2's vocabulary "
@@ -198,10 +204,7 @@ FINETUNE_LSTM = {"embed_dim": 200, "hidden_size": 200, "n_layers": 2, "seed": 0,
 
 def finetune_lstm(data: Path, epochs: int) -> None:
     """The neural case of `finetune`: an LSTM pre-trained on WT2-mini, fine-tuned on PTB-mini."""
-    train = Corpus.from_file(data / "ptb" / "valid.txt")
-    test = Corpus.from_file(data / "ptb" / "test.txt", vocab=train.vocab)
-    general = Corpus.from_file(data / "wikitext-2" / "valid.txt")
-    to_unk = int((train.vocab.index_in(general.vocab) == lm.vocabulary.UNK_ID).sum()) - 1
+    train, test, general, to_unk = finetune_corpora(data)
     print(f"\n### pre-training then fine-tuning: LSTM 200/200 x2, {epochs} epoch(s) per stage, 1 thread; "
           f"WT2-mini {general.n_tokens} tokens (V={len(general.vocab)}), PTB-mini {train.n_tokens} tokens "
           f"({to_unk} words start from WT2's <unk> row)")
