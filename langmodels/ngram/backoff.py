@@ -43,8 +43,6 @@ class BackoffTables:
                 raise ValueError(f"order {k + 1}: keys are not strictly increasing")
         self.keys = [compact_keys(k) for k in keys]
         self.log_uniform = -np.log(V - 1)
-        self._logp0 = [np.append(p, 0.0) for p in self.logp]
-        self._logbow0 = [np.append(b, 0.0) for b in self.logbow]
         # Add-k asks "is this context ever continued?" at every position: one flag per entry.
         self._continued = None
         if self.uniform_backoff:
@@ -59,7 +57,7 @@ class BackoffTables:
         return [len(k) for k in self.keys]
 
     def nbytes(self) -> int:
-        arrays = self.keys + self.logp + self.logbow
+        arrays = self.keys + self.logp + self.logbow + (self._continued or [])
         return int(sum(a.nbytes for a in arrays))
 
     def successors(self, k: int, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,21 +75,31 @@ class BackoffTables:
     # --- scoring a stream ------------------------------------------------------------------
     def score_stream(self, tokens: np.ndarray) -> np.ndarray:
         """ln p(tokens[t] | the window before t) for every position of a window stream."""
-        nodes = stream_nodes(self.keys, tokens, self.V)
         if self.uniform_backoff:
-            return self._score_uniform(nodes, tokens)
-        # m: the longest stored n-gram ending at each position (unigrams hold every word).
-        m = np.ones(len(tokens), np.int8)
-        for k in range(2, self.order + 1):
-            m[nodes[k - 1] >= 0] = k
-        # The tables end in a 0.0 sentinel, so a missing entry (index -1) gathers 0 unmasked.
-        out = self._logp0[0][tokens]
-        for k in range(2, self.order + 1):
-            p = self._logp0[k - 1][nodes[k - 1]]
-            np.copyto(out, p, where=m == k)
-            # Contexts longer than the match pay their backoff weight (1 if not stored).
-            bow = self._logbow0[k - 2][_shift(nodes[k - 2])]
-            out += np.where(m < k, bow, 0.0)   # not bow * (m < k): MLE's bow may be -inf
+            return self._score_uniform(stream_nodes(self.keys, tokens, self.V), tokens)
+        # Climb the orders: p_k(w|h) = p_k(hw) if hw is stored, else bow(h) + p_{k-1}(w|h'), where
+        # h is the length k-1 context. Only positions whose h is stored change (bow = 0 elsewhere),
+        # a set that shrinks with k. Bigrams run on the whole stream, as slices.
+        n, V = len(tokens), self.V
+        out = self.logp[0][tokens]
+        if self.order == 1:
+            return out
+        node = lookup(self.keys[1], tokens[:-1] * V + tokens[1:])
+        after_first = out[1:]
+        after_first += self.logbow[0][tokens[:-1]]
+        hit = np.flatnonzero(node >= 0)
+        ctx = node[hit]
+        after_first[hit] = self.logp[1][ctx]
+        pos = hit + 2                          # where the stored bigram is the context
+        for k in range(3, self.order + 1):
+            if len(pos) and pos[-1] == n:      # a context ending the stream predicts nothing
+                pos, ctx = pos[:-1], ctx[:-1]
+            node = lookup(self.keys[k - 1], ctx * V + tokens[pos])
+            out[pos] += self.logbow[k - 2][ctx]     # then overwritten where hw is stored (MLE: -inf)
+            hit = np.flatnonzero(node >= 0)
+            pos, ctx = pos[hit], node[hit]
+            out[pos] = self.logp[k - 1][ctx]
+            pos = pos + 1
         return out
 
     def _score_uniform(self, nodes, tokens):
