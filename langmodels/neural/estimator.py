@@ -39,6 +39,24 @@ def carry_over(state: dict, base_vocab, vocab) -> dict:
     return {k: v.index_select(0, idx) if k in VOCAB_ROWS else v.clone() for k, v in state.items()}
 
 
+def token_nll(logits, y, reduction: str = "none"):
+    """-ln softmax(logits)[y] for (B, T, V) logits and (B, T) targets (IGNORE skipped), as (B, T)
+    or summed. A time-major module's logits are a transposed view; reading them in memory order
+    avoids copying B x T x V floats."""
+    import torch.nn.functional as F
+
+    V = logits.shape[-1]
+    time_major = not logits.is_contiguous() and logits.transpose(0, 1).is_contiguous()
+    if time_major:
+        logits, y = logits.transpose(0, 1), y.t()
+    nll = F.cross_entropy(logits.reshape(-1, V).float(), y.reshape(-1), ignore_index=IGNORE,
+                          reduction=reduction)
+    if reduction != "none":
+        return nll
+    nll = nll.view(y.shape)
+    return nll.t() if time_major else nll
+
+
 class NeuralModel(LanguageModel):
     """Base of the neural estimators; see the module docstring. Subclasses define `__init__`."""
 
@@ -51,6 +69,10 @@ class NeuralModel(LanguageModel):
         check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
         check_float("lr", self.lr, low=0.0, low_open=True)
         check_choice("optimizer", self.optimizer, ["adamw", "sgd"])
+        if not (isinstance(self.betas, (tuple, list)) and len(self.betas) == 2):
+            raise InvalidParameterError(f"betas must be a pair (beta1, beta2), got {self.betas!r}")
+        for i, beta in enumerate(self.betas):
+            check_float(f"betas[{i}]", beta, low=0.0, high=1.0, high_open=True)
         check_float("weight_decay", self.weight_decay, low=0.0)
         check_int("epochs", self.epochs, low=0)   # 0: no training (e.g. a fine-tuning start as is)
         if self.max_steps is not None:
@@ -196,7 +218,6 @@ class NeuralModel(LanguageModel):
         the output index of each scored target. `forward(x)` gives (B, T, V) logits; rows are
         length-sorted and batched within SCORE_BUDGET logits."""
         import torch
-        import torch.nn.functional as F
 
         out = np.full(n_out, np.nan)
         V = len(self.vocab_)
@@ -215,8 +236,7 @@ class NeuralModel(LanguageModel):
             y = torch.from_numpy(pad_rows([rows[i][1] for i in idx], IGNORE)).to(dev)
             logits = forward(x).float()                                       # (B, T, V)
             logits[..., BOS_ID] = -torch.inf
-            nll = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), ignore_index=IGNORE, reduction="none")
-            nll = nll.view(y.shape).cpu().numpy()                             # (B, T)
+            nll = token_nll(logits, y).cpu().numpy()                          # (B, T)
             for b, i in enumerate(idx):
                 keep = rows[i][1] != IGNORE
                 out[rows[i][2]] = -nll[b, :len(keep)][keep]

@@ -32,6 +32,7 @@ import numpy as np
 from .._io import atomic_directory, read_utf8, write_json_atomic
 from ..errors import CheckpointError, InvalidParameterError
 from .batching import IGNORE, PAD
+from .estimator import token_nll
 
 STATE_FILE, TENSORS_FILE = "state.json", "tensors.safetensors"
 PLATEAU_FACTOR = 0.25   # lr x 1/4 after an epoch without improvement (PyTorch word-LM example)
@@ -84,7 +85,7 @@ def make_optimizer(model, module, device):
     # No weight decay on biases, norms and embeddings' 1-D companions (nanoGPT's rule: dim < 2).
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": model.weight_decay},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=model.lr, fused=device.type == "cuda")
+    return torch.optim.AdamW(groups, lr=model.lr, betas=tuple(model.betas), fused=device.type == "cuda")
 
 
 # --- distributed ---------------------------------------------------------------------------
@@ -123,7 +124,6 @@ def train(model, corpus, valid, resume: bool = False, on_epoch_end=None, init=No
 
 def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init=None) -> None:
     import torch
-    import torch.nn.functional as F
 
     V = len(model.vocab_)
     if model.context == "stream" and dist_.world > model.batch_size:
@@ -169,8 +169,7 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
                 group["lr"] = lr
             with autocast:
                 logits, hidden = net(X, hidden)                         # (b, T, V)
-            loss = F.cross_entropy(logits.reshape(-1, V).float(), Y.reshape(-1),
-                                   ignore_index=IGNORE, reduction="sum")
+            loss = token_nll(logits, Y, reduction="sum")
             opt.zero_grad(set_to_none=True)
             (loss * (dist_.world / max(count, 1))).backward()
             if model.clip:

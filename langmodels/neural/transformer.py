@@ -157,7 +157,8 @@ class TransformerModel(NeuralModel):
     def __init__(self, embed_dim: int = 128, hidden_size: int | None = None, n_layers: int = 4,
                  n_heads: int = 4, block_size: int = 128, positions: str = "sinusoidal",
                  dropout: float = 0.1, tie_weights: bool = True, lr: float = 1e-3,
-                 optimizer: str = "adamw", weight_decay: float = 0.1, epochs: int = 10,
+                 optimizer: str = "adamw", betas: tuple[float, float] = (0.9, 0.999),
+                 weight_decay: float = 0.1, epochs: int = 10,
                  max_steps: int | None = None, batch_size: int = 32, bptt: int | None = None,
                  stride: int | None = None, clip: float = 1.0, warmup: int = 100,
                  schedule: str = "cosine", patience: int | None = 3, context: str = "sentence",
@@ -173,6 +174,7 @@ class TransformerModel(NeuralModel):
         self.tie_weights = tie_weights
         self.lr = lr
         self.optimizer = optimizer
+        self.betas = betas
         self.weight_decay = weight_decay
         self.epochs = epochs
         self.max_steps = max_steps

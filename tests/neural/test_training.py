@@ -124,8 +124,22 @@ def test_bad_parameters_are_named(corpora):
                             ("gru", {"optimizer": "adam"}, "optimizer"),
                             ("transformer", {"embed_dim": 10, "n_heads": 3}, "n_heads"),
                             ("transformer", {"block_size": 8, "bptt": 9}, "bptt"),
-                            ("rnn", {"context": "document"}, "context")]:
+                            ("rnn", {"context": "document"}, "context"),
+                            ("lstm", {"betas": (0.9,)}, "betas"),
+                            ("transformer", {"betas": (0.9, 1.0)}, r"betas\[1\]")]:
         with pytest.raises(lm.InvalidParameterError, match=word):
             make(name, **{**SMALL, **bad}).fit(train)
     with pytest.raises(lm.InvalidParameterError, match="checkpoint_dir"):
         make("lstm", **SMALL).fit(train, resume=True)
+
+
+def test_adam_betas_reach_the_optimizer(corpora, tmp_path):
+    train, valid = corpora
+    params = {**SMALL, "hidden_size": 8, "optimizer": "adamw", "lr": 0.01}
+    default = make("lstm", **params).fit(train, valid)
+    explicit = make("lstm", **params, betas=[0.9, 0.999]).fit(train, valid)
+    nanogpt = make("lstm", **params, betas=(0.9, 0.99)).fit(train, valid)
+    assert_same_weights(weights(explicit), weights(default))
+    assert not np.allclose(weights(nanogpt)["embed.weight"], weights(default)["embed.weight"])
+    nanogpt.save(tmp_path / "m")
+    assert tuple(lm.load(tmp_path / "m").betas) == (0.9, 0.99)
