@@ -39,24 +39,6 @@ def carry_over(state: dict, base_vocab, vocab) -> dict:
     return {k: v.index_select(0, idx) if k in VOCAB_ROWS else v.clone() for k, v in state.items()}
 
 
-def token_nll(logits, y, reduction: str = "none"):
-    """-ln softmax(logits)[y] for (B, T, V) logits and (B, T) targets (IGNORE skipped), as (B, T)
-    or summed. A time-major module's logits are a transposed view; reading them in memory order
-    avoids copying B x T x V floats."""
-    import torch.nn.functional as F
-
-    V = logits.shape[-1]
-    time_major = not logits.is_contiguous() and logits.transpose(0, 1).is_contiguous()
-    if time_major:
-        logits, y = logits.transpose(0, 1), y.t()
-    nll = F.cross_entropy(logits.reshape(-1, V).float(), y.reshape(-1), ignore_index=IGNORE,
-                          reduction=reduction)
-    if reduction != "none":
-        return nll
-    nll = nll.view(y.shape)
-    return nll.t() if time_major else nll
-
-
 class NeuralModel(LanguageModel):
     """Base of the neural estimators; see the module docstring. Subclasses define `__init__`."""
 
@@ -213,11 +195,14 @@ class NeuralModel(LanguageModel):
         return torch.log_softmax(logits, dim=-1).cpu().numpy()
 
     def _score_rows(self, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_out: int,
-                    forward) -> np.ndarray:
+                    features) -> np.ndarray:
         """Score independent rows (x, y, where): y holds targets (IGNORE where not scored), `where`
-        the output index of each scored target. `forward(x)` gives (B, T, V) logits; rows are
-        length-sorted and batched within SCORE_BUDGET logits."""
+        the output index of each scored target. `features(x)` gives the (B, T, d) inputs of
+        `module_.head`, which runs only at the scored positions (a window that only gives context
+        costs no output layer). Rows are length-sorted and batched within SCORE_TOKENS inputs and
+        SCORE_BUDGET logits."""
         import torch
+        import torch.nn.functional as F
 
         out = np.full(n_out, np.nan)
         V = len(self.vocab_)
@@ -225,21 +210,20 @@ class NeuralModel(LanguageModel):
         dev = self._torch_device()
         start = 0
         while start < len(order):
-            stop = start + 1
+            stop, scored = start + 1, len(rows[order[start]][2])
             while stop < len(order):
-                tokens = (stop - start + 1) * len(rows[order[stop]][0])
-                if tokens > SCORE_TOKENS or tokens * V > SCORE_BUDGET:
+                scored += len(rows[order[stop]][2])
+                if (stop - start + 1) * len(rows[order[stop]][0]) > SCORE_TOKENS or scored * V > SCORE_BUDGET:
                     break
                 stop += 1
             idx = order[start:stop]
             x = torch.from_numpy(pad_rows([rows[i][0] for i in idx], 0)).to(dev)
             y = torch.from_numpy(pad_rows([rows[i][1] for i in idx], IGNORE)).to(dev)
-            logits = forward(x).float()                                       # (B, T, V)
-            logits[..., BOS_ID] = -torch.inf
-            nll = token_nll(logits, y).cpu().numpy()                          # (B, T)
-            for b, i in enumerate(idx):
-                keep = rows[i][1] != IGNORE
-                out[rows[i][2]] = -nll[b, :len(keep)][keep]
+            keep = y != IGNORE                                                # (B, T)
+            logits = self.module_.head(features(x)[keep]).float()             # (scored, V)
+            logits[:, BOS_ID] = -torch.inf
+            nll = F.cross_entropy(logits, y[keep], reduction="none")          # row by row, in order
+            out[np.concatenate([rows[i][2] for i in idx])] = -nll.cpu().numpy()
             start = stop
         return out
 

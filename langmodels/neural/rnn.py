@@ -50,11 +50,15 @@ def _module_class():
             else:
                 nn.init.uniform_(self.head.weight, -0.1, 0.1)
 
-        def forward(self, x, state=None):
+        def features(self, x, state=None):
+            """What the output layer reads: (B, T) ids -> (T, B, H), time-major, and the state."""
             e = self.drop(self.embed(x.t()))        # (T, B, E)
             out, state = self.rnn(e, state)         # (T, B, H); state (L, B, H) or a pair of them
-            logits = self.head(self.drop(out))      # (T, B, V)
-            return logits.transpose(0, 1), state    # (B, T, V), a view
+            return self.drop(out), state
+
+        def forward(self, x, state=None):
+            h, state = self.features(x, state)      # (T, B, H)
+            return self.head(h).transpose(0, 1), state   # (B, T, V), a view of (T, B, V) logits
 
         def last(self, x, lengths):
             """Top-layer output after each row's last real input, and the state there."""
@@ -147,7 +151,8 @@ class _RecurrentModel(NeuralModel):
                 y = np.concatenate([seq, [corpus.vocab.eos_id]])
                 rows.append((x, y, np.arange(pos, pos + len(y))))
                 pos += len(y)
-            return self._score_rows(rows, corpus.n_targets, lambda x: self.module_(x)[0])
+            return self._score_rows(rows, corpus.n_targets,
+                                    lambda x: self.module_.features(x)[0].transpose(0, 1))
         return self._score_stream(stream_of(corpus))
 
     def _score_stream(self, stream):

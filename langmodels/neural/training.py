@@ -32,7 +32,6 @@ import numpy as np
 from .._io import atomic_directory, read_utf8, write_json_atomic
 from ..errors import CheckpointError, InvalidParameterError
 from .batching import IGNORE, PAD
-from .estimator import token_nll
 
 STATE_FILE, TENSORS_FILE = "state.json", "tensors.safetensors"
 PLATEAU_FACTOR = 0.25   # lr x 1/4 after an epoch without improvement (PyTorch word-LM example)
@@ -169,7 +168,7 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
                 group["lr"] = lr
             with autocast:
                 logits, hidden = net(X, hidden)                         # (b, T, V)
-            loss = token_nll(logits, Y, reduction="sum")
+            loss = summed_nll(logits, Y)
             opt.zero_grad(set_to_none=True)
             (loss * (dist_.world / max(count, 1))).backward()
             if model.clip:
@@ -216,6 +215,17 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
         module.load_state_dict(best)
     module.eval()
     model.history_ = state.history
+
+
+def summed_nll(logits, y):
+    """Sum of -ln softmax(logits)[y] over (B, T, V) logits and (B, T) targets, IGNORE skipped.
+    A time-major module's logits are a transposed view: read in memory order, they are not copied."""
+    import torch.nn.functional as F
+
+    if not logits.is_contiguous() and logits.transpose(0, 1).is_contiguous():
+        logits, y = logits.transpose(0, 1), y.t()
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1),
+                           ignore_index=IGNORE, reduction="sum")
 
 
 def _shard(x, y, dist_: Dist):

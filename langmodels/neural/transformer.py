@@ -108,12 +108,15 @@ def _module_class():
             scale = 1.0 if hasattr(self, "pos") else self.scale
             return self.drop(self.embed(x) * scale + self.positions(pos))
 
-        def forward(self, x, state=None):
-            T = x.shape[1]
-            h = self.embed_tokens(x, torch.arange(T, device=x.device))          # (B, T, d)
+        def features(self, x):
+            """What the output layer reads: (B, T) ids -> (B, T, d)."""
+            h = self.embed_tokens(x, torch.arange(x.shape[1], device=x.device))  # (B, T, d)
             for block in self.blocks:
                 h, _ = block(h)
-            return self.head(self.ln_f(h)), None                                # (B, T, V)
+            return self.ln_f(h)
+
+        def forward(self, x, state=None):
+            return self.head(self.features(x)), None                            # (B, T, V)
 
         def decode(self, x, pos, past=None, mask=None):
             """x (B, T) at positions pos (B, T), after cached keys/values `past`; mask (B, 1, T, P+T)."""
@@ -222,7 +225,7 @@ class TransformerModel(NeuralModel):
 
     # --- scoring ---------------------------------------------------------------------------------
     def _score(self, corpus):
-        forward = lambda x: self.module_(x)[0]  # noqa: E731
+        features = self.module_.features
         if self.context == "stream":
             stream = stream_of(corpus)
             x, y = stream[:-1], stream[1:].copy()
@@ -232,8 +235,8 @@ class TransformerModel(NeuralModel):
                 target = y[begin:end].copy()
                 target[:first - begin] = IGNORE       # context only
                 rows.append((x[begin:end], target, np.arange(first, end)))
-            return self._score_rows(rows, len(y), forward)
-        return self._score_rows(self._sentence_rows(corpus), corpus.n_targets, forward)
+            return self._score_rows(rows, len(y), features)
+        return self._score_rows(self._sentence_rows(corpus), corpus.n_targets, features)
 
     def _sentence_rows(self, corpus):
         """One row per sequence; past the first window, one window per further target."""
