@@ -119,13 +119,14 @@ def _module_class():
             return self.head(self.features(x)), None                            # (B, T, V)
 
         def decode(self, x, pos, past=None, mask=None):
-            """x (B, T) at positions pos (B, T), after cached keys/values `past`; mask (B, 1, T, P+T)."""
+            """x (B, T) at positions pos (B, T), after cached keys/values `past`; mask (B, 1, T, P+T).
+            Returns the logits after the last position only, and every layer's keys/values."""
             h = self.embed_tokens(x, pos)                                       # (B, T, d)
             present = []
             for i, block in enumerate(self.blocks):
                 h, kv = block(h, None if past is None else past[i], mask)
                 present.append(kv)
-            return self.head(self.ln_f(h)), present                             # (B, T, V)
+            return self.head(self.ln_f(h[:, -1])), present                      # (B, V)
 
     def _sinusoids(n, d):
         # PE(p, 2i) = sin(p / 10000^(2i/d)), PE(p, 2i+1) = cos(...)   (Vaswani et al. 2017)
@@ -275,7 +276,7 @@ class TransformerModel(NeuralModel):
             mask = (causal[None] & valid[:, None, :]) | torch.eye(T, dtype=torch.bool, device=dev)[None]
             logits, kv = self.module_.decode(torch.from_numpy(x).to(dev), pos, None, mask[:, None])
             state = {"hist": list(histories), "kv": kv, "pad": pad_t, "len": T}
-            return state, self._logprobs(logits[:, -1])
+            return state, self._logprobs(logits)
 
     def _advance(self, state, tokens):
         import torch
@@ -290,7 +291,7 @@ class TransformerModel(NeuralModel):
             mask = (torch.arange(T + 1, device=dev)[None, :] >= pad[:, None])[:, None, None, :]  # (B,1,1,T+1)
             x = torch.from_numpy(tokens[:, None]).to(dev)
             logits, kv = self.module_.decode(x, pos, state["kv"], mask)
-            return {"hist": hist, "kv": kv, "pad": pad, "len": T + 1}, self._logprobs(logits[:, -1])
+            return {"hist": hist, "kv": kv, "pad": pad, "len": T + 1}, self._logprobs(logits)
 
     def _reorder_state(self, state, rows):
         import torch
