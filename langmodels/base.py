@@ -27,7 +27,7 @@ from ._io import atomic_directory, read_utf8, write_json_atomic
 from ._io import to_jsonable as _jsonable
 from .corpus import Corpus
 from .errors import CheckpointError, InvalidParameterError, NotFittedError, VocabularyMismatchError
-from .vocabulary import BOS_ID, Vocabulary
+from .vocabulary import BOS_ID, EOS_ID, Vocabulary
 
 FORMAT_VERSION = 1
 ARRAYS_FILE = "arrays.safetensors"
@@ -189,6 +189,37 @@ class LanguageModel(ABC):
         out[pos:pos + n] = lp[np.arange(n), targets[pos:pos + n]]
         pending.clear()
         return pos + n
+
+    def target_distributions(self, corpus: Corpus, max_floats: int = 4_000_000):
+        """Yield (lp, targets) chunks that cover every counted token of `corpus` once, in no fixed
+        order: lp (n, V) holds ln p(. | <s> h) at each target's history h, targets (n,) the ids.
+        About `max_floats` scores are held at a time. Ranking metrics read whole distributions."""
+        self._check_fitted()
+        if not isinstance(corpus, Corpus):
+            raise TypeError(f"target_distributions expects a langmodels.Corpus, got {type(corpus).__name__}")
+        corpus.check_vocab(self.vocab_)
+        return self._target_distributions(corpus, max(1, int(max_floats)))
+
+    def _target_distributions(self, corpus: Corpus, max_floats: int):
+        # Generic path: a batch of sequences (longest first) advanced a token at a time through
+        # the incremental state. Families with a whole-sequence forward pass override this.
+        order = np.argsort(-corpus.lengths, kind="stable")
+        batch = max(1, max_floats // len(self.vocab_))
+        for start in range(0, len(order), batch):
+            seqs = [corpus[k] for k in order[start:start + batch]]
+            lengths = np.array([len(s) for s in seqs])
+            state, lp = self.start_state([[] for _ in seqs])
+            alive = np.arange(len(seqs))
+            for t in range(int(lengths.max()) + 1):
+                target = np.array([seqs[r][t] if t < lengths[r] else EOS_ID for r in alive])
+                yield np.asarray(lp), target
+                keep = np.nonzero(lengths[alive] > t)[0]
+                if len(keep) == 0:
+                    break
+                if len(keep) < len(alive):
+                    state = self.reorder_state(state, keep)
+                    alive = alive[keep]
+                state, lp = self.advance(state, target[keep])
 
     # --- incremental state (generation extends prefixes without re-scoring them) ------------
     def start_state(self, histories: Sequence[Sequence[int]]) -> tuple[Any, np.ndarray]:

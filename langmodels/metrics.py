@@ -96,49 +96,28 @@ def ranking_metrics(model, corpus: Corpus, ks: tuple[int, ...] = (1, 5),
         rank(w) = 1 + #{v : ln p(v|h) > ln p(w|h)} + ties shared at random,  MRR = mean 1/rank(w)
 
     Ties are broken uniformly at random in expectation (a uniform model gets top-1 accuracy
-    exactly 1/(V-1), not 1); `<s>` is never a candidate. Histories are fed through the model's
-    incremental state, a batch of sequences at a time, holding at most `max_batch_floats`
-    scores in memory.
+    exactly 1/(V-1), not 1); `<s>` is never a candidate. The distributions come from
+    `model.target_distributions`, holding at most about `max_batch_floats` scores in memory.
     """
-    corpus.check_vocab(model.vocab_)
+    from .vocabulary import BOS_ID
+
     V = len(model.vocab_)
     harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, V + 1))])  # H(n), n = 0..V
-    order = np.argsort(-corpus.lengths, kind="stable")
-    batch = max(1, max_batch_floats // V)
     hits = np.zeros(len(ks))
-    rr = 0.0
-    for start in range(0, len(order), batch):
-        greater, ties = _ranks_of_batch(model, [corpus[k] for k in order[start:start + batch]])
+    rr, n = 0.0, 0
+    for lp, target in model.target_distributions(corpus, max_batch_floats):
+        own = lp[np.arange(len(target)), target][:, None]
+        greater = (lp > own).sum(axis=1)
+        # <s> (always -inf) is never a candidate: take it out of the ties it joins.
+        ties = (lp == own).sum(axis=1) - 1 - (lp[:, BOS_ID] == own[:, 0])
         for i, k in enumerate(ks):
             hits[i] += np.clip((k - greater) / (ties + 1), 0.0, 1.0).sum()  # P(rank <= k)
         # E[1/rank] with rank uniform on greater+1 .. greater+ties+1
         rr += ((harmonic[greater + ties + 1] - harmonic[greater]) / (ties + 1)).sum()
-    n = corpus.n_targets
+        n += len(target)
+    if n != corpus.n_targets:
+        raise RuntimeError(f"{type(model).__name__}.target_distributions gave {n} targets, "
+                           f"expected {corpus.n_targets}")
     out = {f"top{k}_accuracy": float(h / n) for k, h in zip(ks, hits)}
     out["mrr"] = float(rr / n)
     return out
-
-
-def _ranks_of_batch(model, seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """For every target of `seqs` (longest first): tokens scored above it, and tokens tied with it."""
-    from .vocabulary import BOS_ID, EOS_ID
-
-    greater, ties = [], []
-    lengths = np.array([len(s) for s in seqs])
-    state, lp = model.start_state([[] for _ in seqs])
-    alive = np.arange(len(seqs))
-    for t in range(int(lengths.max()) + 1):
-        target = np.array([seqs[r][t] if t < lengths[r] else EOS_ID for r in alive])
-        lp = np.asarray(lp)
-        own = lp[np.arange(len(alive)), target][:, None]
-        greater.append((lp > own).sum(axis=1))
-        # <s> (always -inf) is never a candidate: take it out of the ties it joins.
-        ties.append((lp == own).sum(axis=1) - 1 - (lp[:, BOS_ID] == own[:, 0]))
-        keep = np.nonzero(lengths[alive] > t)[0]
-        if len(keep) == 0:
-            break
-        if len(keep) < len(alive):
-            state = model.reorder_state(state, keep)
-            alive = alive[keep]
-        state, lp = model.advance(state, target[keep])
-    return np.concatenate(greater), np.concatenate(ties)

@@ -39,3 +39,18 @@ def test_bigram_stub_in_small_and_large_batches():
     expect = {"top1_accuracy": 6 / 8, "top5_accuracy": 1.0, "mrr": (8 - 2 * 0.5) / 8}
     assert ranking_metrics(m, test) == pytest.approx(expect)
     assert ranking_metrics(m, test, max_batch_floats=1) == pytest.approx(expect)
+
+
+@pytest.mark.parametrize("name, params", [
+    ("lstm", {"hidden_size": 8}),
+    ("transformer", {"n_heads": 2, "block_size": 4}),   # sequences longer than the window
+])
+def test_neural_whole_sequence_ranks_equal_the_incremental_path(name, params, toy_train, toy_test, monkeypatch):
+    m = lm.make(name, embed_dim=8, n_layers=1, epochs=3, lr=0.01, batch_size=4, device="cpu",
+                progress=False, **params).fit(toy_train)
+    assert max(toy_test.lengths) + 1 > params.get("block_size", 99) or name == "lstm"
+    fast = ranking_metrics(m, toy_test, max_batch_floats=500)
+    monkeypatch.setattr(type(m), "_target_distributions", lm.LanguageModel._target_distributions)
+    slow = ranking_metrics(m, toy_test)
+    assert fast == pytest.approx(slow, abs=1e-12)
+    assert 0.0 < fast["top1_accuracy"] <= fast["top5_accuracy"] < 1.0   # not a trivial ranking

@@ -91,6 +91,14 @@ class NeuralModel(LanguageModel):
         """The epoch's global batches: (x, y, reset) int64 arrays, reset = start from a fresh state."""
 
     @abstractmethod
+    def _features(self, x):
+        """(B, T) ids -> (B, T, d): what `module_.head` reads at each position, from `<s>`."""
+
+    @abstractmethod
+    def _sentence_rows(self, corpus: Corpus) -> list:
+        """Rows (x, y, where) scoring every target of `corpus` as next_logprobs does, from `<s>`."""
+
+    @abstractmethod
     def _score(self, corpus: Corpus) -> np.ndarray:
         """ln p of every counted target of `corpus` in `corpus.targets()` order, in the context mode."""
 
@@ -194,17 +202,35 @@ class NeuralModel(LanguageModel):
         logits[:, BOS_ID] = -torch.inf
         return torch.log_softmax(logits, dim=-1).cpu().numpy()
 
-    def _score_rows(self, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_out: int,
-                    features) -> np.ndarray:
-        """Score independent rows (x, y, where): y holds targets (IGNORE where not scored), `where`
-        the output index of each scored target. `features(x)` gives the (B, T, d) inputs of
-        `module_.head`, which runs only at the scored positions (a window that only gives context
-        costs no output layer). Rows are length-sorted and batched within SCORE_TOKENS inputs and
-        SCORE_BUDGET logits."""
+    def _score_rows(self, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_out: int) -> np.ndarray:
+        """ln p of the scored targets of independent rows (x, y, where), into an array of n_out."""
         import torch
         import torch.nn.functional as F
 
         out = np.full(n_out, np.nan)
+        for logits, y, where in self._scored_logits(rows, SCORE_BUDGET):
+            logits[:, BOS_ID] = -torch.inf
+            out[where] = -F.cross_entropy(logits, y, reduction="none").cpu().numpy()
+        return out
+
+    def _target_distributions(self, corpus, max_floats):
+        # next_logprobs reads each sequence from <s>: so do the sentence rows, in whole-row passes.
+        if self.context != "sentence":
+            yield from super()._target_distributions(corpus, max_floats)
+            return
+        import torch
+
+        with self._threads(), torch.no_grad():
+            for logits, y, _ in self._scored_logits(self._sentence_rows(corpus), max_floats):
+                yield self._logprobs(logits), y.cpu().numpy()
+
+    def _scored_logits(self, rows, max_logits: int):
+        """For rows (x, y, where) — y the targets (IGNORE where not scored), `where` an output index
+        per scored target — yield (logits (n, V) float32, targets (n,), where (n,)) a batch at a time.
+        The output layer runs only at scored positions (a window that only gives context costs no
+        softmax); rows are length-sorted and batched within SCORE_TOKENS inputs and max_logits."""
+        import torch
+
         V = len(self.vocab_)
         order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
         dev = self._torch_device()
@@ -213,19 +239,16 @@ class NeuralModel(LanguageModel):
             stop, scored = start + 1, len(rows[order[start]][2])
             while stop < len(order):
                 scored += len(rows[order[stop]][2])
-                if (stop - start + 1) * len(rows[order[stop]][0]) > SCORE_TOKENS or scored * V > SCORE_BUDGET:
+                if (stop - start + 1) * len(rows[order[stop]][0]) > SCORE_TOKENS or scored * V > max_logits:
                     break
                 stop += 1
             idx = order[start:stop]
             x = torch.from_numpy(pad_rows([rows[i][0] for i in idx], 0)).to(dev)
             y = torch.from_numpy(pad_rows([rows[i][1] for i in idx], IGNORE)).to(dev)
             keep = y != IGNORE                                                # (B, T)
-            logits = self.module_.head(features(x)[keep]).float()             # (scored, V)
-            logits[:, BOS_ID] = -torch.inf
-            nll = F.cross_entropy(logits, y[keep], reduction="none")          # row by row, in order
-            out[np.concatenate([rows[i][2] for i in idx])] = -nll.cpu().numpy()
+            logits = self.module_.head(self._features(x)[keep]).float()       # (scored, V), row by row
+            yield logits, y[keep], np.concatenate([rows[i][2] for i in idx])
             start = stop
-        return out
 
     # --- persistence ---------------------------------------------------------------------------
     def _get_state(self):

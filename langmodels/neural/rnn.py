@@ -145,15 +145,20 @@ class _RecurrentModel(NeuralModel):
     # --- scoring ---------------------------------------------------------------------------------
     def _score(self, corpus):
         if self.context == "sentence":
-            rows, pos = [], 0
-            for seq in corpus.sequences():
-                x = np.concatenate([[BOS_ID], seq])
-                y = np.concatenate([seq, [corpus.vocab.eos_id]])
-                rows.append((x, y, np.arange(pos, pos + len(y))))
-                pos += len(y)
-            return self._score_rows(rows, corpus.n_targets,
-                                    lambda x: self.module_.features(x)[0].transpose(0, 1))
+            return self._score_rows(self._sentence_rows(corpus), corpus.n_targets)
         return self._score_stream(stream_of(corpus))
+
+    def _sentence_rows(self, corpus):
+        rows, pos = [], 0
+        for seq in corpus.sequences():
+            x = np.concatenate([[BOS_ID], seq])
+            y = np.concatenate([seq, [corpus.vocab.eos_id]])
+            rows.append((x, y, np.arange(pos, pos + len(y))))
+            pos += len(y)
+        return rows
+
+    def _features(self, x):
+        return self.module_.features(x)[0].transpose(0, 1)                # (B, T, H)
 
     def _score_stream(self, stream):
         """One row, read STREAM_CHUNK tokens at a time with the state carried: exact, not batched."""

@@ -226,7 +226,6 @@ class TransformerModel(NeuralModel):
 
     # --- scoring ---------------------------------------------------------------------------------
     def _score(self, corpus):
-        features = self.module_.features
         if self.context == "stream":
             stream = stream_of(corpus)
             x, y = stream[:-1], stream[1:].copy()
@@ -236,8 +235,11 @@ class TransformerModel(NeuralModel):
                 target = y[begin:end].copy()
                 target[:first - begin] = IGNORE       # context only
                 rows.append((x[begin:end], target, np.arange(first, end)))
-            return self._score_rows(rows, len(y), features)
-        return self._score_rows(self._sentence_rows(corpus), corpus.n_targets, features)
+            return self._score_rows(rows, len(y))
+        return self._score_rows(self._sentence_rows(corpus), corpus.n_targets)
+
+    def _features(self, x):
+        return self.module_.features(x)
 
     def _sentence_rows(self, corpus):
         """One row per sequence; past the first window, one window per further target."""
