@@ -9,9 +9,9 @@
 2. Shakespeare-char (first 90% of tinyshakespeare train, last 10% evaluate): nanoGPT's "baby GPT"
    CPU recipe (4 layers, 4 heads, 128 dims, block 64, batch 12, 2000 iterations, lr 1e-3, no
    dropout; and the rest of nanoGPT's config/train_shakespeare_char.py: AdamW betas (0.9, 0.99),
-   weight decay 0.1, warmup 100, cosine to lr/10, clip 1.0, learned positions) through our `fit`, and through a plain nanoGPT-style
-   loop (random windows, eval every 250 iterations on 200 batches, as the recipe does) on the
-   same nn.Module; validation
+   weight decay 0.1, warmup 100, cosine to lr/10, clip 1.0, learned positions) through our
+   `fit`, and through a plain nanoGPT-style loop (random windows, eval every 250 iterations on
+   200 batches, as the recipe does) on the same nn.Module; validation
    loss in nats per character and wall time of each. Our validation loss scores the evaluation
    text in non-overlapping 64-character windows, the same context lengths nanoGPT's estimate sees.
 
@@ -45,7 +45,8 @@ PTB_RECIPE = {"embed_dim": 200, "hidden_size": 200, "n_layers": 2, "dropout": 0.
               "progress": False, "device": "cpu"}
 GPT_RECIPE = {"n_layers": 4, "n_heads": 4, "embed_dim": 128, "block_size": 64, "batch_size": 12,
               "positions": "learned",
-              "lr": 1e-3, "betas": (0.9, 0.99), "dropout": 0.0, "warmup": 100, "schedule": "cosine", "weight_decay": 0.1,
+              "lr": 1e-3, "betas": (0.9, 0.99), "dropout": 0.0, "warmup": 100, "schedule": "cosine",
+              "weight_decay": 0.1,
               "clip": 1.0, "context": "stream", "stride": 64, "patience": None, "device": "cpu"}
 
 

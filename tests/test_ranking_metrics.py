@@ -45,7 +45,8 @@ def test_bigram_stub_in_small_and_large_batches():
     ("lstm", {"hidden_size": 8}),
     ("transformer", {"n_heads": 2, "block_size": 4}),   # sequences longer than the window
 ])
-def test_neural_whole_sequence_ranks_equal_the_incremental_path(name, params, toy_train, toy_test, monkeypatch):
+def test_neural_whole_sequence_ranks_equal_the_incremental_path(name, params, toy_train, toy_test,
+                                                                 monkeypatch):
     m = lm.make(name, embed_dim=8, n_layers=1, epochs=3, lr=0.01, batch_size=4, device="cpu",
                 progress=False, **params).fit(toy_train)
     assert max(toy_test.lengths) + 1 > params.get("block_size", 99) or name == "lstm"

@@ -36,10 +36,10 @@ def _module_class():
     from torch import nn
 
     class SelfAttention(nn.Module):
-        def __init__(self, d, n_heads, dropout):
+        def __init__(self, d, n_heads, dropout, bias):
             super().__init__()
-            self.qkv = nn.Linear(d, 3 * d)
-            self.proj = nn.Linear(d, d)
+            self.qkv = nn.Linear(d, 3 * d, bias=bias)
+            self.proj = nn.Linear(d, d, bias=bias)
             self.n_heads, self.dropout = n_heads, dropout
             self.resid_drop = nn.Dropout(dropout)
 
@@ -59,12 +59,12 @@ def _module_class():
             return self.resid_drop(self.proj(y)), (k, v)
 
     class Block(nn.Module):
-        def __init__(self, d, n_heads, hidden, dropout):
+        def __init__(self, d, n_heads, hidden, dropout, bias):
             super().__init__()
-            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-            self.attn = SelfAttention(d, n_heads, dropout)
-            self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d),
-                                     nn.Dropout(dropout))
+            self.ln1, self.ln2 = nn.LayerNorm(d, bias=bias), nn.LayerNorm(d, bias=bias)
+            self.attn = SelfAttention(d, n_heads, dropout, bias)
+            self.mlp = nn.Sequential(nn.Linear(d, hidden, bias=bias), nn.GELU(),
+                                     nn.Linear(hidden, d, bias=bias), nn.Dropout(dropout))
 
         def forward(self, x, past=None, mask=None):
             a, kv = self.attn(self.ln1(x), past, mask)
@@ -75,7 +75,7 @@ def _module_class():
         """forward(x, state) -> (logits, None) for training; decode() serves the KV cache."""
 
         def __init__(self, vocab_size, d, n_layers, n_heads, hidden, block_size, positions,
-                     dropout, tie_weights):
+                     dropout, tie_weights, bias=True):
             super().__init__()
             self.embed = nn.Embedding(vocab_size, d)
             if positions == "learned":
@@ -84,8 +84,8 @@ def _module_class():
                 self.register_buffer("sinusoid", _sinusoids(block_size, d), persistent=False)
                 self.scale = math.sqrt(d)
             self.drop = nn.Dropout(dropout)
-            self.blocks = nn.ModuleList(Block(d, n_heads, hidden, dropout) for _ in range(n_layers))
-            self.ln_f = nn.LayerNorm(d)
+            self.blocks = nn.ModuleList(Block(d, n_heads, hidden, dropout, bias) for _ in range(n_layers))
+            self.ln_f = nn.LayerNorm(d, bias=bias)
             self.head = nn.Linear(d, vocab_size, bias=False)
             if tie_weights:
                 self.head.weight = self.embed.weight
@@ -143,7 +143,8 @@ def _module_class():
 class TransformerModel(NeuralModel):
     """Decoder-only Transformer LM; see the module docstring for the window convention.
 
-    `hidden_size` is the MLP width (None: 4 x embed_dim); `bptt` the training window in stream mode
+    `hidden_size` is the MLP width (None: 4 x embed_dim); `bias=False` drops the biases of every
+    linear layer and LayerNorm (nanoGPT's default); `bptt` the training window in stream mode
     (None: block_size); `stride` the step between scoring windows in stream mode.
 
     Good calls::
@@ -156,11 +157,11 @@ class TransformerModel(NeuralModel):
     """
 
     architecture = ("embed_dim", "hidden_size", "n_layers", "n_heads", "block_size", "positions",
-                    "tie_weights")
+                    "tie_weights", "bias")
 
     def __init__(self, embed_dim: int = 128, hidden_size: int | None = None, n_layers: int = 4,
                  n_heads: int = 4, block_size: int = 128, positions: str = "sinusoidal",
-                 dropout: float = 0.1, tie_weights: bool = True, lr: float = 1e-3,
+                 dropout: float = 0.1, tie_weights: bool = True, bias: bool = True, lr: float = 1e-3,
                  optimizer: str = "adamw", betas: tuple[float, float] = (0.9, 0.999),
                  weight_decay: float = 0.1, epochs: int = 10,
                  max_steps: int | None = None, batch_size: int = 32, bptt: int | None = None,
@@ -176,6 +177,7 @@ class TransformerModel(NeuralModel):
         self.positions = positions
         self.dropout = dropout
         self.tie_weights = tie_weights
+        self.bias = bias
         self.lr = lr
         self.optimizer = optimizer
         self.betas = betas
@@ -206,6 +208,7 @@ class TransformerModel(NeuralModel):
             check_int("hidden_size", self.hidden_size, low=1)
         check_int("block_size", self.block_size, low=2)
         check_choice("positions", self.positions, ["sinusoidal", "learned"])
+        check_choice("bias", self.bias, [True, False])
         if self.bptt is not None and self.bptt > self.block_size:
             raise InvalidParameterError(f"bptt ({self.bptt}) must not exceed block_size ({self.block_size})")
         if self.stride is not None:
@@ -214,7 +217,7 @@ class TransformerModel(NeuralModel):
     def _new_module(self, vocab_size):
         return _module_class()(vocab_size, self.embed_dim, self.n_layers, self.n_heads,
                                self.hidden_size or 4 * self.embed_dim, self.block_size,
-                               self.positions, self.dropout, self.tie_weights)
+                               self.positions, self.dropout, self.tie_weights, self.bias)
 
     # --- training batches ------------------------------------------------------------------------
     def _epoch_batches(self, corpus, rng):

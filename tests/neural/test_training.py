@@ -143,3 +143,12 @@ def test_adam_betas_reach_the_optimizer(corpora, tmp_path):
     assert not np.allclose(weights(nanogpt)["embed.weight"], weights(default)["embed.weight"])
     nanogpt.save(tmp_path / "m")
     assert tuple(lm.load(tmp_path / "m").betas) == (0.9, 0.99)
+
+
+def test_transformer_without_biases(corpora, tmp_path):
+    train, valid = corpora
+    model = make("transformer", **SMALL, **CASES["transformer"], bias=False).fit(train, valid)
+    names = [k for k, _ in model.module_.named_parameters()]
+    assert names and not [k for k in names if k.endswith("bias")]
+    model.save(tmp_path / "m")
+    np.testing.assert_array_equal(lm.load(tmp_path / "m").token_logprobs(valid), model.token_logprobs(valid))
