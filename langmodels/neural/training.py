@@ -123,6 +123,7 @@ def train(model, corpus, valid, resume: bool = False, on_epoch_end=None, init=No
 
 def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init=None) -> None:
     import torch
+    import torch.nn.functional as F
 
     V = len(model.vocab_)
     if model.context == "stream" and dist_.world > model.batch_size:
@@ -168,7 +169,8 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
                 group["lr"] = lr
             with autocast:
                 logits, hidden = net(X, hidden)                         # (b, T, V)
-            loss = summed_nll(logits, Y)
+            loss = F.cross_entropy(logits.reshape(-1, V).float(), Y.reshape(-1),
+                                   ignore_index=IGNORE, reduction="sum")
             opt.zero_grad(set_to_none=True)
             (loss * (dist_.world / max(count, 1))).backward()
             if model.clip:
@@ -215,17 +217,6 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
         module.load_state_dict(best)
     module.eval()
     model.history_ = state.history
-
-
-def summed_nll(logits, y):
-    """Sum of -ln softmax(logits)[y] over (B, T, V) logits and (B, T) targets, IGNORE skipped.
-    A time-major module's logits are a transposed view: read in memory order, they are not copied."""
-    import torch.nn.functional as F
-
-    if not logits.is_contiguous() and logits.transpose(0, 1).is_contiguous():
-        logits, y = logits.transpose(0, 1), y.t()
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1),
-                           ignore_index=IGNORE, reduction="sum")
 
 
 def _shard(x, y, dist_: Dist):
