@@ -6,16 +6,20 @@
    example's model and loop, written out below) alternate for --rounds rounds; training and
    evaluation tokens/s, their ratio, and model FLOP utilisation against a measured fp32 matmul
    ceiling (6 x matmul parameters FLOPs per trained token; embedding look-ups cost none).
+   Evaluation compares like with like: our stream scoring is exact (the test text as one stream,
+   the state carried throughout), so the plain model is timed on one stream too; the example's
+   own 10 parallel streams (10 state restarts, batch 10) are printed beside it.
 2. Shakespeare-char (first 90% of tinyshakespeare train, last 10% evaluate): nanoGPT's "baby GPT"
    CPU recipe (4 layers, 4 heads, 128 dims, block 64, batch 12, 2000 iterations, lr 1e-3, no
    dropout; and the rest of nanoGPT's config/train_shakespeare_char.py: AdamW betas (0.9, 0.99),
    weight decay 0.1, warmup 100, cosine to lr/10, clip 1.0, learned positions) through our
    `fit`, and through a plain nanoGPT-style loop (random windows, eval every 250 iterations on
-   200 batches, as the recipe does) on the same nn.Module; validation
+   200 batches; the recipe's CPU command uses 20) on the same nn.Module, and with --hf-gpt on
+   Hugging Face's GPT-2 of the same size as an independent implementation; validation
    loss in nats per character and wall time of each. Our validation loss scores the evaluation
    text in non-overlapping 64-character windows, the same context lengths nanoGPT's estimate sees.
 
-    python benchmarks/neural.py --data-dir ../shared/data [--rounds 3] [--gpt-iters 2000]
+    python benchmarks/neural.py --data-dir ../shared/data [--rounds 3] [--gpt-iters 2000] [--hf-gpt]
 
 Load averages are printed beside each timing; a run with load above 1.5 is flagged as noisy.
 """
@@ -152,6 +156,7 @@ def ptb_benchmark(data_dir: Path, cells: list[str], rounds: int, ceiling: float)
     V = len(train.vocab)
     train_data = batchify(torch.from_numpy(stream_of(train)), 20)
     test_data = batchify(torch.from_numpy(stream_of(test)), 10)
+    test_one = batchify(torch.from_numpy(stream_of(test)), 1)       # our protocol: one exact stream
     print(f"PTB-mini: train {train.n_targets} targets, test {test.n_targets}, vocab {V}; "
           f"threads {torch.get_num_threads()}")
     for cell in cells:
@@ -172,17 +177,20 @@ def ptb_benchmark(data_dir: Path, cells: list[str], rounds: int, ceiling: float)
                     plain = PlainRNNModel(plain_type, V, 200, 200, 2, 0.2)
                     plain_train = plain_train_epoch(plain, train_data)
                     plain_nll, plain_eval = plain_evaluate(plain, test_data)
-            rows.append((ours_train, plain_train, ours_eval, plain_eval, ours_nll, plain_nll,
-                         max(load_a, load1())))
+                    plain_nll1, plain_eval1 = plain_evaluate(plain, test_one)
+            rows.append((ours_train, plain_train, ours_eval, plain_eval1, plain_eval, ours_nll,
+                         plain_nll1, plain_nll, max(load_a, load1())))
             print(f"  {cell} round {r + 1}: train tok/s ours {ours_train:8.0f} plain {plain_train:8.0f} "
-                  f"({ours_train / plain_train:.2f}x) | eval tok/s ours {ours_eval:8.0f} plain "
-                  f"{plain_eval:8.0f} | test NLL ours {ours_nll:.3f} plain {plain_nll:.3f} | "
+                  f"({ours_train / plain_train:.2f}x) | eval tok/s ours {ours_eval:6.0f} plain "
+                  f"{plain_eval1:6.0f} ({ours_eval / plain_eval1:.2f}x), 10 streams {plain_eval:6.0f} | "
+                  f"test NLL ours {ours_nll:.3f} plain {plain_nll1:.3f}, 10 streams {plain_nll:.3f} | "
                   f"load {rows[-1][-1]:.2f}{flag(rows[-1][-1])}")
         med = [statistics.median(c) for c in zip(*rows)]
         flops = 6 * matmul_params(ours.module_)
         print(f"  {cell} MEDIAN: train ours {med[0]:.0f} tok/s, plain {med[1]:.0f} tok/s, ratio "
-              f"{med[0] / med[1]:.2f}x (target >= 1.0x); eval ours {med[2]:.0f} tok/s (exact, one "
-              f"stream), plain {med[3]:.0f} tok/s (10 streams), ratio {med[2] / med[3]:.2f}x; "
+              f"{med[0] / med[1]:.2f}x (target >= 1.0x); eval (one exact stream) ours {med[2]:.0f} "
+              f"tok/s, plain {med[3]:.0f} tok/s, ratio {med[2] / med[3]:.2f}x; plain with the "
+              f"example's 10 streams {med[4]:.0f} tok/s; "
               f"MFU ours {flops * med[0] / 1e9 / ceiling:.0%} plain {flops * med[1] / 1e9 / ceiling:.0%} "
               f"of {ceiling:.0f} GFLOP/s ({flops / 1e6:.1f} MFLOP/token); "
               f"max load {max(r[-1] for r in rows):.2f}")
@@ -197,12 +205,33 @@ def shakespeare(data_dir: Path):
     return train, valid
 
 
-def plain_gpt(train, valid, iters: int, seed: int = 0) -> tuple[float, float]:
-    """nanoGPT's train.py loop in miniature on the same module: returns (val loss, wall seconds)."""
+def our_gpt_module(V: int) -> nn.Module:
+    return transformer_module_class()(V, 128, 4, 4, 512, 64, "learned", 0.0, True)
+
+
+class HFGPT2(nn.Module):
+    """Hugging Face's GPT-2 at the baby-GPT size: an independent implementation of the same
+    architecture (pre-LayerNorm, exact GELU, learned positions, tied embeddings, GPT-2 init)."""
+
+    def __init__(self, V: int):
+        super().__init__()
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        config = GPT2Config(vocab_size=V, n_positions=64, n_embd=128, n_layer=4, n_head=4,
+                            activation_function="gelu", resid_pdrop=0.0, embd_pdrop=0.0,
+                            attn_pdrop=0.0, bos_token_id=0, eos_token_id=0)
+        self.gpt = GPT2LMHeadModel(config)
+
+    def forward(self, x):
+        return self.gpt(input_ids=x).logits, None
+
+
+def plain_gpt(train, valid, iters: int, make_module=our_gpt_module, seed: int = 0) -> tuple[float, float]:
+    """nanoGPT's train.py loop in miniature: returns (val loss, wall seconds)."""
     torch.manual_seed(seed)
     V = len(train.vocab)
     data_tr, data_va = torch.from_numpy(stream_of(train)), torch.from_numpy(stream_of(valid))
-    model = transformer_module_class()(V, 128, 4, 4, 512, 64, "learned", 0.0, True)
+    model = make_module(V)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     other = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}]
@@ -245,7 +274,7 @@ def plain_gpt(train, valid, iters: int, seed: int = 0) -> tuple[float, float]:
     return val, time.perf_counter() - t0
 
 
-def gpt_benchmark(data_dir: Path, iters: int) -> None:
+def gpt_benchmark(data_dir: Path, iters: int, hf: bool = False) -> None:
     train, valid = shakespeare(data_dir)
     print(f"Shakespeare-char: train {train.n_tokens} chars, val {valid.n_tokens}, vocab {len(train.vocab)}; "
           f"baby GPT, {iters} iterations")
@@ -256,11 +285,18 @@ def gpt_benchmark(data_dir: Path, iters: int) -> None:
     ours_val = ours.history_[-1]["valid_loss"]
     load_b = load1()
     plain_val, plain_wall = plain_gpt(train, valid, iters)
+    if hf:
+        load_c = load1()
+        hf_val, hf_wall = plain_gpt(train, valid, iters, HFGPT2)
+        load_b = max(load_b, load_c)
     load = max(load_a, load_b, load1())
     print(f"  ours : val loss {ours_val:.4f} nats/char (exact, all {valid.n_targets} targets), "
           f"wall {ours_wall:.0f} s (fit, with its per-epoch evaluations)")
     print(f"  plain: val loss {plain_val:.4f} nats/char (nanoGPT estimate, 200 batches), "
           f"wall {plain_wall:.0f} s (with evals every 250 iterations)")
+    if hf:
+        print(f"  HF GPT-2, same plain loop: val loss {hf_val:.4f} nats/char (estimate, 200 batches), "
+              f"wall {hf_wall:.0f} s")
     print(f"  target: ours <= 1.88 at {iters} iterations{'' if iters == 2000 else ' (shortened run)'}: "
           f"{'MET' if ours_val <= 1.88 else 'NOT MET'}; wall ratio ours/plain {ours_wall / plain_wall:.2f} "
           f"| max load {load:.2f}{flag(load)}")
@@ -274,6 +310,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per cell")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for both sides")
     ap.add_argument("--gpt-iters", type=int, default=2000, help="baby-GPT iterations (0 skips it)")
+    ap.add_argument("--hf-gpt", action="store_true",
+                    help="also train Hugging Face's GPT-2 at the same size in the plain loop "
+                         "(needs the hf extra)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     PTB_RECIPE["threads"] = GPT_RECIPE["threads"] = args.threads
@@ -283,7 +322,7 @@ def main() -> None:
     if args.cells:
         ptb_benchmark(args.data_dir, args.cells.split(","), args.rounds, ceiling)
     if args.gpt_iters:
-        gpt_benchmark(args.data_dir, args.gpt_iters)
+        gpt_benchmark(args.data_dir, args.gpt_iters, args.hf_gpt)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import numpy as np
 from .._io import atomic_directory, read_utf8, write_json_atomic
 from ..errors import CheckpointError, InvalidParameterError
 from .batching import IGNORE, PAD
+from .loss import summed_cross_entropy
 
 STATE_FILE, TENSORS_FILE = "state.json", "tensors.safetensors"
 PLATEAU_FACTOR = 0.25   # lr x 1/4 after an epoch without improvement (PyTorch word-LM example)
@@ -123,7 +124,6 @@ def train(model, corpus, valid, resume: bool = False, on_epoch_end=None, init=No
 
 def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init=None) -> None:
     import torch
-    import torch.nn.functional as F
 
     V = len(model.vocab_)
     if model.context == "stream" and dist_.world > model.batch_size:
@@ -169,8 +169,7 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
                 group["lr"] = lr
             with autocast:
                 logits, hidden = net(X, hidden)                         # (b, T, V)
-            loss = F.cross_entropy(logits.reshape(-1, V).float(), Y.reshape(-1),
-                                   ignore_index=IGNORE, reduction="sum")
+            loss = summed_cross_entropy(logits.reshape(-1, V).float(), Y.reshape(-1))
             opt.zero_grad(set_to_none=True)
             (loss * (dist_.world / max(count, 1))).backward()
             if model.clip:
