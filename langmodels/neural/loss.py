@@ -5,9 +5,10 @@
 
 torch's `cross_entropy` writes log_softmax(z) to a new (N, V) buffer, exponentiates it again in the
 backward pass, and builds the one-hot gradient in a second zero-filled (N, V) buffer. With a large
-vocabulary these passes over N x V floats cost as much as a third of the output layer's matrix
-products. Here the forward pass turns the logits' own buffer into exp(z - max) once, and the
-backward pass scales that buffer into the gradient: one exponential, no new N x V buffer.
+vocabulary these passes over N x V floats are costly: for N = 700, V = 6,023 on one CPU thread they
+took about 40% as long as the output layer's three matrix products. Here the forward pass turns
+the logits' own buffer into exp(z - max) once, and the backward pass scales that buffer into the
+gradient: one exponential, no new N x V buffer.
 
 The logits must not be needed afterwards: the output layer's backward reads its input and weight,
 never its output. The buffer is changed inside an autograd Function without `mark_dirty` (which
