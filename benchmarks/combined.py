@@ -301,7 +301,7 @@ def quantize(data: Path) -> None:
 
     import torch
 
-    from langmodels.quantize import module_size_bytes, quantize_dynamic
+    from langmodels.neural.quantize import module_size_bytes, quantize_dynamic
 
     warnings.filterwarnings("ignore", category=UserWarning)
     torch.set_num_threads(1)

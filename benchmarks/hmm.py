@@ -24,7 +24,7 @@ import numpy as np
 
 import langmodels as lm
 from langmodels.hmm import HMMLanguageModel
-from langmodels.hmm_init import random_init
+from langmodels.hmm.initialisation import random_init
 
 DATASETS = {"ptb": ("ptb/valid.txt", "ptb/test.txt"),
             "wt2": ("wikitext-2/valid.txt", "wikitext-2/test.txt")}

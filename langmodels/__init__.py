@@ -40,7 +40,7 @@ __all__ = [
 # Names whose modules are imported on first use (they pull in nltk, torch or larger code).
 _LAZY = {
     "datasets": "langmodels.datasets",
-    "load_arpa": "langmodels.ngram.arpa:load_arpa",
+    "load_arpa": "langmodels.ngram.model:load_arpa",
     "generate": "langmodels.generation:generate",
     "LMClassifier": "langmodels.classify:LMClassifier",
 }

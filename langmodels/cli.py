@@ -134,9 +134,9 @@ def _add_data_args(p, corpus_required: bool = True):
 def cmd_bench(args) -> int:
     import yaml
 
-    from .harness import run_benchmark
-    from .report import markdown_table
-    from .spec import DEFAULT_SPEC, apply_overrides, check_spec, load_spec
+    from .bench.harness import run_benchmark
+    from .bench.report import markdown_table
+    from .bench.spec import DEFAULT_SPEC, apply_overrides, check_spec, load_spec
 
     if args.spec:
         raw = load_spec(args.spec)
@@ -174,7 +174,7 @@ def cmd_bench(args) -> int:
 
 
 def _select_models(models: list, wanted: str) -> list:
-    from .spec import model_label
+    from .bench.spec import model_label
 
     keep = [x.strip() for x in wanted.split(",") if x.strip()]
     names = [(model_label(m), m["model"] if isinstance(m, dict) else m) for m in models]

@@ -24,9 +24,9 @@ _MODELS: dict[str, str | type] = {
     "kneser-ney": "langmodels.ngram.model:KneserNeyModel",
     "modified-kneser-ney": "langmodels.ngram.model:ModifiedKneserNeyModel",
     "katz": "langmodels.ngram.model:KatzModel",
-    "arpa": "langmodels.ngram.arpa:ArpaModel",
+    "arpa": "langmodels.ngram.model:ArpaModel",
     # hidden Markov model
-    "hmm": "langmodels.hmm:HMMLanguageModel",
+    "hmm": "langmodels.hmm.model:HMMLanguageModel",
     # neural family
     "rnn": "langmodels.neural.rnn:RNNModel",
     "lstm": "langmodels.neural.rnn:LSTMModel",
@@ -34,7 +34,7 @@ _MODELS: dict[str, str | type] = {
     "transformer": "langmodels.neural.transformer:TransformerModel",
     # combined and pretrained models
     "interpolated": "langmodels.interpolated:InterpolatedModel",
-    "hf-causal": "langmodels.hf:HFCausalModel",
+    "hf-causal": "langmodels.hf.model:HFCausalModel",
 }
 
 

@@ -153,7 +153,7 @@ def test_incremental_state_follows_components(toy_train):
 def test_the_harness_lists_a_mixture_as_a_model(toy_train, toy_test, tmp_path):
     from types import SimpleNamespace
 
-    from langmodels.harness import run_benchmark
+    from langmodels.bench.harness import run_benchmark
 
     valid = Corpus.from_texts(["the cat sat on the log", "a dog ran"], vocab=toy_train.vocab)
     spec = {"name": "mix", "corpus": "synthetic", "seeds": [0], "out": str(tmp_path), "progress": False,

@@ -11,11 +11,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "langmodels"
 LAYERS = {  # first component of the module path inside langmodels -> layer
     "errors": 0, "_io": 0, "_checks": 0, "vocabulary": 0, "tokenize": 0, "corpus": 0, "datasets": 0,
     "base": 1, "registry": 1,
-    "metrics": 3, "generation": 3, "bleu": 3, "continuation": 3, "rouge": 3,
-    "harness": 4, "plots": 4, "classify": 4, "spec": 4, "report": 4,
+    "metrics": 3, "generation": 3,
+    "classify": 4, "bench": 4,
     "cli": 5, "__main__": 5, "__init__": 6,
 }
-MODEL_LAYER = 2  # baselines, ngram, hmm, neural, interpolated, hf, ...
+MODEL_LAYER = 2  # baselines, ngram, hmm, neural, hf, interpolated
 
 
 def layer_of(parts: list[str]) -> int:

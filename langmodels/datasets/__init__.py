@@ -8,9 +8,9 @@ downloaded into a verified cache, and local directories of split files.
 """
 
 from ..errors import DownloadError, MissingSplitError, UnknownDatasetError
+from .catalog import CORPORA, available_datasets
 from .download import cache_dir
 from .loading import Dataset, download, load, load_synthetic
-from .registry import CORPORA, available_datasets
 from .synthetic import SyntheticLanguage
 
 __all__ = [

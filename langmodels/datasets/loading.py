@@ -19,8 +19,8 @@ from .._io import read_utf8
 from ..corpus import Corpus
 from ..errors import DownloadError, InvalidParameterError, MissingSplitError
 from ..vocabulary import Vocabulary
+from .catalog import CORPORA, GENERATED, SPLIT_ALIASES, SPLITS, CorpusSpec, find_split_file, get_spec
 from .download import cache_dir, fetch
-from .registry import CORPORA, GENERATED, SPLIT_ALIASES, SPLITS, CorpusSpec, find_split_file, get_spec
 from .synthetic import SyntheticLanguage
 
 SYNTHETIC_SIZES = {"n_train": 9000, "n_valid": 1500, "n_test": 1500}  # about 94k / 16k / 16k tokens

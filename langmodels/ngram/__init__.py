@@ -5,6 +5,7 @@ ARPA files in and out."""
 from .model import (
     AbsoluteDiscountModel,
     AddKModel,
+    ArpaModel,
     KatzModel,
     KneserNeyModel,
     LaplaceModel,
@@ -12,7 +13,9 @@ from .model import (
     ModifiedKneserNeyModel,
     NGramModel,
     WittenBellModel,
+    load_arpa,
 )
 
 __all__ = ["NGramModel", "MLEModel", "LaplaceModel", "AddKModel", "WittenBellModel",
-           "AbsoluteDiscountModel", "KneserNeyModel", "ModifiedKneserNeyModel", "KatzModel"]
+           "AbsoluteDiscountModel", "KneserNeyModel", "ModifiedKneserNeyModel", "KatzModel",
+           "ArpaModel", "load_arpa"]

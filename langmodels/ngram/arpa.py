@@ -1,5 +1,6 @@
-"""ARPA files in and out: any n-gram model written in backoff form, any ARPA file read back
-(ours, KenLM's, SRILM's) as a `LanguageModel`.
+"""The ARPA file format: backoff tables written out, and any ARPA file (ours, KenLM's, SRILM's)
+read back into backoff tables. `ArpaModel` and `load_arpa` (in `model.py`) wrap the tables read
+here as a `LanguageModel`; this module knows only the format and never imports a model.
 
     \\data\\                    header: number of n-grams per order
     ngram 1=5
@@ -27,7 +28,6 @@ from ..errors import CheckpointError, VocabularyMismatchError
 from ..vocabulary import BOS, BOS_ID, SPECIALS, Vocabulary
 from .backoff import BackoffTables
 from .counts import lookup
-from .model import ModifiedKneserNeyModel, NGramModel
 
 LN10 = np.log(10.0)
 LOG_ZERO = -99.0
@@ -38,8 +38,8 @@ class ArpaError(CheckpointError):
 
 
 # --- writing --------------------------------------------------------------------------------------
-def save_arpa(model: NGramModel, path: str | os.PathLike) -> None:
-    """Write `model` (an n-gram model or one loaded from ARPA) to `path` (.gz: gzip)."""
+def save_arpa(model, path: str | os.PathLike) -> None:
+    """Write `model` (a fitted n-gram model: `tables_` and `vocab_`) to `path` (.gz: gzip)."""
     t: BackoffTables = model.tables_
     if t.uniform_backoff and t.order > 1:
         raise ValueError(f"{type(model).__name__} of order {t.order} cannot be written as ARPA: "
@@ -168,10 +168,10 @@ def _parse_section(path, k, start, lines, has_bow):
     return probs, bows, np.array([ln.split()[1:k + 1] for ln in lines], dtype=object).reshape(n, k)
 
 
-def load_arpa(path: str | os.PathLike, vocab: Vocabulary | None = None) -> ArpaModel:
-    """An ARPA file as a `LanguageModel` on `vocab` (default: the file's own words, with the
-    specials first). `<unk>` of the file is our `<unk>`; a vocabulary word the file lacks gets
-    probability 0 (with a warning); a file word outside `vocab` is an error."""
+def read_arpa_tables(path: str | os.PathLike, vocab: Vocabulary | None = None):
+    """(order, vocabulary, `BackoffTables`) of an ARPA file, on `vocab` (default: the file's own
+    words, with the specials first). `<unk>` of the file is our `<unk>`; a vocabulary word the file
+    lacks gets probability 0 (with a warning); a file word outside `vocab` is an error."""
     order, sections = read_arpa(path)
     start, lines = sections[1]
     p1, b1, grams1 = _parse_section(path, 1, start, lines, order > 1)
@@ -224,33 +224,8 @@ def load_arpa(path: str | os.PathLike, vocab: Vocabulary | None = None) -> ArpaM
         logp.append(_to_ln(p)[perm])
         if k < order:
             logbow.append(_to_ln(b)[perm])
-    model = ArpaModel(path=os.fspath(path), order=order)
-    model.vocab_ = vocab
-    model.tables_ = BackoffTables(keys, logp, logbow[:order - 1], V)
-    return model
+    return order, vocab, BackoffTables(keys, logp, logbow[:order - 1], V)
 
 
 def _to_ln(log10_values: np.ndarray) -> np.ndarray:
     return np.where(log10_values <= LOG_ZERO, -np.inf, log10_values * LN10)
-
-
-class ArpaModel(NGramModel):
-    """The backoff model an ARPA file describes (made by `langmodels.load_arpa`).
-
-    `fit(corpus)` reads `path` on the corpus's vocabulary; without a path it estimates what
-    `lmplz -o order` would write (modified Kneser-Ney) and keeps only those ARPA tables.
-    """
-
-    registry_name = "arpa"        # load_arpa makes it directly, not through `make`
-
-    def __init__(self, path: str | None = None, order: int = 3):
-        self.path = path
-        self.order = order
-        self.min_counts = None
-
-    def _fit(self, corpus, valid=None):
-        if self.path is None:
-            self.tables_ = ModifiedKneserNeyModel(order=self.order).fit(corpus).tables_
-        else:
-            loaded = load_arpa(self.path, vocab=corpus.vocab)
-            self.tables_ = loaded.tables_

@@ -14,6 +14,7 @@ context, uses the longest suffix of it that was: p(w | h) = c(h* w) / c(h*).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,7 +23,9 @@ from .._checks import check_float, check_int
 from ..base import LanguageModel
 from ..corpus import Corpus
 from ..errors import InvalidParameterError
+from ..vocabulary import Vocabulary
 from . import smoothing as sm
+from .arpa import read_arpa_tables, save_arpa
 from .backoff import BackoffTables, context_matrix
 from .counts import NGramCounts, window_stream
 
@@ -122,8 +125,6 @@ class NGramModel(LanguageModel):
 
     def save_arpa(self, path) -> None:
         """Write the model in ARPA backoff form (log10), as lmplz and SRILM do."""
-        from .arpa import save_arpa
-
         self._check_fitted()
         save_arpa(self, path)
 
@@ -301,3 +302,36 @@ class KatzModel(NGramModel):
 
     def _estimate(self, counts):
         return sm.katz(counts, self.max_count)
+
+
+# --- models read from ARPA files -----------------------------------------------------------------
+def load_arpa(path: str | os.PathLike, vocab: Vocabulary | None = None) -> ArpaModel:
+    """An ARPA file as a `LanguageModel` on `vocab` (default: the file's own words, with the
+    specials first). `<unk>` of the file is our `<unk>`; a vocabulary word the file lacks gets
+    probability 0 (with a warning); a file word outside `vocab` is an error."""
+    order, vocab, tables = read_arpa_tables(path, vocab)
+    model = ArpaModel(path=os.fspath(path), order=order)
+    model.vocab_ = vocab
+    model.tables_ = tables
+    return model
+
+
+class ArpaModel(NGramModel):
+    """The backoff model an ARPA file describes (made by `langmodels.load_arpa`).
+
+    `fit(corpus)` reads `path` on the corpus's vocabulary; without a path it estimates what
+    `lmplz -o order` would write (modified Kneser-Ney) and keeps only those ARPA tables.
+    """
+
+    registry_name = "arpa"        # load_arpa makes it directly, not through `make`
+
+    def __init__(self, path: str | None = None, order: int = 3):
+        self.path = path
+        self.order = order
+        self.min_counts = None
+
+    def _fit(self, corpus, valid=None):
+        if self.path is None:
+            self.tables_ = ModifiedKneserNeyModel(order=self.order).fit(corpus).tables_
+        else:
+            self.tables_ = read_arpa_tables(self.path, vocab=corpus.vocab)[2]

@@ -13,8 +13,8 @@ import zipfile
 import pytest
 
 from langmodels import datasets
+from langmodels.datasets.catalog import CORPORA, CorpusSpec
 from langmodels.datasets.download import Resource
-from langmodels.datasets.registry import CORPORA, CorpusSpec
 from langmodels.errors import DownloadError
 
 SPLIT_TEXT = {"train": "a b a c\nb a\n", "valid": "a c\n", "test": "c b d\n"}

@@ -170,7 +170,7 @@ SHARED_COPIES = [("ptb", {"ptb.valid.txt": "ptb/valid.txt", "ptb.test.txt": "ptb
 def test_registered_checksums_match_the_shared_copies(name, files):
     import hashlib
 
-    from langmodels.datasets.registry import CORPORA
+    from langmodels.datasets.catalog import CORPORA
 
     sha = {r.filename: r.sha256 for r in CORPORA[name].resources}
     for filename, local in files.items():

@@ -8,7 +8,7 @@ import langmodels as lm
 from langmodels import Corpus
 from langmodels.metrics import ranking_metrics
 
-from .test_generation import TableModel
+from ..test_generation import TableModel
 
 
 def test_unigram_ranks_with_shared_ties():

@@ -11,7 +11,6 @@ A finished (model, seed) whose record matches the spec and the data is not run a
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import sys
@@ -21,10 +20,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ._io import read_utf8, to_jsonable, write_text_atomic
-from .corpus import Corpus
-from .metrics import LN2, evaluate, ranking_metrics
-from .registry import get_class, make
+from .._io import read_utf8, to_jsonable
+from ..corpus import Corpus
+from ..metrics import LN2, evaluate, ranking_metrics
+from ..registry import get_class, make
+from .records import merge_generations, read_records, write_generations, write_records
 from .spec import check_spec
 
 DEPENDENCIES = ("numpy", "torch", "nltk", "scikit-learn", "hmmlearn", "sacrebleu", "safetensors")
@@ -32,7 +32,7 @@ DEPENDENCIES = ("numpy", "torch", "nltk", "scikit-learn", "hmmlearn", "sacrebleu
 
 def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None,
                   keep_going: bool = True) -> list[dict]:
-    """Run `spec` (a mapping; see `langmodels.spec`); returns every record, references included.
+    """Run `spec` (a mapping; see `langmodels.bench.spec`); returns every record, references included.
 
     `data` replaces the spec's corpus with an object holding `train`, `valid` (or None) and
     `test` corpora on one vocabulary (and optionally `oracle_logprobs`). `log` receives progress
@@ -67,19 +67,19 @@ def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None,
                                 "seed": seed, "error": f"{type(e).__name__}: {e}"})
                 log(f"[{i}/{len(runs)}] {entry['label']} seed {seed}: FAILED ({type(e).__name__}: {e})")
             else:
-                _write_generations(out, entry["label"], seed, gens)
+                write_generations(out, entry["label"], seed, gens)
                 records.append(record)
                 log(f"[{i}/{len(runs)}] {entry['label']} seed {seed}: "
                     f"ppl {record['metrics']['perplexity']:.3f}, fit {record['fit_seconds']:.1f}s, "
                     f"scoring {record['score_seconds']:.1f}s, generation {record['generate_seconds']:.1f}s")
-        _write_records(out, records)
+        write_records(out, records)
         if bar:
             bar.update(1)
     if bar:
         bar.close()
     records += reference_records(spec, data, data_id)
-    _write_records(out, records)
-    _merge_generations(out, runs)
+    write_records(out, records)
+    merge_generations(out, runs)
     write_reports(records, out)
     return records
 
@@ -96,7 +96,7 @@ def load_data(spec: dict):
                  for s in ("valid", "test")}
         return SimpleNamespace(train=train, valid=split["valid"], test=split["test"], oracle_logprobs=None,
                                name=str(corpus["train"]))
-    from . import datasets
+    from .. import datasets
 
     return datasets.load(str(corpus), tokenizer=spec["tokenizer"], min_count=vocab.get("min_count", 1),
                          max_size=vocab.get("max_size"), data_dir=spec["data_dir"],
@@ -151,7 +151,7 @@ def run_one(entry: dict, seed, spec: dict, data, data_id: str) -> tuple[dict, li
 
 def score_model(model, data, metric_spec: dict, label: str) -> tuple[dict, list[dict], dict]:
     """Every metric of the spec for one fitted model: (metrics, generations, timings)."""
-    from .bleu import continuation_bleu, sample_sequences, unconditional_metrics
+    from ..metrics.bleu import continuation_bleu, sample_sequences, unconditional_metrics
 
     test = data.test
     t0 = time.perf_counter()
@@ -185,7 +185,7 @@ def _continuation_rouge(generations: list[dict]) -> dict | None:
     try:
         import rouge_score  # noqa: F401  (optional: pip install rouge-score)
 
-        from .rouge import rouge_scores
+        from ..metrics.rouge import rouge_scores
     except ImportError:
         return None
     greedy = [g for g in generations if g["mode"] == "greedy"]
@@ -193,7 +193,7 @@ def _continuation_rouge(generations: list[dict]) -> dict | None:
 
 
 def _temperature_sweep(model, refs, opts, samples_at_1) -> list[dict]:
-    from .bleu import sample_sequences, unconditional_metrics
+    from ..metrics.bleu import sample_sequences, unconditional_metrics
 
     n = 4 if 4 in opts["orders"] else max(opts["orders"])
     points = []
@@ -212,7 +212,7 @@ def _temperature_sweep(model, refs, opts, samples_at_1) -> list[dict]:
 def reference_records(spec: dict, data, data_id: str) -> list[dict]:
     """The oracle row (the generator's own perplexity, synthetic corpus only) and the human row
     (held-out validation text scored as if it were samples)."""
-    from .bleu import unconditional_metrics
+    from ..metrics.bleu import unconditional_metrics
 
     out = []
     oracle = getattr(data, "oracle_logprobs", None)
@@ -333,7 +333,7 @@ def data_summary(data, data_id: str) -> dict:
 def environment() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
-    from . import __version__
+    from .. import __version__
 
     deps = {}
     for name in DEPENDENCIES:
@@ -343,33 +343,6 @@ def environment() -> dict:
             deps[name] = None
     return {"langmodels": __version__, "python": platform.python_version(), "platform": platform.platform(),
             "cpu_count": os.cpu_count(), "dependencies": deps}
-
-
-# --- files ------------------------------------------------------------------------------------
-def read_records(out: Path) -> list[dict]:
-    path = Path(out) / "results.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in read_utf8(path).splitlines() if line.strip()]
-
-
-def _write_records(out: Path, records: list[dict]) -> None:
-    write_text_atomic(Path(out) / "results.jsonl", "".join(json.dumps(r) + "\n" for r in records))
-
-
-def _gen_path(out: Path, label: str, seed) -> Path:
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
-    return Path(out) / "generations" / f"{safe}.seed{seed}.jsonl"
-
-
-def _write_generations(out: Path, label: str, seed, gens: list[dict]) -> None:
-    write_text_atomic(_gen_path(out, label, seed),
-                      "".join(json.dumps({**g, "seed": seed}, ensure_ascii=False) + "\n" for g in gens))
-
-
-def _merge_generations(out: Path, runs) -> None:
-    parts = [_gen_path(out, e["label"], s) for e, s in runs]
-    write_text_atomic(Path(out) / "generations.jsonl", "".join(read_utf8(p) for p in parts if p.exists()))
 
 
 def _same_run(old: dict, entry: dict, seed, spec: dict, data_id: str) -> bool:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .errors import InvalidParameterError
-from .vocabulary import EOS_ID
+from ..errors import InvalidParameterError
+from ..vocabulary import EOS_ID
 
 
 @dataclass

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .corpus import Corpus
-from .vocabulary import BOS_ID
+from ..corpus import Corpus
+from ..vocabulary import BOS_ID
 
 
 def random_init(K: int, V: int, rng: np.random.Generator):

@@ -9,7 +9,7 @@ from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
 import langmodels as lm
 from langmodels import Corpus
-from langmodels.bleu import (
+from langmodels.metrics.bleu import (
     continuation_bleu,
     continuation_prompts,
     distinct_n,

@@ -8,7 +8,7 @@ The next-token distribution is the normalised forward filter pushed one step ahe
 
 so every row sums to 1 by construction. The incremental state (for generation) is q, the
 distribution of the next hidden state given the history. Training, scoring and the forward-backward
-algebra run in torch (`langmodels.hmm_training`), imported only when needed.
+algebra run in torch (`langmodels.hmm.forward_backward`), imported only when needed.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import sys
 
 import numpy as np
 
-from ._checks import check_choice, check_float, check_int
-from .base import LanguageModel
-from .corpus import Corpus
-from .errors import InvalidParameterError
-from .vocabulary import BOS_ID, EOS_ID, UNK_ID, Vocabulary
+from .._checks import check_choice, check_float, check_int
+from ..base import LanguageModel
+from ..corpus import Corpus
+from ..errors import InvalidParameterError
+from ..vocabulary import BOS_ID, EOS_ID, UNK_ID, Vocabulary
 
 
 class HMMLanguageModel(LanguageModel):
@@ -121,7 +121,7 @@ class HMMLanguageModel(LanguageModel):
     def _torch(self):
         import torch
 
-        from . import hmm_training as ht
+        from . import forward_backward as ht
 
         dtype = torch.float64 if self.dtype == "float64" else torch.float32
         return ht, ht.resolve_device(self.device), dtype
@@ -155,7 +155,7 @@ class HMMLanguageModel(LanguageModel):
 
     def _base_parameters(self, init) -> tuple:
         """(pi, A, B, vocab) of the model to fine-tune from; taken before fit clears self's state."""
-        from .base import LanguageModel, load
+        from ..base import LanguageModel, load
 
         if isinstance(init, (str, os.PathLike)):
             init = load(init)
@@ -203,10 +203,10 @@ class HMMLanguageModel(LanguageModel):
                 pi, A, B, base_vocab = init
                 self._set_params(pi.copy(), A.copy(), self.map_emissions(B, base_vocab, self.vocab_))
             elif self.init == "random":
-                from .hmm_init import random_init
+                from .initialisation import random_init
                 self._set_params(*random_init(K, V, rng))
             else:
-                from .hmm_init import cluster_init
+                from .initialisation import cluster_init
                 self._set_params(*cluster_init(corpus, K, rng))
             self.history_, self.loglik_history_, self.valid_history_ = [], [], []
             batches = self._batches(list(corpus.sequences()))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
-from langmodels.bleu import texygen_self_bleu, texygen_test_bleu
+from langmodels.metrics.bleu import texygen_self_bleu, texygen_test_bleu
 
 
 def timed(fn, repeats: int):

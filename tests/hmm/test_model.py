@@ -13,7 +13,7 @@ import langmodels as lm
 from langmodels import Corpus, Vocabulary
 from langmodels.errors import InvalidParameterError
 from langmodels.hmm import HMMLanguageModel
-from langmodels.hmm_init import random_init
+from langmodels.hmm.initialisation import random_init
 from langmodels.vocabulary import EOS_ID, UNK_ID
 
 # 2 states, 3 emitted symbols (a, b, </s>); ids: <unk>=0 <s>=1 </s>=2 a=3 b=4
@@ -227,7 +227,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(toy_train):
 def test_docstring_example():
     import doctest
 
-    import langmodels.hmm
+    import langmodels.hmm.model
 
-    result = doctest.testmod(langmodels.hmm)
+    result = doctest.testmod(langmodels.hmm.model)
     assert result.attempted > 0 and result.failed == 0

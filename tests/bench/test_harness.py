@@ -9,11 +9,11 @@ import math
 import pytest
 
 import langmodels as lm
-from langmodels.harness import read_records, run_benchmark
-from langmodels.report import markdown_table
-from langmodels.spec import DEFAULT_SPEC, SpecError, apply_overrides, check_spec
+from langmodels.bench.harness import read_records, run_benchmark
+from langmodels.bench.report import markdown_table
+from langmodels.bench.spec import DEFAULT_SPEC, SpecError, apply_overrides, check_spec
 
-from .conftest import FAST_PARAMS, TOY_TEST, TOY_TRAIN
+from ..conftest import FAST_PARAMS, TOY_TEST, TOY_TRAIN
 
 SMALL_METRICS = {"ranking": True, "human": True,
                  "continuation_bleu": {"k": 2, "max_prompts": 10, "sample_seeds": [0, 1]},
@@ -161,7 +161,7 @@ def test_default_spec_has_every_family_and_checks():
 def test_learning_curves_in_nats_per_token():
     from types import SimpleNamespace
 
-    from langmodels.harness import learning_curves
+    from langmodels.bench.harness import learning_curves
 
     data = SimpleNamespace(train=SimpleNamespace(n_targets=10), valid=SimpleNamespace(n_targets=5))
     neural = SimpleNamespace(history_=[{"epoch": 1, "train_loss": 3.0, "valid_loss": 2.5},
@@ -203,7 +203,7 @@ def test_a_failing_model_is_recorded_and_the_others_still_run(files, tmp_path):
 
 def test_continuation_rouge_beside_bleu_scores_the_greedy_generations(files, tmp_path):
     pytest.importorskip("rouge_score", reason="ROUGE needs the optional package rouge-score")
-    from langmodels.rouge import rouge_scores
+    from langmodels.metrics.rouge import rouge_scores
 
     out = tmp_path / "out"
     records = run_benchmark(spec_for(files, out), log=lambda line: None)

@@ -23,10 +23,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .corpus import Corpus
-from .generation import generate
-from .tokenize import get_detokenizer
-from .vocabulary import EOS_ID
+from ..corpus import Corpus
+from ..generation import generate
+from ..tokenize import get_detokenizer
+from ..vocabulary import EOS_ID
 
 EPSILON = 0.1  # NLTK SmoothingFunction().method1
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import write_text_atomic
+from .._io import write_text_atomic
 
 
 def _get(*path) -> Callable[[dict], float | None]:

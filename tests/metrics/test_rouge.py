@@ -5,7 +5,7 @@ from langmodels import Corpus
 
 pytest.importorskip("rouge_score", reason="ROUGE needs the optional package rouge-score")
 
-from langmodels.rouge import continuation_rouge, rouge_scores  # noqa: E402
+from langmodels.metrics.rouge import continuation_rouge, rouge_scores  # noqa: E402
 
 
 def test_known_answer():

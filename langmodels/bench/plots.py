@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ._io import atomic_path
+from .._io import atomic_path
 
 
 def write_plots(records: list[dict], out: str | Path) -> list[Path]:

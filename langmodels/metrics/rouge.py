@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .corpus import Corpus
+from ..corpus import Corpus
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 
@@ -45,9 +45,9 @@ def rouge_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[s
 def continuation_rouge(model, corpus: Corpus, *, k: int = 5, max_prompts: int = 1000, seed: int = 0,
                        extra_tokens: int = 10) -> dict[str, dict[str, float]]:
     """ROUGE of greedy continuations on the continuation-BLEU protocol (same prompts and references)."""
+    from ..generation import generate
+    from ..tokenize import get_detokenizer
     from .bleu import continuation_prompts
-    from .generation import generate
-    from .tokenize import get_detokenizer
 
     pairs = continuation_prompts(corpus, k, max_prompts, seed)
     if not pairs:

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_choice, check_float, check_int
-from .base import LanguageModel
-from .corpus import Corpus
-from .errors import CheckpointError, InvalidParameterError
-from .vocabulary import BOS_ID, EOS_ID, SPECIALS, UNK, UNK_ID
+from .._checks import check_choice, check_float, check_int
+from ..base import LanguageModel
+from ..corpus import Corpus
+from ..errors import CheckpointError, InvalidParameterError
+from ..vocabulary import BOS_ID, EOS_ID, SPECIALS, UNK, UNK_ID
 
 
 def _transformers():
@@ -101,7 +101,7 @@ class HFCausalModel(LanguageModel):
             net = tf.GPT2LMHeadModel(cfg)
         self._adopt(tok, net)
         if self.epochs:
-            from .hf_training import train_causal_lm
+            from .training import train_causal_lm
 
             train_causal_lm(self, corpus, valid)
 
@@ -256,7 +256,7 @@ class HFCausalModel(LanguageModel):
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write the network and tokenizer in Hugging Face's own format, so that a model trained
         here can be fine-tuned later with `make("hf-causal", pretrained=directory, epochs=...)`."""
-        from ._io import atomic_directory
+        from .._io import atomic_directory
 
         self._check_fitted()
         directory = Path(directory)

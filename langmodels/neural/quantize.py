@@ -15,8 +15,8 @@ from __future__ import annotations
 import copy
 import warnings
 
-from .base import LanguageModel
-from .errors import CheckpointError, InvalidParameterError
+from ..base import LanguageModel
+from ..errors import CheckpointError, InvalidParameterError
 
 
 class _QuantizedMixin:
@@ -26,8 +26,8 @@ class _QuantizedMixin:
     quantized = True
 
     def save(self, directory):
-        raise CheckpointError("a quantised model is for inference only and is not saved; save the "
-                              "float model and call langmodels.quantize.quantize_dynamic after loading")
+        raise CheckpointError("a quantised model is for inference only and is not saved; save the float "
+                              "model and call langmodels.neural.quantize.quantize_dynamic after loading")
 
     def fit(self, *args, **kwargs):
         raise InvalidParameterError("a quantised model cannot be trained; fit the float model, then quantise")

@@ -11,8 +11,8 @@ import sys
 
 import numpy as np
 
-from .corpus import Corpus
-from .vocabulary import EOS_ID
+from ..corpus import Corpus
+from ..vocabulary import EOS_ID
 
 
 def train_causal_lm(model, corpus: Corpus, valid: Corpus | None = None) -> list[float]:

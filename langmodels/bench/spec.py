@@ -30,7 +30,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidParameterError, LangModelsError, UnknownModelError
+from ..errors import InvalidParameterError, LangModelsError, UnknownModelError
 
 
 class SpecError(LangModelsError, ValueError):
@@ -87,7 +87,7 @@ def load_spec(path: str | os.PathLike) -> dict:
     """Read a YAML spec and check it (see `check_spec`)."""
     import yaml
 
-    from ._io import read_utf8
+    from .._io import read_utf8
 
     try:
         raw = yaml.safe_load(read_utf8(path))
@@ -122,7 +122,7 @@ def check_spec(raw: Any, source: str = "spec") -> dict:
     _check_corpus(spec, fail)
     if not isinstance(spec["corpus_params"], dict):
         fail("corpus_params", "must be a mapping of arguments for datasets.load")
-    from .tokenize import TOKENIZERS
+    from ..tokenize import TOKENIZERS
 
     if spec["tokenizer"] is not None and spec["tokenizer"] not in TOKENIZERS:
         fail("tokenizer", f"unknown tokenizer {spec['tokenizer']!r}; choose one of {sorted(TOKENIZERS)}")
@@ -184,7 +184,7 @@ def _check_corpus(spec, fail):
 
 def _dataset_names() -> list[str]:
     try:
-        from . import datasets
+        from .. import datasets
 
         return list(datasets.available_datasets())
     except (ImportError, AttributeError):
@@ -209,7 +209,7 @@ def _check_vocab(vocab, fail):
 
 
 def _check_models(models, fail) -> list[dict]:
-    from .registry import available_models, get_class
+    from ..registry import available_models, get_class
 
     if not isinstance(models, list) or not models:
         fail("models", "missing or empty; list the models, e.g. [{model: kneser-ney, params: {order: 3}}]")

@@ -4,10 +4,10 @@ import pytest
 import langmodels as lm
 from langmodels import make
 
-from .conftest import FAST_PARAMS
+from ..conftest import FAST_PARAMS
 
 torch = pytest.importorskip("torch")
-from langmodels.quantize import module_size_bytes, quantize_dynamic  # noqa: E402
+from langmodels.neural.quantize import module_size_bytes, quantize_dynamic  # noqa: E402
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # torch announces quantized dtypes' deprecation

@@ -1,0 +1,11 @@
+"""Hugging Face causal language models on the shared word vocabulary (`pip install -e ".[hf]"`).
+
+- `model.py`: `HFCausalModel`, a pretrained or freshly configured causal LM scored per word
+- `training.py`: its fine-tuning loop
+
+Importing this package imports neither torch nor transformers.
+"""
+
+from .model import HFCausalModel
+
+__all__ = ["HFCausalModel"]
