@@ -16,8 +16,9 @@ from ._checks import check_int
 from .errors import InvalidParameterError
 
 #: One intra-op thread unless asked otherwise: on the shared 2-core machines these models were
-#: measured on, OpenMP's spin-waiting made 2 threads 10-500x slower on small products, and
-#: 1.7x faster only when the machine was otherwise idle (benchmarks/RESULTS.md).
+#: measured on, OpenMP's spin-waiting against other jobs made 2 threads up to 240x slower on the
+#: HMM's small products and more than 8x slower for LSTM training, while an idle machine gained
+#: at most 1.8x (benchmarks/RESULTS.md, HMM and neural sections).
 DEFAULT_THREADS = 1
 
 DEVICES = "'auto', 'cpu', 'cuda' or 'cuda:N'"
