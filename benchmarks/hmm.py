@@ -76,14 +76,14 @@ def speed(train, test, states, threads, our_iters, peer_iters):
         peer_em, _ = timed(lambda h=h: h.fit(X, L), n_peer)
         h = hmmlearn_model(K, V, pi, A, B)
         peer_score, _ = timed(lambda h=h: h.score(Xt, Lt), 1)
-        for n_threads in threads:
-            m = HMMLanguageModel.from_parameters(pi, A, B, train.vocab, n_threads=n_threads)
+        for n in threads:
+            m = HMMLanguageModel.from_parameters(pi, A, B, train.vocab, threads=n)
             m.em_step(train)                                       # warm-up (allocations)
             ours_em, _ = timed(lambda m=m: m.em_step(train), our_iters)
-            m = HMMLanguageModel.from_parameters(pi, A, B, train.vocab, n_threads=n_threads)
+            m = HMMLanguageModel.from_parameters(pi, A, B, train.vocab, threads=n)
             m.token_logprobs(test)
             ours_score, _ = timed(lambda m=m: m.token_logprobs(test), 3)
-            print(f"{K:>5} {n_threads:>7} {ours_em:>9.3f} {peer_em:>12.3f} {peer_em / ours_em:>6.1f}x   "
+            print(f"{K:>5} {n:>7} {ours_em:>9.3f} {peer_em:>12.3f} {peer_em / ours_em:>6.1f}x   "
                   f"{ours_score:>10.3f} {peer_score:>14.3f} {peer_score / ours_score:>6.1f}x   {load()}",
                   flush=True)
 
@@ -152,7 +152,7 @@ def main():
         tp = priors[i] if i < len(priors) else 0.1
         t = time.perf_counter()
         m = HMMLanguageModel(n_states=K, n_iter=5, tol=-np.inf, dtype="float32", transition_prior=tp,
-                             n_threads=ints(args.threads)[-1], progress=False).fit(train)
+                             threads=ints(args.threads)[-1], progress=False).fit(train)
         print(f"\n## {K} states, float32, transition_prior {tp}, clusters init + 5 EM iterations on "
               f"PTB-mini: {time.perf_counter() - t:.0f} s, test ppl {lm.perplexity(m, test):.1f}   {load()}",
               flush=True)

@@ -9,7 +9,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "langmodels"
 
 LAYERS = {  # first component of the module path inside langmodels -> layer
-    "errors": 0, "_io": 0, "_checks": 0, "vocabulary": 0, "tokenize": 0, "corpus": 0, "datasets": 0,
+    "errors": 0, "_io": 0, "_checks": 0, "_torch": 0,
+    "vocabulary": 0, "tokenize": 0, "corpus": 0, "datasets": 0,
     "base": 1, "registry": 1,
     "metrics": 3, "generation": 3,
     "classify": 4, "bench": 4,

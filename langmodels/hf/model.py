@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import check_choice, check_float, check_int
+from .._torch import check_device, check_threads, resolve_device, torch_threads
 from ..base import LanguageModel
 from ..corpus import Corpus
 from ..errors import CheckpointError, InvalidParameterError
@@ -52,12 +53,14 @@ class HFCausalModel(LanguageModel):
     network whose byte-level BPE tokenizer (`bpe_vocab_size` pieces) is trained on the fit corpus;
     `epochs` — training (or fine-tuning) passes over the fit corpus with AdamW at `lr`, in batches
     of `batch_size` sequences (0 keeps the network as it is); `word_batch` — rows per forward
-    pass when scoring; `seed`, `device`, `progress` as in the neural family.
+    pass when scoring; `device` 'cpu' (the default), 'auto', 'cuda' or 'cuda:N'; `threads` torch
+    CPU threads (None: 1; see `langmodels._torch`); `seed`, `progress` as in the neural family.
     """
 
     def __init__(self, pretrained: str | None = None, config: dict | None = None,
                  bpe_vocab_size: int = 1000, epochs: int = 0, lr: float = 5e-4, batch_size: int = 16,
-                 word_batch: int = 64, seed: int = 0, device: str = "cpu", progress: bool = True):
+                 word_batch: int = 64, seed: int = 0, device: str = "cpu", threads: int | None = 1,
+                 progress: bool = True):
         self.pretrained = pretrained
         self.config = config
         self.bpe_vocab_size = bpe_vocab_size
@@ -67,6 +70,7 @@ class HFCausalModel(LanguageModel):
         self.word_batch = word_batch
         self.seed = seed
         self.device = device
+        self.threads = threads
         self.progress = progress
 
     def _check_params(self):
@@ -84,10 +88,16 @@ class HFCausalModel(LanguageModel):
         check_int("batch_size", self.batch_size, low=1)
         check_int("word_batch", self.word_batch, low=1)
         check_int("seed", self.seed)
+        check_device(self.device)
+        check_threads(self.threads)
         check_choice("progress", self.progress, [True, False])
 
     # --- fitting -------------------------------------------------------------------------------
     def _fit(self, corpus: Corpus, valid: Corpus | None = None, **kwargs) -> None:
+        with torch_threads(self.threads):
+            self._fit_network(corpus, valid)
+
+    def _fit_network(self, corpus: Corpus, valid: Corpus | None) -> None:
         tf = _transformers()
         import torch
 
@@ -107,7 +117,7 @@ class HFCausalModel(LanguageModel):
 
     def _adopt(self, tok, net) -> None:
         self.tokenizer_ = tok
-        self.net_ = net.to(self.device).eval()
+        self.net_ = net.to(resolve_device(self.device)).eval()
         self._prepare_pieces()
 
     def _prepare_pieces(self) -> None:
@@ -165,7 +175,7 @@ class HFCausalModel(LanguageModel):
             ids[k, :len(r)] = torch.as_tensor(r)
         # Pads come after every real piece, so a causal model's real positions never see them.
         with torch.no_grad():
-            logits = self.net_(input_ids=ids.to(self.device), logits_to_keep=keep).logits
+            logits = self.net_(input_ids=ids.to(self.net_.device), logits_to_keep=keep).logits
         return torch.log_softmax(logits.double(), dim=-1).cpu().numpy()
 
     def _log_boundary(self, lsm: np.ndarray) -> np.ndarray:
@@ -176,7 +186,8 @@ class HFCausalModel(LanguageModel):
 
     # --- the query ---------------------------------------------------------------------------
     def _next_logprobs(self, histories):
-        return np.stack([self._row(h) for h in histories])
+        with torch_threads(self.threads):
+            return np.stack([self._row(h) for h in histories])
 
     def _row(self, history: np.ndarray) -> np.ndarray:
         import copy
@@ -194,7 +205,7 @@ class HFCausalModel(LanguageModel):
         row = np.full(len(self.vocab_), -np.inf)
         # The history runs once; its key/value cache is shared by every candidate word.
         with torch.no_grad():
-            out = self.net_(input_ids=torch.as_tensor([ctx], device=self.device), use_cache=True,
+            out = self.net_(input_ids=torch.as_tensor([ctx], device=self.net_.device), use_cache=True,
                             logits_to_keep=1)
         first = torch.log_softmax(out.logits[0, -1].double(), dim=-1).cpu().numpy()
         log_b = 0.0 if at_start else self._log_boundary(first)
@@ -208,7 +219,7 @@ class HFCausalModel(LanguageModel):
             cache = copy.deepcopy(out.past_key_values)
             cache.batch_repeat_interleave(len(chunk))
             with torch.no_grad():
-                logits = self.net_(input_ids=torch.as_tensor(P, device=self.device),
+                logits = self.net_(input_ids=torch.as_tensor(P, device=self.net_.device),
                                    past_key_values=cache, use_cache=True).logits
             lsm = torch.log_softmax(logits.double(), dim=-1).cpu().numpy()  # (n, Lmax, n_out)
             # Piece 0 comes from the history's row; piece j >= 1 from lsm[:, j - 1]; the word
@@ -223,6 +234,10 @@ class HFCausalModel(LanguageModel):
         return row
 
     def _token_logprobs(self, corpus: Corpus) -> np.ndarray:
+        with torch_threads(self.threads):
+            return self._score(corpus)
+
+    def _score(self, corpus: Corpus) -> np.ndarray:
         out = np.empty(corpus.n_targets)
         pos, slow = 0, []
         seqs = list(corpus.sequences())

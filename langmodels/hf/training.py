@@ -36,7 +36,7 @@ def train_causal_lm(model, corpus: Corpus, valid: Corpus | None = None) -> list[
             labels = torch.full((len(batch), width), -100, dtype=torch.long)  # -100: not a target
             for k, r in enumerate(batch):
                 ids[k, :len(r)] = labels[k, :len(r)] = torch.as_tensor(r)
-            loss = net(input_ids=ids.to(model.device), labels=labels.to(model.device)).loss
+            loss = net(input_ids=ids.to(net.device), labels=labels.to(net.device)).loss
             opt.zero_grad()
             loss.backward()
             opt.step()

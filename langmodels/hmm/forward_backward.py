@@ -16,13 +16,11 @@ This module imports torch; `langmodels.hmm` imports it only inside fit and scori
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..errors import InvalidParameterError
 from ..vocabulary import EOS_ID
 
 
@@ -33,28 +31,6 @@ class Batch:
     x: torch.Tensor          # (T, B) int64
     mask: torch.Tensor       # (T, B) bool, True on real tokens
     rows: np.ndarray         # (B,) which input sequence each column is
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InvalidParameterError("device='cuda' but torch sees no CUDA device; use 'auto' or 'cpu'")
-    return torch.device(device)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None):
-    """Use `n` intra-op threads inside the block (None: leave torch's setting)."""
-    if n is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def make_batches(seqs: list[np.ndarray], pad: int, device, batch_size: int, max_cells: int,

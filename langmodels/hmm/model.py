@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import numpy as np
 
 from .._checks import check_choice, check_float, check_int
+from .._torch import check_device, check_threads, resolve_device, torch_threads
 from ..base import LanguageModel
 from ..corpus import Corpus
 from ..errors import InvalidParameterError
@@ -34,10 +36,11 @@ class HMMLanguageModel(LanguageModel):
     `transition_prior` pseudo-counts added to the expected emission and transition/initial counts
     (MAP estimation under Dirichlet priors; a positive emission prior keeps every word possible;
     the defaults were tuned on PTB-mini up to 256 states, beyond that about 25 / n_states for
-    `transition_prior` worked better); `seed`; `device` 'auto' (CUDA when present), 'cpu' or
-    'cuda'; `dtype` 'float64' or 'float32'; `batch_size` sentences per padded batch (None: 128
-    for 32-255 states, else 256); `n_threads` torch CPU threads during fit and scoring (None
-    leaves torch's setting); `progress` a tqdm bar over iterations.
+    `transition_prior` worked better); `seed`; `device` 'auto' (CUDA when present), 'cpu', 'cuda'
+    or 'cuda:N'; `dtype` 'float64' or 'float32'; `batch_size` sentences per padded batch (None: 128
+    for 32-255 states, else 256); `threads` torch CPU threads during fit and scoring (None: 1; see
+    `langmodels._torch`; `n_threads`, its former name, is still accepted with a
+    DeprecationWarning); `progress` a tqdm bar over iterations.
 
     Learned: `startprob_`, `transmat_`, `emissionprob_`; `history_[i]` is the objective EM
     maximises, ln p(train | theta_i) + ln prior(theta_i) (equal to the log-likelihood when both
@@ -60,7 +63,7 @@ class HMMLanguageModel(LanguageModel):
     def __init__(self, n_states: int = 64, n_iter: int = 20, tol: float = 1e-4, init: str = "clusters",
                  emission_prior: float = 0.01, transition_prior: float = 0.1, seed: int = 0,
                  device: str = "auto", dtype: str = "float64", batch_size: int | None = None,
-                 n_threads: int | None = 1, progress: bool = True):
+                 threads: int | None = 1, progress: bool = True, **renamed):
         self.n_states = n_states
         self.n_iter = n_iter
         self.tol = tol
@@ -71,7 +74,7 @@ class HMMLanguageModel(LanguageModel):
         self.device = device
         self.dtype = dtype
         self.batch_size = batch_size
-        self.n_threads = n_threads
+        self.threads = _renamed_threads(threads, renamed)
         self.progress = progress
 
     def _check_params(self):
@@ -82,12 +85,11 @@ class HMMLanguageModel(LanguageModel):
         check_float("emission_prior", self.emission_prior, low=0.0)
         check_float("transition_prior", self.transition_prior, low=0.0)
         check_int("seed", self.seed)
-        check_choice("device", self.device, ["auto", "cpu", "cuda"])
+        check_device(self.device)
         check_choice("dtype", self.dtype, ["float64", "float32"])
         if self.batch_size is not None:
             check_int("batch_size", self.batch_size, low=1)
-        if self.n_threads is not None:
-            check_int("n_threads", self.n_threads, low=1)
+        check_threads(self.threads)
 
     # --- building from given parameters ----------------------------------------------------
     @classmethod
@@ -124,7 +126,7 @@ class HMMLanguageModel(LanguageModel):
         from . import forward_backward as ht
 
         dtype = torch.float64 if self.dtype == "float64" else torch.float32
-        return ht, ht.resolve_device(self.device), dtype
+        return ht, resolve_device(self.device), dtype
 
     def _tensors(self):
         ht, device, dtype = self._torch()
@@ -196,7 +198,7 @@ class HMMLanguageModel(LanguageModel):
         ht, _, _ = self._torch()
         K, V = self.n_states, len(self.vocab_)
         rng = np.random.default_rng(self.seed)
-        with ht.torch_threads(self.n_threads):
+        with torch_threads(self.threads):
             if init is not None:
                 # the M-step adds emission_prior pseudo-counts as in every iteration, which is
                 # how words the base never emitted gain their own mass
@@ -237,7 +239,7 @@ class HMMLanguageModel(LanguageModel):
         self._check_fitted()
         corpus.check_vocab(self.vocab_)
         ht, _, _ = self._torch()
-        with ht.torch_threads(self.n_threads):
+        with torch_threads(self.threads):
             self._em_step(self._batches(list(corpus.sequences())))
         self.n_iter_ += 1
         return self.history_[-1]
@@ -273,7 +275,7 @@ class HMMLanguageModel(LanguageModel):
     def _token_logprobs(self, corpus: Corpus) -> np.ndarray:
         ht, _, _ = self._torch()
         starts = corpus.offsets[:-1] + np.arange(len(corpus))       # each sequence's first target
-        with ht.torch_threads(self.n_threads):
+        with torch_threads(self.threads):
             return ht.token_logprobs(self._tensors(), self._batches(list(corpus.sequences())),
                                      starts, corpus.n_targets)
 
@@ -353,7 +355,7 @@ class HMMLanguageModel(LanguageModel):
         self._check_fitted()
         x = self._check_histories([tokens])[0]
         ht, _, _ = self._torch()
-        with ht.torch_threads(self.n_threads):
+        with torch_threads(self.threads):
             batch = self._batches([x], eos=eos)[0]
             return ht.posteriors(self._tensors(), batch)[:, 0, :]
 
@@ -391,3 +393,19 @@ def _normalise(counts: np.ndarray, old: np.ndarray) -> np.ndarray:
     total = counts.sum(axis=-1, keepdims=True)
     return np.where(total > 0, counts / np.where(total > 0, total, 1.0), old)
 
+
+def _renamed_threads(threads, renamed: dict):
+    """`threads`, or the value of its former name `n_threads` (configs saved before the rename
+    still load, with a DeprecationWarning)."""
+    if "n_threads" in renamed:
+        warnings.warn("HMMLanguageModel's n_threads parameter is now called threads (the name every "
+                      "torch-backed family uses); save the model again to update its config",
+                      DeprecationWarning, stacklevel=3)
+        n_threads = renamed.pop("n_threads")
+        if threads not in (1, n_threads):
+            raise InvalidParameterError(f"threads={threads!r} and n_threads={n_threads!r} disagree; "
+                                        "give only threads")
+        threads = n_threads
+    if renamed:
+        raise TypeError(f"HMMLanguageModel got unexpected keyword argument(s): {', '.join(sorted(renamed))}")
+    return threads

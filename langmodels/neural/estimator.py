@@ -9,12 +9,12 @@ normalisation: every distribution is `log_softmax` over the logits with `<s>` se
 
 from __future__ import annotations
 
-import contextlib
 from abc import abstractmethod
 
 import numpy as np
 
 from .._checks import check_choice, check_float, check_int
+from .._torch import check_device, check_threads, resolve_device, torch_threads
 from ..base import LanguageModel
 from ..corpus import Corpus
 from ..errors import InvalidParameterError
@@ -69,11 +69,8 @@ class NeuralModel(LanguageModel):
             check_int("patience", self.patience, low=1)
         check_choice("context", self.context, ["sentence", "stream"])
         check_int("seed", self.seed, low=0)
-        if not (self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:")):
-            raise InvalidParameterError(
-                f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        if self.threads is not None:
-            check_int("threads", self.threads, low=1)
+        check_device(self.device)
+        check_threads(self.threads)
         check_choice("compile", self.compile, [True, False])
         check_choice("progress", self.progress, [True, False])
         self._check_family()
@@ -166,22 +163,11 @@ class NeuralModel(LanguageModel):
         with self._threads():
             train(self, corpus, valid, resume=resume, on_epoch_end=on_epoch_end, init=init)
 
-    @contextlib.contextmanager
     def _threads(self):
-        # Two OpenMP threads on 2 shared cores spin-wait on small matmuls; one is the measured
-        # better default on CPU (benchmarks/RESULTS.md, neural section).
-        import torch
-
-        before = torch.get_num_threads()
-        torch.set_num_threads(self.threads or 1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
+        """The block runs with `threads` torch CPU threads (None: one; see langmodels._torch)."""
+        return torch_threads(self.threads)
 
     def _torch_device(self):
-        from .training import resolve_device
-
         return resolve_device(self.device)
 
     # --- scoring -------------------------------------------------------------------------------

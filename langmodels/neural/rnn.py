@@ -99,7 +99,7 @@ class _RecurrentModel(NeuralModel):
                  max_steps: int | None = None, batch_size: int = 20, bptt: int = 35,
                  clip: float = 1.0, warmup: int = 0, schedule: str = "cosine",
                  patience: int | None = 3, context: str = "sentence", seed: int = 0,
-                 device: str = "auto", compile: bool = False, threads: int | None = None,
+                 device: str = "auto", compile: bool = False, threads: int | None = 1,
                  checkpoint_dir: str | None = None, progress: bool = True):
         self.embed_dim = embed_dim
         self.hidden_size = hidden_size

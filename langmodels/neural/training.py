@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_directory, read_utf8, write_json_atomic
+from .._torch import resolve_device
 from ..errors import CheckpointError, InvalidParameterError
 from .batching import IGNORE, PAD
 from .loss import summed_cross_entropy
@@ -39,17 +40,6 @@ PLATEAU_FACTOR = 0.25   # lr x 1/4 after an epoch without improvement (PyTorch w
 MIN_LR_RATIO = 0.1      # cosine decays to lr / 10 (nanoGPT)
 # Parameters that may change between an interrupted run and its resumption.
 RESUME_FREE = {"device", "threads", "compile", "progress", "checkpoint_dir"}
-
-
-def resolve_device(device: str):
-    """'auto' -> CUDA when present, else CPU; 'cuda' means this rank's GPU under torchrun."""
-    import torch
-
-    if device == "auto" and not torch.cuda.is_available():
-        return torch.device("cpu")
-    if device in ("auto", "cuda"):
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-    return torch.device(device)
 
 
 @dataclass

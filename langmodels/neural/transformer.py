@@ -168,7 +168,7 @@ class TransformerModel(NeuralModel):
                  stride: int | None = None, clip: float = 1.0, warmup: int = 100,
                  schedule: str = "cosine", patience: int | None = 3, context: str = "sentence",
                  seed: int = 0, device: str = "auto", compile: bool = False,
-                 threads: int | None = None, checkpoint_dir: str | None = None, progress: bool = True):
+                 threads: int | None = 1, checkpoint_dir: str | None = None, progress: bool = True):
         self.embed_dim = embed_dim
         self.hidden_size = hidden_size
         self.n_layers = n_layers

@@ -196,10 +196,35 @@ def test_save_load_identical(tmp_path, toy_train, toy_test):
 
 
 @pytest.mark.parametrize("bad", [dict(n_states=0), dict(init="kmeans"), dict(emission_prior=-1.0),
-                                 dict(dtype="float16"), dict(device="tpu"), dict(n_threads=0)])
+                                 dict(dtype="float16"), dict(device="tpu"), dict(threads=0)])
 def test_bad_parameters_are_named(bad, toy_train):
     with pytest.raises(InvalidParameterError, match=next(iter(bad))):
         HMMLanguageModel(**bad).fit(toy_train)
+
+
+def test_n_threads_is_the_deprecated_name_of_threads():
+    with pytest.warns(DeprecationWarning, match="n_threads parameter is now called threads"):
+        m = HMMLanguageModel(n_threads=2)
+    assert m.threads == 2 and "n_threads" not in m.get_params()
+    with pytest.warns(DeprecationWarning), pytest.raises(InvalidParameterError, match="disagree"):
+        HMMLanguageModel(threads=3, n_threads=2)
+    with pytest.raises(TypeError, match="unexpected keyword argument.*: nthreads"):
+        HMMLanguageModel(nthreads=2)
+
+
+def test_a_model_saved_with_n_threads_still_loads(tmp_path):
+    import json
+
+    m = small_model(threads=2)
+    path = m.save(tmp_path / "hmm")
+    config = json.loads((path / "config.json").read_text())
+    assert config["params"]["threads"] == 2 and "n_threads" not in config["params"]
+    config["params"]["n_threads"] = config["params"].pop("threads")   # as saved before the rename
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.warns(DeprecationWarning, match="n_threads"):
+        again = lm.load(path)
+    assert again.threads == 2
+    assert again.get_params() == m.get_params()
 
 
 def test_from_parameters_checks_its_arrays():
