@@ -215,8 +215,8 @@ def _cache_root(root) -> Path:
 def _missing(where, split: str, present: Sequence[str], explicit: bool) -> MissingSplitError:
     looked = ", ".join(f"{a}.txt" for a in SPLIT_ALIASES[split])
     hint = ("" if explicit or not present else
-            f"; to load only what is there pass splits={tuple(present)!r} (in a bench spec: "
-            f"corpus_params: {{splits: [{', '.join(present)}]}}; langmodels train loads those present)")
+            f"; to load only what is there pass splits={tuple(present)!r} (`langmodels bench`: "
+            f"--set corpus_params.splits=[{','.join(present)}]; `langmodels train` loads those present)")
     return MissingSplitError(f"{where}: the {split} split is missing (looked for {looked}, "
                              f"ptb.{split}.txt, wiki.{split}.tokens){hint}")
 
