@@ -9,7 +9,7 @@ Heavy dependencies (torch, nltk, hmmlearn) are imported only when a model that n
 __version__ = "0.1.0"
 
 from .base import LanguageModel, clone, load
-from .corpus import Corpus
+from .corpus import Corpus, split_corpus
 from .errors import (
     CheckpointError,
     DownloadError,
@@ -34,7 +34,8 @@ __all__ = [
     "LangModelsError", "EmptyCorpusError", "EncodingError", "UnknownModelError",
     "UnknownDatasetError", "MissingSplitError", "VocabularyMismatchError", "CheckpointError",
     "InvalidParameterError", "NotFittedError", "DownloadError",
-    "datasets", "load_arpa", "generate", "LMClassifier",
+    "split_corpus", "datasets", "load_arpa", "generate", "LMClassifier", "classification_scores",
+    "corpus_bleu", "continuation_bleu", "test_bleu", "self_bleu", "distinct_n",
 ]
 
 # Names whose modules are imported on first use (they pull in nltk, torch or larger code).
@@ -43,6 +44,12 @@ _LAZY = {
     "load_arpa": "langmodels.ngram.model:load_arpa",
     "generate": "langmodels.generation:generate",
     "LMClassifier": "langmodels.classify:LMClassifier",
+    "classification_scores": "langmodels.classify:classification_scores",
+    "corpus_bleu": "langmodels.metrics.bleu:sacrebleu_corpus",
+    "continuation_bleu": "langmodels.metrics.bleu:continuation_bleu",
+    "test_bleu": "langmodels.metrics.bleu:texygen_test_bleu",
+    "self_bleu": "langmodels.metrics.bleu:texygen_self_bleu",
+    "distinct_n": "langmodels.metrics.bleu:distinct_n",
 }
 
 

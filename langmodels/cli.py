@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "(only rank 0 saves and prints).")
     t.add_argument("model", help="a registered model name (see `langmodels models`)")
     _add_data_args(t)
+    t.add_argument("--split", dest="fractions", metavar="TRAIN,VALID,TEST",
+                   help="--corpus is one text file: split its lines at random, e.g. 0.8,0.1,0.1 "
+                   "(the vocabulary comes from the train part only)")
+    t.add_argument("--seed", dest="split_seed", type=int, default=0,
+                   help="the shuffle of --split (default 0; a model's own seed: --param seed=N)")
     t.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a hyper-parameter (YAML value), e.g. --param order=3")
     t.add_argument("--out", required=True, help="directory to save the fitted model into")
@@ -122,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_data_args(p, corpus_required: bool = True):
-    p.add_argument("--corpus", required=corpus_required, help="a dataset name or a directory of split files")
+    p.add_argument("--corpus", required=corpus_required, help="a dataset name, a directory of split files "
+                   "(train.txt, valid.txt, test.txt) or, with `train --split`, one text file")
     p.add_argument("--data-dir", help="where named datasets are found or cached")
     p.add_argument("--tokenizer", help="whitespace, treebank or char (default: the corpus's own)")
     p.add_argument("--min-count", type=int, default=None,
@@ -205,11 +211,34 @@ def _parse_params(items: list[str]) -> dict:
     return params
 
 
-def _load_dataset(args, splits=None):
+def _load_dataset(args, splits=None, fractions=None, seed=0):
     from . import datasets
 
     return datasets.load(args.corpus, splits=splits, tokenizer=args.tokenizer, min_count=args.min_count or 1,
-                         max_size=args.max_size, data_dir=args.data_dir)
+                         max_size=args.max_size, data_dir=args.data_dir, fractions=fractions, seed=seed)
+
+
+def _split_fractions(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        fractions = [float(x) for x in text.split(",")]
+    except ValueError:
+        fractions = []
+    if len(fractions) != 3:
+        raise UsageError(f"--split: expected three fractions TRAIN,VALID,TEST such as 0.8,0.1,0.1, "
+                         f"got {text!r}")
+    return fractions
+
+
+def _present_splits(corpus: str) -> tuple[str, ...] | None:
+    """For a directory with train.txt: the splits it has (valid and test are optional to train)."""
+    from .datasets.catalog import SPLITS, find_split_file
+
+    path = Path(corpus)
+    if not path.is_dir() or find_split_file(path, "train") is None:
+        return None   # a dataset name, a file, or no train split: datasets.load says what is wrong
+    return tuple(s for s in SPLITS if find_split_file(path, s) is not None)
 
 
 def cmd_train(args) -> int:
@@ -225,7 +254,8 @@ def cmd_train(args) -> int:
     model = make(args.model, **params)
     model._check_params()   # fail before loading data
     fit_options = _fit_options(model, args)
-    ds = _load_dataset(args)
+    fractions = _split_fractions(args.fractions)
+    ds = _load_dataset(args, splits=_present_splits(args.corpus), fractions=fractions, seed=args.split_seed)
     rank = int(os.environ.get("RANK", "0"))   # under torchrun only rank 0 saves and prints
     t0 = time.perf_counter()
     model.fit(ds.train, ds.valid, **fit_options)
@@ -235,7 +265,8 @@ def cmd_train(args) -> int:
     out = model.save(args.out)
     write_json_atomic(out / TRAINING_FILE, {
         "corpus": args.corpus, "data_dir": args.data_dir, "tokenizer": ds.train.tokenizer,
-        "min_count": args.min_count, "max_size": args.max_size, "fit_seconds": seconds})
+        "min_count": args.min_count, "max_size": args.max_size, "fractions": fractions,
+        "split_seed": args.split_seed, "fit_seconds": seconds})
     msg = f"trained {args.model} on {ds.train.n_tokens} tokens in {seconds:.1f}s; saved to {out}"
     if ds.valid is not None:
         from .metrics import perplexity
@@ -289,7 +320,10 @@ def cmd_evaluate(args) -> int:
             raise UsageError("give --file FILE or --corpus NAME (the model directory does not say which "
                              "corpus it was trained on)")
         args.tokenizer = tokenizer
-        ds = _load_dataset(args, splits=[args.split])
+        # A file split by `train --split`: the same fractions and seed give the same held-out lines.
+        same = args.corpus == info.get("corpus")
+        ds = _load_dataset(args, splits=[args.split], fractions=info.get("fractions") if same else None,
+                           seed=(info.get("split_seed") or 0) if same else 0)
         split = getattr(ds, args.split)
         # The dataset's vocabulary is rebuilt from its train split; re-encode on the model's.
         corpus = (split if split.vocab.fingerprint == model.vocab_.fingerprint else

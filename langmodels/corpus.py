@@ -10,12 +10,13 @@ in S sequences has N + S counted targets (`targets()`), laid out sequence by seq
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ._io import read_utf8
-from .errors import EmptyCorpusError, VocabularyMismatchError
+from .errors import EmptyCorpusError, InvalidParameterError, VocabularyMismatchError
 from .tokenize import get_detokenizer, get_tokenizer
 from .vocabulary import EOS_ID, UNK_ID, Vocabulary
 
@@ -94,9 +95,19 @@ class Corpus:
         min_count: int = 1,
         max_size: int | None = None,
         name: str | None = None,
+        *,
+        lowercase: bool = False,
+        normalize: str | None = None,
     ) -> Corpus:
-        """From strings, one sequence each (blank strings are skipped)."""
+        """From strings, one sequence each (blank strings are skipped).
+
+        lowercase: lower-case every text before tokenizing.
+        normalize: a Unicode normal form ("NFC", "NFKC", "NFD", "NFKD") applied first, so that
+            one word typed with composed or decomposed accents becomes one vocabulary entry.
+        A corpus scored on `vocab=` must be normalised the same way as the one `vocab` came from.
+        """
         split = get_tokenizer(tokenizer)
+        texts = normalize_texts(texts, lowercase=lowercase, normalize=normalize)
         seqs = [split(t.rstrip("\r\n")) for t in texts if t.strip()]
         return cls.from_tokens(seqs, vocab, min_count, max_size, tokenizer, name)
 
@@ -108,14 +119,21 @@ class Corpus:
         tokenizer: str = "whitespace",
         min_count: int = 1,
         max_size: int | None = None,
+        *,
+        lowercase: bool = False,
+        normalize: str | None = None,
     ) -> Corpus:
-        """One sequence per non-empty line of a UTF-8 file; `vocab=None` builds one from it."""
+        """One sequence per non-empty line of a UTF-8 file; `vocab=None` builds one from it.
+
+        lowercase, normalize: as in `from_texts`.
+        """
         text = read_utf8(path)
         lines = text.splitlines()
         if not any(line.strip() for line in lines):
             what = "is empty" if not text else "has only blank lines"
             raise EmptyCorpusError(f"{path}: the file {what}; a corpus needs at least one line of text")
-        return cls.from_texts(lines, vocab, tokenizer, min_count, max_size, name=os.fspath(path))
+        return cls.from_texts(lines, vocab, tokenizer, min_count, max_size, name=os.fspath(path),
+                              lowercase=lowercase, normalize=normalize)
 
     # --- access --------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -199,3 +217,86 @@ class Corpus:
                 f"{len(vocab)} tokens (fingerprint {vocab.fingerprint[:12]}); build the corpus "
                 f"with vocab=model.vocab_"
             )
+
+
+# --- text preparation ----------------------------------------------------------------------------
+NORMAL_FORMS = ("NFC", "NFKC", "NFD", "NFKD")
+
+
+def normalize_texts(texts: Iterable[str], *, lowercase: bool = False,
+                    normalize: str | None = None) -> list[str]:
+    """The texts as a list, Unicode-normalised and lower-cased as asked.
+
+    A bare string or bytes is refused: iterating it would make one sequence per character.
+    """
+    if isinstance(texts, (str, bytes)):
+        kind = "string" if isinstance(texts, str) else "bytes object"
+        raise TypeError(f"texts must be a list of texts, one sequence each, not a single {kind} (which "
+                        "would give one sequence per character); pass [text] for one sequence or "
+                        "text.splitlines() for one a line")
+    if normalize is not None and normalize not in NORMAL_FORMS:
+        raise InvalidParameterError(f"normalize must be one of {NORMAL_FORMS} or None, got {normalize!r}")
+    out = []
+    for k, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"texts[{k}] is a {type(t).__name__}, not a string")
+        if normalize:
+            t = unicodedata.normalize(normalize, t)
+        out.append(t.lower() if lowercase else t)
+    return out
+
+
+def split_corpus(
+    texts: Corpus | Iterable[str],
+    *,
+    valid: float = 0.1,
+    test: float = 0.1,
+    seed: int = 0,
+    tokenizer: str = "whitespace",
+    min_count: int = 1,
+    max_size: int | None = None,
+    lowercase: bool = False,
+    normalize: str | None = None,
+) -> tuple[Corpus, Corpus | None, Corpus | None]:
+    """Split texts (one sequence each) into train/valid/test corpora at random, by sequence.
+
+    The texts are split first and the vocabulary is built from the train part alone, so valid and
+    test words unseen in training are `<unk>`, as they would be for new text (building the
+    vocabulary before splitting would leak test words into it). All three corpora share that
+    vocabulary. `valid` and `test` are fractions of the non-blank sequences (rounded to whole
+    sequences); a split of fraction 0 is None. The same seed gives the same split, and each split
+    keeps the texts' original order. A `Corpus` is split by its decoded tokens (its OOVs stay `<unk>`;
+    lowercase and normalize apply to texts only).
+
+    >>> train, valid, test = split_corpus([f"line {i}" for i in range(10)], valid=0.2, test=0.1, seed=0)
+    >>> len(train), len(valid), len(test), train.vocab is test.vocab
+    (7, 2, 1, True)
+    """
+    for what, frac in (("valid", valid), ("test", test)):
+        if not 0 <= frac < 1:
+            raise InvalidParameterError(f"{what} must be a fraction in [0, 1), got {frac!r}")
+    if valid + test >= 1:
+        raise InvalidParameterError(f"valid + test must leave some training text: {valid} + {test} >= 1")
+    if isinstance(texts, Corpus):
+        tokenizer = texts.tokenizer
+        seqs = [texts.vocab.decode(s) for s in texts.sequences()]
+    else:
+        split = get_tokenizer(tokenizer)
+        texts = normalize_texts(texts, lowercase=lowercase, normalize=normalize)
+        seqs = [split(t) for t in texts if t.strip()]
+    n = len(seqs)
+    sizes = {"valid": round(valid * n), "test": round(test * n)}
+    for what, frac in (("valid", valid), ("test", test)):
+        if frac > 0 and sizes[what] == 0:
+            raise EmptyCorpusError(f"{what}={frac} of {n} sequences rounds to none; give a larger fraction "
+                                   f"(at least {1 / max(n, 1):.3g}) or {what}=0")
+    if n - sizes["valid"] - sizes["test"] < 1:
+        raise EmptyCorpusError(f"{n} sequences leave none for training")
+    order = np.random.default_rng(seed).permutation(n)
+    cut = np.cumsum([sizes["test"], sizes["valid"]])
+    parts = dict(zip(("test", "valid", "train"), np.split(order, cut)))
+    pick = {k: [seqs[i] for i in np.sort(idx)] for k, idx in parts.items()}
+    train = Corpus.from_tokens(pick["train"], None, min_count, max_size, tokenizer, name="train")
+    held_out = {k: Corpus.from_tokens(pick[k], train.vocab, tokenizer=tokenizer, name=k) if pick[k] else None
+                for k in ("valid", "test")}
+    return train, held_out["valid"], held_out["test"]

@@ -135,3 +135,39 @@ def test_train_refuses_options_a_family_lacks(capsys, tmp_path, corpus_dir):
     code, _, err = run(capsys, "train", "hmm", "--corpus", str(corpus_dir), "--init", str(tmp_path / "none"),
                        "--out", str(tmp_path / "m"))
     assert code == 2 and "no such model directory" in err
+
+
+def test_train_splits_one_text_file_and_evaluate_scores_the_same_held_out_lines(capsys, tmp_path):
+    text = tmp_path / "my.txt"
+    text.write_text("".join(f"w{i % 7} the end\n" for i in range(40)), encoding="utf-8")
+    model_dir = tmp_path / "m"
+    code, out, err = run(capsys, "train", "unigram", "--corpus", str(text), "--split", "0.8,0.1,0.1",
+                         "--seed", "3", "--out", str(model_dir))
+    assert code == 0, err
+    assert "trained unigram on 96 tokens" in out and "valid perplexity" in out
+    info = json.loads((model_dir / "training.json").read_text())
+    assert info["fractions"] == [0.8, 0.1, 0.1] and info["split_seed"] == 3
+    import langmodels as lm
+
+    _, _, test = lm.split_corpus(text.read_text().splitlines(), valid=0.1, test=0.1, seed=3)
+    code, out, _ = run(capsys, "evaluate", str(model_dir), "--json")
+    assert code == 0 and json.loads(out)["n_sequences"] == len(test) == 4
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--split", "0.8,0.2"], "three fractions TRAIN,VALID,TEST"),
+    ([], "--split 0.8,0.1,0.1"),
+])
+def test_train_on_one_file_usage_errors(capsys, tmp_path, argv, message):
+    text = tmp_path / "my.txt"
+    text.write_text("a b\nb c\n", encoding="utf-8")
+    code, _, err = run(capsys, "train", "unigram", "--corpus", str(text), "--out", str(tmp_path / "m"), *argv)
+    assert code == 2 and message in err
+
+
+def test_train_on_a_directory_without_valid_txt(capsys, tmp_path, corpus_dir):
+    (corpus_dir / "valid.txt").unlink()
+    code, out, err = run(capsys, "train", "unigram", "--corpus", str(corpus_dir),
+                         "--out", str(tmp_path / "m"))
+    assert code == 0, err
+    assert "valid perplexity" not in out

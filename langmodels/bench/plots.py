@@ -4,6 +4,9 @@ perplexity.png         test perplexity per model (± sd over seeds), the oracle 
 learning_curves.png    train/valid NLL per token by epoch (neural) or EM iteration (HMM)
 ppl_vs_time.png        perplexity against training time (log-log)
 quality_diversity.png  Test-BLEU against Self-BLEU over the temperature sweep
+
+Points and curves carry a model number (1, 2, ...) and the legend, outside the axes, says which
+model has which number and colour: with 15 models, names written beside the points overlap.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ def write_plots(records: list[dict], out: str | Path) -> list[Path]:
     written = []
     for name, draw in (("perplexity.png", _perplexity), ("learning_curves.png", _learning_curves),
                        ("ppl_vs_time.png", _ppl_vs_time), ("quality_diversity.png", _quality_diversity)):
-        fig, ax = plt.subplots(figsize=(8, 5))
-        # Fixed margins: tight_layout costs seconds of text measurement per figure.
-        fig.subplots_adjust(left=0.1, right=0.97, top=0.92, bottom=0.12)
+        fig, ax = plt.subplots(figsize=(10, 5.5))
+        # Fixed margins (tight_layout costs seconds of text measurement per figure); the right
+        # quarter holds the legend.
+        fig.subplots_adjust(left=0.08, right=0.72, top=0.92, bottom=0.11)
         try:
             if draw(ax, records):
                 with atomic_path(out / name) as tmp:
@@ -71,73 +75,123 @@ def _perplexity(ax, records) -> bool:
             sds.append(np.std(vals, ddof=1) if len(vals) > 1 else 0.0)
     if not labels:
         return False
-    ax.bar(range(len(labels)), means, yerr=sds, color="tab:blue", capsize=3)
-    ax.figure.subplots_adjust(bottom=0.3)   # room for the slanted model names
-    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    # Horizontal bars: model names read level, however many there are.
+    y = np.arange(len(labels))
+    ax.figure.subplots_adjust(left=0.22)
+    ax.barh(y, means, xerr=sds, color="tab:blue", capsize=3)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()   # the first model on top, as in the results table
+    for k, (m, sd) in enumerate(zip(means, sds)):
+        ax.annotate(f"{m:.1f}", (m + sd, k), xytext=(6, 0), textcoords="offset points", va="center",
+                    fontsize=7)
     oracle = next((r for r in records if r.get("label", "").startswith("oracle")), None)
     if oracle:
-        ax.axhline(oracle["metrics"]["perplexity"], color="tab:red", ls="--", label="oracle (generator)")
-        ax.legend(loc="upper right")
-    ax.set_yscale("log")
-    ax.set_ylabel("test perplexity (log scale)")
+        ax.axvline(oracle["metrics"]["perplexity"], color="tab:red", ls="--", label="oracle (generator)")
+        _legend(ax)
+    # Perplexity 1 (certainty) is the natural origin of a log axis: each bar's length is then the
+    # model's cross-entropy, so the ratios of bar lengths are honest; nothing is cut off.
+    ax.set_xscale("log")
+    ax.set_xlim(1, max(m + s for m, s in zip(means, sds)) * 2)
+    ax.set_xlabel("test perplexity (log scale from 1: bar length = cross-entropy)")
     ax.set_title("Perplexity per model (lower is better)")
     return True
 
 
+def _legend(ax, **kw):
+    """The legend outside the axes, right of them, so it never hides data."""
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize=7, **kw)
+
+
 def _learning_curves(ax, records) -> bool:
-    drawn = False
-    for i, r in enumerate(_models(records)):
-        curves = r.get("curves") or {}
+    from matplotlib.lines import Line2D
+
+    styles = {"train": "-", "valid": "--"}
+    drawn_kinds: set[str] = set()
+    handles = []
+    runs = [r for r in _models(records) if any((r.get("curves") or {}).get(k) for k in styles)]
+    for i, r in enumerate(runs):
+        curves = r["curves"]
         color = _color(i)
-        for name, style in (("train", "-"), ("valid", "--")):
+        for name, style in styles.items():
             values = curves.get(name)
             if values:
-                ax.plot(range(1, len(values) + 1), values, style, marker=".", color=color,
-                        label=f"{r['label']} (seed {r['seed']}) {name}")
-                drawn = True
-    if drawn:
-        ax.set_xlabel("epoch (neural) / EM iteration (HMM)")
-        ax.set_ylabel("NLL, nats per token")
-        ax.set_title("Learning curves: train (solid) and validation (dashed)")
-        ax.legend(fontsize=7, loc="upper right")
-    return drawn
+                ax.plot(range(1, len(values) + 1), values, style, marker=".", color=color)
+                drawn_kinds.add(name)
+        handles.append(Line2D([], [], color=color, marker=".", label=f"{r['label']} (seed {r['seed']})"))
+    if not runs:
+        return False
+    # The line-style key lists only the kinds of curve actually drawn.
+    kinds = [k for k in styles if k in drawn_kinds]
+    names = {"train": "train", "valid": "validation"}
+    if len(kinds) > 1:
+        handles += [Line2D([], [], color="k", ls=styles[k], label=names[k]) for k in kinds]
+    _legend(ax, handles=handles)
+    ax.set_xlabel("epoch (neural) / EM iteration (HMM)")
+    ax.set_ylabel("NLL, nats per token")
+    ax.set_title("Learning curves: " + " and ".join(
+        f"{names[k]} ({'solid' if styles[k] == '-' else 'dashed'})" if len(kinds) > 1 else names[k]
+        for k in kinds))
+    return True
+
+
+def _number(ax, k: int, x, y, color):
+    """Model number k beside a point, in the model's colour."""
+    ax.annotate(str(k), (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7,
+                color=color, fontweight="bold")
 
 
 def _ppl_vs_time(ax, records) -> bool:
-    pts = [(r["fit_seconds"], r["metrics"]["perplexity"], r["label"]) for r in _models(records)
-           if _finite(r["metrics"].get("perplexity")) and r.get("fit_seconds")]
-    if not pts:
+    groups = []
+    for label, group in _by_label(records).items():
+        pts = [(r["fit_seconds"], r["metrics"]["perplexity"]) for r in group
+               if _finite(r["metrics"].get("perplexity")) and r.get("fit_seconds")]
+        if pts:
+            groups.append((label, pts))
+    if not groups:
         return False
-    for i, (t, p, label) in enumerate(pts):
-        ax.scatter(t, p, color=_color(i))
-        ax.annotate(label, (t, p), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for i, (label, pts) in enumerate(groups):
+        color = _color(i)
+        ax.scatter([t for t, _ in pts], [p for _, p in pts], color=color, label=f"{i + 1}  {label}")
+        _number(ax, i + 1, *pts[0], color)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("training time (s, log scale)")
     ax.set_ylabel("test perplexity (log scale)")
-    ax.set_title("Perplexity against training time")
+    ax.set_title("Perplexity against training time (one point per seed)")
+    _legend(ax, title="model")
     return True
 
 
 def _quality_diversity(ax, records) -> bool:
-    drawn = False
-    for i, (label, group) in enumerate(_by_label(records).items()):
-        sweep = (group[0]["metrics"].get("unconditional") or {}).get("sweep") or []
-        if sweep:
-            x = [p["self_bleu"] for p in sweep]
-            y = [p["test_bleu"] for p in sweep]
-            ax.plot(x, y, marker="o", label=label, color=_color(i))
-            for p in (sweep[0], sweep[-1]):   # the ends of each curve, to read its direction
-                ax.annotate(f"T={p['temperature']:g}", (p["self_bleu"], p["test_bleu"]), fontsize=6)
-            drawn = True
+    from matplotlib.lines import Line2D
+
+    handles = []
+    curves = [(label, (group[0]["metrics"].get("unconditional") or {}).get("sweep") or [])
+              for label, group in _by_label(records).items()]
+    curves = [(label, sweep) for label, sweep in curves if sweep]
+    for i, (label, sweep) in enumerate(curves):
+        color = _color(i)
+        x = [p["self_bleu"] for p in sweep]
+        y = [p["test_bleu"] for p in sweep]
+        ax.plot(x, y, "-", marker=".", color=color)
+        # The ends of the sweep by marker shape (not text), so that the direction reads without clutter.
+        ax.scatter(x[:1], y[:1], marker="^", color=color, s=30)
+        ax.scatter(x[-1:], y[-1:], marker="s", color=color, s=30)
+        _number(ax, i + 1, x[0], y[0], color)
+        handles.append(Line2D([], [], color=color, marker=".", label=f"{i + 1}  {label}"))
+    if not curves:
+        return False
+    temps = [p["temperature"] for p in curves[0][1]]
+    ends = [("^", f"first temperature (T={temps[0]:g})"), ("s", f"last temperature (T={temps[-1]:g})")]
+    handles += [Line2D([], [], ls="", marker=m, color="gray", label=label) for m, label in ends[:len(temps)]]
     for prefix, marker, name in (("human", "*", "human text"), ("oracle", "P", "generator samples")):
         ref = next((r for r in records if r.get("label", "").startswith(prefix)), None)
         u = (ref or {}).get("metrics", {}).get("unconditional") or {}
-        if drawn and "test_bleu4" in u:
-            ax.scatter([u["self_bleu4"]], [u["test_bleu4"]], marker=marker, s=120, color="k", label=name)
-    if drawn:
-        ax.set_xlabel("Self-BLEU (lower = more diverse)")
-        ax.set_ylabel("Test-BLEU (higher = closer to the test text)")
-        ax.set_title("Quality against diversity over the temperature sweep (Texygen BLEU-4)")
-        ax.legend(fontsize=7, loc="lower right")
-    return drawn
+        if "test_bleu4" in u:
+            handles.append(ax.scatter([u["self_bleu4"]], [u["test_bleu4"]], marker=marker, s=120, color="k",
+                                      label=name))
+    ax.set_xlabel("Self-BLEU (lower = more diverse)")
+    ax.set_ylabel("Test-BLEU (higher = closer to the test text)")
+    ax.set_title("Quality against diversity over the temperature sweep (Texygen BLEU-4)")
+    _legend(ax, handles=handles, title="model")
+    return True

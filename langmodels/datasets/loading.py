@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from .._io import read_utf8
-from ..corpus import Corpus
-from ..errors import DownloadError, InvalidParameterError, MissingSplitError
+from ..corpus import Corpus, split_corpus
+from ..errors import DownloadError, EmptyCorpusError, InvalidParameterError, MissingSplitError
 from ..vocabulary import Vocabulary
 from .catalog import CORPORA, GENERATED, SPLIT_ALIASES, SPLITS, CorpusSpec, find_split_file, get_spec
 from .download import cache_dir, fetch
@@ -73,8 +73,10 @@ class Dataset:
 
 def load(name_or_dir, *, splits: Sequence[str] | None = None, tokenizer: str | None = None,
          min_count: int = 1, max_size: int | None = None, data_dir=None, download: bool = True,
-         progress: bool | None = None, **generator_params) -> Dataset:
-    """Load a corpus by name (`available_datasets()`) or from a directory of split files.
+         progress: bool | None = None, fractions: Sequence[float] | None = None, seed: int = 0,
+         **generator_params) -> Dataset:
+    """Load a corpus by name (`available_datasets()`), from a directory of split files, or from one
+    text file split at random by line.
 
     splits: the splits wanted (default all three; a mini protocol has train and test only); a
         wanted split that is missing raises MissingSplitError naming it.
@@ -83,14 +85,22 @@ def load(name_or_dir, *, splits: Sequence[str] | None = None, tokenizer: str | N
     data_dir: a folder like ../shared/data: named corpora are read from data_dir/<name> with no
         network; mini protocols (ptb-mini, wt2-mini, shakespeare-*) need it (or $LANGMODELS_DATA).
     download: fetch a named corpus into the cache when it is not there (else DownloadError).
-    generator_params: for "synthetic": seed, n_train, n_valid, n_test (sentences) and any
+    seed: the synthetic generator's seed, or the shuffle of a split file.
+    fractions: for one text file, the (train, valid, test) fractions of its non-blank lines,
+        e.g. (0.8, 0.1, 0.1), drawn at random (see `langmodels.split_corpus`).
+    generator_params: for "synthetic": n_train, n_valid, n_test (sentences) and any
         SyntheticLanguage parameter.
     """
     wanted = _check_splits(splits)
+    is_name = isinstance(name_or_dir, str) and (name_or_dir in CORPORA or name_or_dir in GENERATED)
+    if fractions is not None or (not is_name and Path(name_or_dir).is_file()):
+        return load_file(name_or_dir, fractions, seed=seed, splits=splits, tokenizer=tokenizer,
+                         min_count=min_count, max_size=max_size)
     if isinstance(name_or_dir, str) and name_or_dir in GENERATED:
         if tokenizer not in (None, "whitespace"):
             raise InvalidParameterError("the synthetic corpus is word-level: tokenizer must be 'whitespace'")
-        return load_synthetic(splits=wanted, min_count=min_count, max_size=max_size, **generator_params)
+        return load_synthetic(splits=wanted, min_count=min_count, max_size=max_size, seed=seed,
+                              **generator_params)
     if generator_params:
         raise InvalidParameterError(f"unexpected parameters {sorted(generator_params)}: only the "
                                     "synthetic corpus takes generator parameters")
@@ -107,6 +117,44 @@ def load(name_or_dir, *, splits: Sequence[str] | None = None, tokenizer: str | N
         wanted = ("train", "test")
     texts = _spec_texts(spec, wanted, splits is not None, data_dir, download, progress)
     return _build(spec.name, texts, wanted, tokenizer or spec.tokenizer, min_count, max_size)
+
+
+def load_file(path, fractions: Sequence[float] | None, *, seed: int = 0, splits: Sequence[str] | None = None,
+              tokenizer: str | None = None, min_count: int = 1, max_size: int | None = None) -> Dataset:
+    """One UTF-8 text file, one sequence a line, split by line into train/valid/test at random.
+
+    fractions: (train, valid, test), summing to 1, e.g. (0.8, 0.1, 0.1); a zero fraction leaves
+    that split out. The file is split before the vocabulary is built from train (`split_corpus`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingSplitError(f"{path}: no such file")
+    if fractions is None:
+        raise MissingSplitError(f"{path} is a single file: pass fractions=(0.8, 0.1, 0.1) to split it by "
+                                "line at random (`langmodels train --split 0.8,0.1,0.1`; to score the whole "
+                                "file: `langmodels evaluate MODEL_DIR --file FILE`)")
+    fractions = tuple(float(f) for f in fractions)
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or not math.isclose(sum(fractions), 1.0) \
+            or fractions[0] == 0:
+        raise InvalidParameterError(f"fractions must be three non-negative numbers (train, valid, test) that "
+                                    f"sum to 1 with train > 0, e.g. (0.8, 0.1, 0.1); got {fractions!r}")
+    lines = read_utf8(path).splitlines()
+    if not any(line.strip() for line in lines):
+        raise EmptyCorpusError(f"{path}: the file has no line of text")
+    parts = split_corpus(lines, valid=fractions[1], test=fractions[2], seed=seed,
+                         tokenizer=tokenizer or "whitespace", min_count=min_count, max_size=max_size)
+    ds = Dataset(str(path), info={"file": str(path), "fractions": fractions, "seed": seed,
+                                  "tokenizer": tokenizer or "whitespace"})
+    wanted = splits is not None and _check_splits(splits)
+    for split, corpus in zip(SPLITS, parts):
+        if corpus is not None:
+            corpus.name = f"{path}[{split}]"
+        if wanted and split not in wanted:
+            continue
+        if wanted and corpus is None:
+            raise MissingSplitError(f"{path}: the {split} split is empty (its fraction is 0)")
+        setattr(ds, split, corpus)
+    return ds
 
 
 def download(name: str, cache_dir: str | os.PathLike | None = None, progress: bool | None = None) -> Path:
@@ -167,7 +215,8 @@ def _cache_root(root) -> Path:
 def _missing(where, split: str, present: Sequence[str], explicit: bool) -> MissingSplitError:
     looked = ", ".join(f"{a}.txt" for a in SPLIT_ALIASES[split])
     hint = ("" if explicit or not present else
-            f"; to load only what is there pass splits={tuple(present)!r}")
+            f"; to load only what is there pass splits={tuple(present)!r} (`langmodels bench`: "
+            f"--set corpus_params.splits=[{','.join(present)}]; `langmodels train` loads those present)")
     return MissingSplitError(f"{where}: the {split} split is missing (looked for {looked}, "
                              f"ptb.{split}.txt, wiki.{split}.tokens){hint}")
 

@@ -176,3 +176,25 @@ def test_registered_checksums_match_the_shared_copies(name, files):
     for filename, local in files.items():
         path = shared_data_or_skip(*local.split("/"))
         assert hashlib.sha256(path.read_bytes()).hexdigest() == sha[filename]
+
+
+def test_one_file_is_split_by_line_with_the_vocabulary_from_train(tmp_path):
+    path = tmp_path / "my.txt"
+    path.write_text("".join(f"w{i} common\n" for i in range(10)), encoding="utf-8")
+    ds = datasets.load(path, fractions=(0.7, 0.2, 0.1), seed=0)
+    assert (len(ds.train), len(ds.valid), len(ds.test)) == (7, 2, 1)
+    assert ds.vocab is ds.test.vocab and ds.valid.n_oov == 2 and ds.test.n_oov == 1
+    assert ds.train.name == f"{path}[train]"
+    # The same as split_corpus on the lines: one rule for Python and the command line.
+    train, _, _ = langmodels.split_corpus(path.read_text().splitlines(), valid=0.2, test=0.1, seed=0)
+    assert ds.train.vocab.tokens == train.vocab.tokens
+    assert datasets.load(path, fractions=(0.9, 0, 0.1), splits=("test",)).train is None
+
+
+def test_one_file_without_fractions_says_how_to_split_it(tmp_path):
+    path = tmp_path / "my.txt"
+    path.write_text("a b\n", encoding="utf-8")
+    with pytest.raises(MissingSplitError, match=r"fractions=\(0.8, 0.1, 0.1\).*--split 0.8,0.1,0.1"):
+        datasets.load(str(path))
+    with pytest.raises(InvalidParameterError, match="sum to 1"):
+        datasets.load(path, fractions=(0.8, 0.3, 0.1))
