@@ -6,8 +6,7 @@ vocabulary and is scored by the same code, so their numbers can be compared.
 Heavy dependencies (torch, nltk, hmmlearn) are imported only when a model that needs them is made.
 """
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .base import LanguageModel, clone, load
 from .corpus import Corpus, split_corpus
 from .errors import (

@@ -5,10 +5,12 @@ A model is a scikit-learn-style estimator: the constructor stores keyword hyper-
 question, `next_logprobs(histories)`: the natural-log distribution of the next token over the
 shared vocabulary after `<s>` + history. Everything else — `token_logprobs`, perplexity,
 generation — is derived from that question (or a faster path that must agree with it), so no
-model can be scored by different rules from another.
+model can be scored by different rules from another. Three descriptive queries complete what
+evaluation may ask: `scoring_context`, `n_parameters()` and `learning_curve()`.
 
 Subclasses implement `_fit`, `_next_logprobs` and optionally `_token_logprobs` (a vectorised
-path), `_get_state`/`_set_state` (arrays for `save`), and the incremental-state hooks.
+path), `_get_state`/`_set_state` (arrays for `save`), the incremental-state hooks, and
+override the descriptive queries where the defaults do not describe them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 from ._io import atomic_directory, read_utf8, write_json_atomic
 from ._io import to_jsonable as _jsonable
+from ._version import __version__
 from .corpus import Corpus
 from .errors import CheckpointError, InvalidParameterError, NotFittedError, VocabularyMismatchError
 from .vocabulary import BOS_ID, EOS_ID, Vocabulary
@@ -121,6 +124,33 @@ class LanguageModel(ABC):
     def vocab_size(self) -> int:
         self._check_fitted()
         return len(self.vocab_)
+
+    # --- what evaluation may ask besides the query --------------------------------------------
+    # Metrics, the benchmark harness and the CLI read a model through these three and the query
+    # below, never through a family's own attributes.
+    @property
+    def scoring_context(self) -> str:
+        """How `token_logprobs` reads a corpus: "sentence" (each sequence from `<s>`, the
+        default) or "stream" (the corpus as one text, each token seeing the ones before it);
+        a mixture whose components disagree says "mixed"."""
+        self._check_fitted()
+        return "sentence"
+
+    def n_parameters(self) -> int:
+        """The number of learned numbers the model stores. The default counts every entry of the
+        arrays it saves; families whose saved arrays hold more than that (indices, a tokenizer)
+        or less say what they count instead."""
+        self._check_fitted()
+        arrays, _ = self._get_state()
+        return int(sum(np.asarray(a).size for a in arrays.values()))
+
+    def learning_curve(self) -> list[dict[str, Any]]:
+        """One dict per training epoch or iteration, in order, holding at least `train_nll` and
+        `valid_nll`: the mean negative log-likelihood in nats per counted token on the training
+        and the validation corpus (None where it was not measured). Families may add their own
+        keys (the epoch, the learning rate, ...). Empty for a model fitted in one pass."""
+        self._check_fitted()
+        return []
 
     # --- the query -------------------------------------------------------------------------
     def next_logprobs(self, histories: Sequence[Sequence[int]]) -> np.ndarray:
@@ -277,7 +307,7 @@ class LanguageModel(ABC):
                 "params": _jsonable(self.get_params()),
                 "state": _jsonable(meta),
                 "vocab_fingerprint": self.vocab_.fingerprint,
-                "langmodels_version": _version(),
+                "langmodels_version": __version__,
                 "format_version": FORMAT_VERSION,
             })
             self.vocab_.save(tmp / "vocab.json")
@@ -338,9 +368,3 @@ def load(directory: str | os.PathLike) -> LanguageModel:
 def clone(model: LanguageModel) -> LanguageModel:
     """A new unfitted model with the same class and parameters."""
     return type(model)(**model.get_params())
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__

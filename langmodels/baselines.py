@@ -36,6 +36,11 @@ class _ContextFreeModel(LanguageModel):
 class UniformModel(_ContextFreeModel):
     """p(w | h) = 1 / (V - 1) for every token but `<s>`."""
 
+    def n_parameters(self) -> int:
+        """0: the distribution follows from the vocabulary size alone; nothing is learned."""
+        self._check_fitted()
+        return 0
+
     def _fit(self, corpus, valid=None):
         V = len(self.vocab_)
         self.logprobs_ = np.full(V, -np.log(V - 1))
@@ -44,6 +49,8 @@ class UniformModel(_ContextFreeModel):
 
 class UnigramModel(_ContextFreeModel):
     """p(w) = (c(w) + k) / (N + k (V - 1)): counts of predicted tokens (`</s>` included, `<s>` never).
+
+    `n_parameters()` is V, one stored probability per vocabulary entry.
 
     With k = 0 (maximum likelihood) a token unseen in training, such as `<unk>` when the
     training text has no OOV, gets probability 0 and an evaluation reports it.

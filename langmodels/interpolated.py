@@ -225,6 +225,22 @@ class InterpolatedModel(LanguageModel):
     def _reorder_state(self, state, rows):
         return [m.reorder_state(s, rows) for m, s in zip(self.models_, state)]
 
+    # --- the descriptive queries ---------------------------------------------------------------
+    @property
+    def scoring_context(self) -> str:
+        """A linear mixture scores through its components' `token_logprobs`, so it reads a corpus
+        as they do ("mixed" when they disagree); a log-linear one scores each sequence from `<s>`."""
+        self._check_fitted()
+        if self.mixture == "loglinear":
+            return "sentence"
+        contexts = {m.scoring_context for m in self.models_}
+        return contexts.pop() if len(contexts) == 1 else "mixed"
+
+    def n_parameters(self) -> int:
+        """The components' parameters plus one mixture weight per component."""
+        self._check_fitted()
+        return int(sum(m.n_parameters() for m in self.models_) + len(self.models_))
+
     # --- persistence: every component's arrays live in this checkpoint -------------------------
     def _get_state(self):
         arrays: dict[str, np.ndarray] = {"weights": np.asarray(self.weights_, np.float64)}

@@ -10,6 +10,7 @@ import pytest
 import langmodels as lm
 from langmodels import CheckpointError, Corpus, make
 from langmodels.baselines import UnigramModel
+from langmodels.interpolated import InterpolatedModel
 
 
 def test_unknown_model_names_the_closest_match():
@@ -109,3 +110,68 @@ def test_import_is_fast_and_never_imports_torch():
     code = "import sys, langmodels; print('torch' in sys.modules, 'nltk' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# --- the descriptive queries: exact values ------------------------------------------------------
+def test_ngram_counts_the_numbers_its_arpa_file_lists(tmp_path):
+    corpus = Corpus.from_texts(["a b", "b"])                # V = 5: <unk> <s> </s> a b
+    model = make("kneser-ney", order=2).fit(corpus)
+    # 5 unigram probabilities + 5 unigram backoffs + 4 bigrams (<s> a, a b, b </s>, <s> b)
+    assert model.n_parameters() == 14
+    model.save_arpa(tmp_path / "m.arpa")
+    lines = (tmp_path / "m.arpa").read_text().split("\\1-grams:")[1].split("\\end\\")[0].splitlines()
+    # each n-gram line: log10 p <tab> words [<tab> log10 backoff]
+    numbers = sum(len(line.split("\t")) - 1 for line in lines if "\t" in line)
+    assert numbers == 14
+    assert model.learning_curve() == [] and model.scoring_context == "sentence"
+
+
+def test_hmm_counts_and_curve_from_hand_built_parameters():
+    from langmodels.hmm import HMMLanguageModel
+
+    corpus = Corpus.from_texts(["a b a", "b b"])            # V = 5, 7 counted tokens
+    pi = [0.6, 0.4]
+    A = [[0.7, 0.3], [0.2, 0.8]]
+    B = [[0.1, 0.0, 0.3, 0.4, 0.2], [0.2, 0.0, 0.2, 0.1, 0.5]]
+    model = HMMLanguageModel.from_parameters(pi, A, B, corpus.vocab, progress=False)
+    assert model.n_parameters() == 2 + 2 * 2 + 2 * 5
+    assert model.learning_curve() == []
+    before = -model.token_logprobs(corpus).sum() / 7       # mean NLL of the hand-built parameters
+    model.em_step(corpus)
+    after = -model.token_logprobs(corpus).sum() / 7
+    model.em_step(corpus)
+    curve = model.learning_curve()
+    assert [c["iteration"] for c in curve] == [1, 2]
+    # each entry is measured on the parameters entering its iteration
+    assert curve[0]["train_nll"] == pytest.approx(before, abs=1e-12)
+    assert curve[1]["train_nll"] == pytest.approx(after, abs=1e-12)
+    assert after < before and curve[0]["valid_nll"] is None
+
+
+def test_hmm_curve_has_validation_nll_per_validation_token(toy_train, toy_test):
+    model = make("hmm", n_states=3, n_iter=4, progress=False).fit(toy_train, toy_test)
+    curve = model.learning_curve()
+    assert curve and all(c["valid_nll"] is not None for c in curve)
+    # entry i holds the validation NLL after update i; the model keeps n_iter_ updates
+    kept = curve[model.n_iter_ - 1]
+    assert kept["valid_nll"] == pytest.approx(-model.token_logprobs(toy_test).mean(), rel=1e-9)
+
+
+def test_neural_counts_its_network_and_reports_its_context(toy_train):
+    V = len(toy_train.vocab)
+    small = {"embed_dim": 8, "hidden_size": 8, "n_layers": 1, "epochs": 2, "batch_size": 4,
+             "device": "cpu", "progress": False}
+    lstm = 4 * 8 * (8 + 8) + 2 * 4 * 8                     # four gates: input and hidden weights, two biases
+    untied = make("lstm", tie_weights=False, **small).fit(toy_train)
+    assert untied.n_parameters() == V * 8 + lstm + 8 * V + V
+    tied = make("lstm", tie_weights=True, context="stream", **small).fit(toy_train, toy_train)
+    assert tied.n_parameters() == V * 8 + lstm + V          # the shared matrix counts once
+    assert tied.scoring_context == "stream"
+    curve = tied.learning_curve()
+    assert [c["epoch"] for c in curve] == [1, 2]
+    # training keeps the weights of the best validation epoch
+    best = min(c["valid_nll"] for c in curve)
+    assert best == pytest.approx(-tied.token_logprobs(toy_train).mean(), rel=1e-5)
+    mixture = InterpolatedModel.from_models([tied, make("unigram").fit(toy_train)])
+    assert mixture.n_parameters() == tied.n_parameters() + V + 2
+    assert mixture.scoring_context == "mixed"

@@ -101,6 +101,12 @@ def test_unfitted_queries_raise(name):
         model.next_logprobs([[]])
     with pytest.raises(lm.NotFittedError):
         model.save("/nonexistent/never-written")
+    with pytest.raises(lm.NotFittedError):
+        model.n_parameters()
+    with pytest.raises(lm.NotFittedError):
+        model.learning_curve()
+    with pytest.raises(lm.NotFittedError):
+        model.scoring_context  # noqa: B018  (a property: reading it is the query)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -134,3 +140,21 @@ def test_params_round_trip(name):
     twin = lm.clone(model)
     assert twin.get_params() == model.get_params()
     assert repr(model).startswith(type(model).__name__)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_descriptive_queries_answer_and_survive_save_load(name, models, tmp_path):
+    model = models(name)
+    assert model.scoring_context == "sentence"          # every family's default
+    n = model.n_parameters()
+    assert isinstance(n, int) and (n == 0) == (name == "uniform")
+    curve = model.learning_curve()
+    assert isinstance(curve, list)
+    for entry in curve:
+        assert {"train_nll", "valid_nll"} <= set(entry)
+        assert entry["train_nll"] is None or entry["train_nll"] > 0
+    trained_in_epochs = name in ("hmm", "rnn", "lstm", "gru", "transformer")
+    assert bool(curve) == trained_in_epochs
+    again = lm.load(model.save(tmp_path / "m"))
+    assert again.n_parameters() == n
+    assert again.learning_curve() == curve

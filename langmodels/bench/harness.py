@@ -21,8 +21,10 @@ from types import SimpleNamespace
 import numpy as np
 
 from .._io import read_utf8, to_jsonable
+from .._maths import bits_per_unit, perplexity_from_total
+from .._version import __version__
 from ..corpus import Corpus
-from ..metrics import LN2, evaluate, ranking_metrics
+from ..metrics import evaluate, ranking_metrics
 from ..registry import get_class, make
 from .records import merge_generations, read_records, write_generations, write_records
 from .spec import check_spec
@@ -141,7 +143,7 @@ def run_one(entry: dict, seed, spec: dict, data, data_id: str) -> tuple[dict, li
         "params": _jsonable(model.get_params()), "spec_params": _jsonable(entry["params"]),
         "metrics": metrics, "metrics_spec": _jsonable(spec["metrics"]),
         "fit_seconds": fit_seconds, **timing, **memory.read(),
-        **_parameter_count(model), "history": _history(model), "curves": learning_curves(model, data),
+        **_parameter_count(model), "history": _history(model), "curves": learning_curves(model),
         "data": data_summary(data, data_id), "environment": environment(),
         "load_average": [load_before, os.getloadavg()[0]],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -222,9 +224,9 @@ def reference_records(spec: dict, data, data_id: str) -> list[dict]:
         chars = None if data.test.n_chars is None else int(data.test.n_chars.sum()) + len(data.test)
         out.append({"kind": "reference", "label": "oracle (generator)", "data": data_summary(data, data_id),
                     "metrics": {"total_logprob": total, "n_tokens": n,
-                                "perplexity": float(np.exp(-total / n)),
-                                "bits_per_token": -total / n / LN2,
-                                "bits_per_char": None if not chars else -total / chars / LN2}})
+                                "perplexity": perplexity_from_total(total, n),
+                                "bits_per_token": bits_per_unit(total, n),
+                                "bits_per_char": bits_per_unit(total, chars)}})
     opts = spec["metrics"].get("unconditional")
     language = getattr(data, "language", None)
     if out and opts is not None and language is not None:
@@ -289,36 +291,28 @@ def _status_mb(field: str) -> float | None:
     return None
 
 
+PARAMETER_SOURCE = "the model's n_parameters() (each family documents what it counts)"
+
+
 def _parameter_count(model) -> dict:
-    n = getattr(model, "n_parameters_", None)
-    if n is not None:
-        return {"n_parameters": int(n), "n_parameters_source": "n_parameters_"}
-    arrays, _ = model._get_state()
-    return {"n_parameters": int(sum(np.asarray(a).size for a in arrays.values())),
-            "n_parameters_source": "numbers in the saved arrays"}
+    return {"n_parameters": model.n_parameters(), "n_parameters_source": PARAMETER_SOURCE}
 
 
-def _history(model):
-    h = getattr(model, "history_", None)
-    return None if h is None else _jsonable(h)
+def _history(model) -> list[dict] | None:
+    curve = model.learning_curve()
+    return _jsonable(curve) if curve else None
 
 
-def learning_curves(model, data) -> dict | None:
-    """Train/valid NLL in nats per token by epoch or EM iteration, from what the model records:
-    neural `history_` entries with train_loss/valid_loss, or an HMM's total log-likelihoods
-    `loglik_history_`/`valid_history_` divided by the counted tokens."""
+def learning_curves(model) -> dict | None:
+    """{"train": [...], "valid": [...]}: NLL in nats per token by epoch or EM iteration, from the
+    model's `learning_curve()` (nan where an entry lacks a value; a series never measured is left
+    out; None for a model with no curve)."""
+    curve = model.learning_curve()
     curves = {}
-    h = getattr(model, "history_", None)
-    if isinstance(h, list) and h and all(isinstance(x, dict) for x in h):
-        for key, name in (("train_loss", "train"), ("valid_loss", "valid")):
-            vals = [x.get(key) for x in h]
-            if any(v is not None for v in vals):
-                curves[name] = [float("nan") if v is None else float(v) for v in vals]
-    ll, vl = getattr(model, "loglik_history_", None), getattr(model, "valid_history_", None)
-    if ll:
-        curves["train"] = [-float(x) / data.train.n_targets for x in ll]
-    if vl and getattr(data, "valid", None) is not None:
-        curves["valid"] = [-float(x) / data.valid.n_targets for x in vl]
+    for key, name in (("train_nll", "train"), ("valid_nll", "valid")):
+        values = [x.get(key) for x in curve]
+        if any(v is not None for v in values):
+            curves[name] = [float("nan") if v is None else float(v) for v in values]
     return curves or None
 
 
@@ -332,8 +326,6 @@ def data_summary(data, data_id: str) -> dict:
 
 def environment() -> dict:
     from importlib.metadata import PackageNotFoundError, version
-
-    from .. import __version__
 
     deps = {}
     for name in DEPENDENCIES:

@@ -137,8 +137,10 @@ def notes(records: list[dict]) -> str:
                      "from `<s>`; distinct-2 = distinct bigrams / bigrams. Self-BLEU rises with the "
                      "number of samples compared: the human row uses min(n_samples, validation "
                      "sequences), the oracle row the generator's own samples.")
-    lines.append(f"- Memory: {r0['memory_method']}. Parameters: {r0['n_parameters_source']} "
-                 "(or the model's own count, n_parameters_).")
+    lines.append(f"- Memory: {r0['memory_method']}. Parameters: {r0['n_parameters_source']}: "
+                 "n-gram, the probabilities and backoff weights an ARPA file lists; HMM, the entries "
+                 "of pi, A and B; neural and Hugging Face, the network's parameters; unigram, V "
+                 "probabilities; uniform, 0; a mixture, its components' plus its weights.")
     load = [x for r in models for x in r["load_average"]]
     lines.append(f"- Machine: {r0['environment']['platform']}, {r0['environment']['cpu_count']} CPUs; "
                  f"1-min load average during the runs {min(load):.2f}-{max(load):.2f}"

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import read_utf8
+from .._maths import perplexity_from_total
 from ..corpus import Corpus, split_corpus
 from ..errors import DownloadError, EmptyCorpusError, InvalidParameterError, MissingSplitError
 from ..vocabulary import Vocabulary
@@ -64,7 +65,7 @@ class Dataset:
         corpus = getattr(self, split, None)
         if corpus is None or split not in self.oracle_logprobs:
             raise ValueError(f"split {split!r} is not loaded; loaded: {sorted(self.oracle_logprobs)}")
-        return math.exp(-float(self.oracle_logprobs[split].sum()) / corpus.n_targets)
+        return perplexity_from_total(float(self.oracle_logprobs[split].sum()), corpus.n_targets)
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{s}={len(c)} seq/{c.n_tokens} tok" for s, c in self.splits().items())

@@ -268,6 +268,15 @@ class HFCausalModel(LanguageModel):
         return out
 
     # --- persistence ----------------------------------------------------------------------------
+    # --- the descriptive queries ---------------------------------------------------------------
+    def n_parameters(self) -> int:
+        """The network's parameters, a tied weight counted once (the tokenizer is not counted)."""
+        self._check_fitted()
+        return int(sum(p.numel() for p in self.net_.parameters()))
+
+    # learning_curve stays empty: training records its loss per BPE piece (`train_losses_`), not
+    # per word, so it is not the per-token NLL the contract's curve holds.
+
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write the network and tokenizer in Hugging Face's own format, so that a model trained
         here can be fine-tuned later with `make("hf-causal", pretrained=directory, epochs=...)`."""

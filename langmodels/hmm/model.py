@@ -48,7 +48,8 @@ class HMMLanguageModel(LanguageModel):
     `loglik_history_` holds ln p(train | theta_i) alone, `valid_history_` the validation
     log-likelihood after each update when `fit(train, valid)` early-stops on it (it stops at the
     first update that lowers it and keeps the parameters before that update); `n_iter_` counts
-    the updates kept.
+    the updates kept; `n_train_tokens_` and `n_valid_tokens_` the counted tokens of the corpora
+    those log-likelihoods sum over (None where unknown), which `learning_curve` divides by.
 
     >>> import langmodels as lm
     >>> c = lm.Corpus.from_texts(["a b a b", "b a b"])
@@ -114,6 +115,7 @@ class HMMLanguageModel(LanguageModel):
         model._set_params(pi, A, B)
         model.history_, model.loglik_history_, model.valid_history_ = [], [], []
         model.n_iter_ = 0
+        model.n_train_tokens_ = model.n_valid_tokens_ = None
         return model
 
     def _set_params(self, pi, A, B):
@@ -211,6 +213,8 @@ class HMMLanguageModel(LanguageModel):
                 from .initialisation import cluster_init
                 self._set_params(*cluster_init(corpus, K, rng))
             self.history_, self.loglik_history_, self.valid_history_ = [], [], []
+            self.n_train_tokens_ = corpus.n_targets
+            self.n_valid_tokens_ = None if valid is None else valid.n_targets
             batches = self._batches(list(corpus.sequences()))
             valid_batches = None if valid is None else self._batches(list(valid.sequences()))
             best, ws = (-np.inf, None), ht.Workspace()
@@ -235,9 +239,11 @@ class HMMLanguageModel(LanguageModel):
 
     def em_step(self, corpus: Corpus) -> float:
         """One Baum-Welch update in place; returns the objective (log-likelihood + log-prior) of
-        the parameters before the update."""
+        the parameters before the update. The histories grow by one entry measured on `corpus`
+        (so `corpus` should be the one EM has been running on)."""
         self._check_fitted()
         corpus.check_vocab(self.vocab_)
+        self.n_train_tokens_ = corpus.n_targets
         ht, _, _ = self._torch()
         with torch_threads(self.threads):
             self._em_step(self._batches(list(corpus.sequences())))
@@ -327,6 +333,28 @@ class HMMLanguageModel(LanguageModel):
     def _reorder_state(self, state, rows):
         return state[rows]
 
+    # --- the descriptive queries ---------------------------------------------------------------
+    def n_parameters(self) -> int:
+        """K + K*K + K*V: the entries of pi, A and B (sum-to-one constraints not subtracted, as
+        a neural network's softmax layer is not)."""
+        self._check_fitted()
+        K = self.n_states
+        return K + K * K + K * len(self.vocab_)
+
+    def learning_curve(self) -> list[dict]:
+        """Per EM iteration i (from 1): `train_nll`, -ln p(train | theta entering i) per training
+        token; `valid_nll`, -ln p(valid | theta after the update of i) per validation token (None
+        without a validation corpus); `objective`, the total EM maximised (see `history_`)."""
+        self._check_fitted()
+        n_train, n_valid = self.n_train_tokens_, self.n_valid_tokens_
+        curve = []
+        for i, (objective, loglik) in enumerate(zip(self.history_, self.loglik_history_)):
+            valid = self.valid_history_[i] if i < len(self.valid_history_) and n_valid else None
+            curve.append({"iteration": i + 1, "objective": float(objective),
+                          "train_nll": -float(loglik) / n_train if n_train else None,
+                          "valid_nll": None if valid is None else -float(valid) / n_valid})
+        return curve
+
     # --- inspection --------------------------------------------------------------------------
     def viterbi(self, tokens, eos: bool = True) -> tuple[float, np.ndarray]:
         """The most likely state path for `tokens` (+ `</s>` when `eos`): (ln p(path, tokens), states)."""
@@ -372,7 +400,8 @@ class HMMLanguageModel(LanguageModel):
         arrays = {"startprob": self.startprob_, "transmat": self.transmat_,
                   "emissionprob": self.emissionprob_}
         meta = {"history": self.history_, "loglik_history": self.loglik_history_,
-                "valid_history": self.valid_history_, "n_iter": getattr(self, "n_iter_", 0)}
+                "valid_history": self.valid_history_, "n_iter": getattr(self, "n_iter_", 0),
+                "n_train_tokens": self.n_train_tokens_, "n_valid_tokens": self.n_valid_tokens_}
         return arrays, meta
 
     def _set_state(self, arrays, meta):
@@ -386,6 +415,9 @@ class HMMLanguageModel(LanguageModel):
         self.loglik_history_ = list(meta.get("loglik_history", []))
         self.valid_history_ = list(meta.get("valid_history", []))
         self.n_iter_ = int(meta.get("n_iter", 0))
+        # checkpoints written before the counts were recorded have none: their curve has no nll
+        self.n_train_tokens_ = meta.get("n_train_tokens")
+        self.n_valid_tokens_ = meta.get("n_valid_tokens")
 
 
 def _normalise(counts: np.ndarray, old: np.ndarray) -> np.ndarray:

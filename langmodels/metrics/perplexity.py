@@ -5,14 +5,14 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .._maths import LN2, bits_per_unit, perplexity_from_total
 from ..corpus import Corpus
 
-LN2 = math.log(2.0)
+__all__ = ["LN2", "EvaluationReport", "evaluate", "perplexity", "report_from_logprobs"]
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ class EvaluationReport:
 def evaluate(model, corpus: Corpus) -> EvaluationReport:
     """Score every counted token of `corpus` with `model` and summarise."""
     logp = np.asarray(model.token_logprobs(corpus), dtype=np.float64)
-    # Neural models may read the test set as one stream (`context="stream"`); say so in the report.
-    return report_from_logprobs(logp, corpus, context=getattr(model, "context", None) or "sentence")
+    # Some models read the test set as one stream; the report says how the numbers were made.
+    return report_from_logprobs(logp, corpus, context=model.scoring_context)
 
 
 def report_from_logprobs(logp: np.ndarray, corpus: Corpus, context: str = "sentence") -> EvaluationReport:
@@ -70,8 +70,8 @@ def report_from_logprobs(logp: np.ndarray, corpus: Corpus, context: str = "sente
         perplexity=_ppl(logp),
         perplexity_no_eos=_ppl(logp[~eos]),
         perplexity_no_unk=_ppl(logp[~unk]),
-        bits_per_token=-total / len(logp) / LN2,
-        bits_per_char=None if not n_chars else -total / n_chars / LN2,
+        bits_per_token=bits_per_unit(total, len(logp)),
+        bits_per_char=bits_per_unit(total, n_chars),
         context=context,
     )
 
@@ -82,7 +82,4 @@ def perplexity(model, corpus: Corpus) -> float:
 
 
 def _ppl(logp: np.ndarray) -> float:
-    if len(logp) == 0:
-        return float("nan")
-    with np.errstate(over="ignore"):
-        return float(np.exp(-logp.sum() / len(logp)))
+    return perplexity_from_total(float(logp.sum()), len(logp))

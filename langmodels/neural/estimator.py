@@ -236,6 +236,28 @@ class NeuralModel(LanguageModel):
             yield logits, y[keep], np.concatenate([rows[i][2] for i in idx])
             start = stop
 
+    # --- the descriptive queries ---------------------------------------------------------------
+    @property
+    def scoring_context(self) -> str:
+        """The `context` hyper-parameter: "sentence" or "stream" (see `langmodels.neural.batching`)."""
+        self._check_fitted()
+        return self.context
+
+    def n_parameters(self) -> int:
+        """The trainable numbers of the network: the sizes of its parameters, a tied weight
+        counted once (fixed buffers such as sinusoidal positions are not parameters)."""
+        self._check_fitted()
+        return int(sum(p.numel() for p in self.module_.parameters()))
+
+    def learning_curve(self) -> list[dict]:
+        """The `history_` records, one per epoch (epoch, step, lr, train_loss, train_tokens_per_s
+        and valid_loss when validated), each with `train_nll` = train_loss (the mean training
+        loss of the epoch, measured while the weights changed) and `valid_nll` = valid_loss
+        (measured after the epoch), both in nats per counted token."""
+        self._check_fitted()
+        return [{**r, "train_nll": r.get("train_loss"), "valid_nll": r.get("valid_loss")}
+                for r in self.history_]
+
     # --- persistence ---------------------------------------------------------------------------
     def _get_state(self):
         arrays = {k: v.detach().float().cpu().numpy() for k, v in self.module_.state_dict().items()}

@@ -102,6 +102,14 @@ class NGramModel(LanguageModel):
     def _reorder_state(self, state, rows):
         return state[rows]
 
+    def n_parameters(self) -> int:
+        """The numbers an ARPA file of the model lists: a probability for every stored n-gram and a
+        backoff weight for every n-gram below the highest order (the sorted keys are an index into
+        them, not parameters)."""
+        self._check_fitted()
+        n = self.tables_.n_ngrams
+        return int(sum(n) + sum(n[:-1]))
+
     # --- persistence -----------------------------------------------------------------------
     def _get_state(self):
         t = self.tables_

@@ -158,20 +158,21 @@ def test_default_spec_has_every_family_and_checks():
     assert spec["corpus"] == "synthetic" and "continuation_bleu" in spec["metrics"]
 
 
-def test_learning_curves_in_nats_per_token():
+def test_learning_curves_come_from_the_contract():
     from types import SimpleNamespace
 
     from langmodels.bench.harness import learning_curves
 
-    data = SimpleNamespace(train=SimpleNamespace(n_targets=10), valid=SimpleNamespace(n_targets=5))
-    neural = SimpleNamespace(history_=[{"epoch": 1, "train_loss": 3.0, "valid_loss": 2.5},
-                                       {"epoch": 2, "train_loss": 2.0}])
-    curves = learning_curves(neural, data)
+    def model(curve):
+        return SimpleNamespace(learning_curve=lambda: curve)
+
+    neural = model([{"epoch": 1, "train_nll": 3.0, "valid_nll": 2.5},
+                    {"epoch": 2, "train_nll": 2.0, "valid_nll": None}])
+    curves = learning_curves(neural)
     assert curves["train"] == [3.0, 2.0] and curves["valid"][0] == 2.5 and math.isnan(curves["valid"][1])
-    # an HMM records total log-likelihoods: -30 / 10 tokens = 3 nats per token; -10 / 5 = 2
-    hmm = SimpleNamespace(history_=[-31.0, -21.0], loglik_history_=[-30.0, -20.0], valid_history_=[-10.0])
-    assert learning_curves(hmm, data) == {"train": [3.0, 2.0], "valid": [2.0]}
-    assert learning_curves(SimpleNamespace(), data) is None
+    no_valid = model([{"train_nll": 3.0, "valid_nll": None}])
+    assert learning_curves(no_valid) == {"train": [3.0]}
+    assert learning_curves(model([])) is None
 
 
 class _Broken(lm.LanguageModel):
