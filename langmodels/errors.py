@@ -21,6 +21,10 @@ class UnknownDatasetError(LangModelsError, ValueError):
     """A dataset name that is neither registered nor a directory."""
 
 
+class CatalogError(LangModelsError, ValueError):
+    """A corpus catalogue file (data/corpora/*.yaml) that is malformed; names the file and field."""
+
+
 class MissingSplitError(LangModelsError, FileNotFoundError):
     """A dataset directory lacks a split that was asked for."""
 

@@ -7,7 +7,7 @@ downloaded into a verified cache, and local directories of split files.
 (True, True)
 """
 
-from ..errors import DownloadError, MissingSplitError, UnknownDatasetError
+from ..errors import CatalogError, DownloadError, MissingSplitError, UnknownDatasetError
 from .catalog import CORPORA, available_datasets
 from .download import cache_dir
 from .loading import Dataset, download, load, load_synthetic
@@ -15,5 +15,5 @@ from .synthetic import SyntheticLanguage
 
 __all__ = [
     "available_datasets", "load", "download", "load_synthetic", "Dataset", "SyntheticLanguage",
-    "cache_dir", "CORPORA", "DownloadError", "MissingSplitError", "UnknownDatasetError",
+    "cache_dir", "CORPORA", "CatalogError", "DownloadError", "MissingSplitError", "UnknownDatasetError",
 ]

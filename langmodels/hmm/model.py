@@ -23,7 +23,7 @@ from .._checks import check_choice, check_float, check_int
 from .._torch import check_device, check_threads, resolve_device, torch_threads
 from ..base import LanguageModel
 from ..corpus import Corpus
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, NotFittedError, VocabularyMismatchError
 from ..vocabulary import BOS_ID, EOS_ID, UNK_ID, Vocabulary
 
 
@@ -117,6 +117,59 @@ class HMMLanguageModel(LanguageModel):
         model.n_iter_ = 0
         model.n_train_tokens_ = model.n_valid_tokens_ = None
         return model
+
+    # --- hmmlearn interchange ------------------------------------------------------------------
+    # hmmlearn's CategoricalHMM emits integer symbols 0 .. n_features-1 and has no end of sentence.
+    # Both models are the same process once symbol i is our vocabulary id i and each sentence is
+    # given to hmmlearn with `</s>` (EOS_ID) appended as its last symbol: then pi, A and B are the
+    # same arrays and hmmlearn's `score(X, lengths)` is our `log_likelihood`.
+    @classmethod
+    def from_hmmlearn(cls, model, vocab: Vocabulary, **params) -> HMMLanguageModel:
+        """Our model with the parameters of a fitted `hmmlearn.hmm.CategoricalHMM` on `vocab`.
+
+        Mapping: hmmlearn symbol i is `vocab` id i (so `n_features` must equal `len(vocab)`);
+        `startprob_` -> `startprob_` (pi), `transmat_` -> `transmat_` (A), `emissionprob_` ->
+        `emissionprob_` (B), copied as float64. hmmlearn must have been trained on sentences
+        encoded with `vocab`, each ending in the `</s>` id, so `</s>` is an ordinary emission; the
+        `<s>` id never occurs there, and its column must be 0 (EM leaves it at exactly 0 unless
+        `emissionprob_prior` > 1 added pseudo-counts). `params` are other constructor parameters.
+
+        Raises TypeError for anything but a CategoricalHMM, NotFittedError when it has no
+        parameters yet, VocabularyMismatchError when its symbol count is not `len(vocab)`, and
+        InvalidParameterError when `<s>` has probability or a row does not sum to 1.
+        """
+        from hmmlearn.hmm import CategoricalHMM
+
+        if not isinstance(model, CategoricalHMM):
+            raise TypeError(f"from_hmmlearn needs an hmmlearn.hmm.CategoricalHMM, got {type(model).__name__}")
+        missing = [a for a in ("startprob_", "transmat_", "emissionprob_") if not hasattr(model, a)]
+        if missing:
+            raise NotFittedError(f"the CategoricalHMM has no {', '.join(missing)}: fit it first "
+                                 "(or set startprob_, transmat_ and emissionprob_)")
+        n_symbols = np.atleast_2d(model.emissionprob_).shape[1]
+        if n_symbols != len(vocab):
+            raise VocabularyMismatchError(
+                f"the CategoricalHMM emits {n_symbols} symbols but the vocabulary has {len(vocab)} "
+                "tokens; hmmlearn symbol i must be vocabulary id i (fit it with n_features=len(vocab))")
+        return cls.from_parameters(model.startprob_, model.transmat_, model.emissionprob_, vocab, **params)
+
+    def to_hmmlearn(self):
+        """This model as an `hmmlearn.hmm.CategoricalHMM` (the inverse of `from_hmmlearn`).
+
+        Its symbol i is our vocabulary id i (`n_features=len(vocab_)`) and its arrays are copies of
+        ours; score our sentences with each one's `</s>` id appended. `init_params=""`, so a later
+        hmmlearn `fit` continues from these parameters instead of drawing new ones;
+        `random_state` is our `seed`.
+        """
+        from hmmlearn.hmm import CategoricalHMM
+
+        self._check_fitted()
+        out = CategoricalHMM(self.n_states, n_features=len(self.vocab_), init_params="", params="ste",
+                             random_state=self.seed)
+        out.startprob_ = self.startprob_.copy()
+        out.transmat_ = self.transmat_.copy()
+        out.emissionprob_ = self.emissionprob_.copy()
+        return out
 
     def _set_params(self, pi, A, B):
         self.startprob_, self.transmat_, self.emissionprob_ = pi, A, B
