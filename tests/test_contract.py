@@ -7,8 +7,7 @@ import pytest
 
 import langmodels as lm
 from langmodels import BOS, Corpus, make
-
-from .conftest import FAST_PARAMS
+from tests.stubs import FAST_PARAMS, histories_for
 
 MODELS = lm.available_models()
 ATOL = 1e-6
@@ -37,20 +36,6 @@ def models(toy_train):
         return cache[name]
 
     return get
-
-
-def histories_for(vocab):
-    v = vocab
-    return [
-        [],                                            # right after <s>
-        [v["the"]],                                    # seen
-        [v["the"], v["cat"], v["sat"]],                # seen, longer
-        [v["mat"], v["a"], v["ran"]],                  # unseen combination
-        [v.unk_id, v["cat"]],                          # <unk> in the history
-        [v["dog"], v.unk_id],
-        [v.eos_id],                                    # </s> as context
-        [v["the"], v["cat"]] * 40,                     # longer than any order or window
-    ]
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -12,8 +12,7 @@ import langmodels as lm
 from langmodels.bench.harness import read_records, run_benchmark
 from langmodels.bench.report import markdown_table
 from langmodels.bench.spec import DEFAULT_SPEC, SpecError, apply_overrides, check_spec
-
-from ..conftest import FAST_PARAMS, TOY_TEST, TOY_TRAIN
+from tests.stubs import FAST_PARAMS, TOY_TEST, TOY_TRAIN
 
 SMALL_METRICS = {"ranking": True, "human": True,
                  "continuation_bleu": {"k": 2, "max_prompts": 10, "sample_seeds": [0, 1]},

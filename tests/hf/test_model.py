@@ -5,8 +5,7 @@ import pytest
 
 import langmodels as lm
 from langmodels import Corpus, make
-
-from ..conftest import TOY_TRAIN
+from tests.stubs import TOY_TRAIN
 
 tf = pytest.importorskip("transformers", reason="hf-causal needs the optional package transformers")
 torch = pytest.importorskip("torch")
