@@ -12,7 +12,10 @@ import langmodels as lm
 from langmodels import BOS, Corpus, make
 from tests.stubs import FAST_PARAMS, histories_for
 
-MODELS = lm.available_models()
+# hf-causal (a GPT-2, however tiny) takes seconds per test: `-m "not slow"` leaves it out.
+SLOW = {"hf-causal"}
+MODELS = [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
+          for name in lm.available_models()]
 ATOL = 1e-6
 # Models whose family needs an optional extra: skipped, with the reason, where it is not installed.
 OPTIONAL = {"hf-causal": "transformers"}
