@@ -52,8 +52,8 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_json_atomic(path: str | os.PathLike, obj) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+def write_json_atomic(path: str | os.PathLike, obj, sort_keys: bool = True) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=sort_keys, ensure_ascii=False) + "\n")
 
 
 @contextlib.contextmanager
@@ -77,6 +77,36 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+_TUPLE = "__tuple__"
+
+
+def params_to_json(obj: Any) -> Any:
+    """Constructor parameters as JSON that `params_from_json` turns back into equal values.
+
+    Like `to_jsonable`, but a tuple is written as {"__tuple__": [...]}: plain JSON would load
+    betas=(0.9, 0.999) as the list [0.9, 0.999], and a loaded model must have the parameters it
+    was saved with (scikit-learn estimators store their constructor arguments unchanged).
+    """
+    if isinstance(obj, tuple):
+        return {_TUPLE: [params_to_json(v) for v in obj]}
+    if isinstance(obj, list):
+        return [params_to_json(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): params_to_json(v) for k, v in obj.items()}
+    return to_jsonable(obj)
+
+
+def params_from_json(obj: Any) -> Any:
+    """Undo `params_to_json`; JSON written without tuple markers loads as it reads."""
+    if isinstance(obj, list):
+        return [params_from_json(v) for v in obj]
+    if isinstance(obj, dict):
+        if obj.keys() == {_TUPLE}:
+            return tuple(params_from_json(v) for v in obj[_TUPLE])
+        return {k: params_from_json(v) for k, v in obj.items()}
+    return obj
 
 
 def to_jsonable(obj: Any, default: Callable[[Any], Any] | None = None) -> Any:

@@ -15,6 +15,7 @@ override the descriptive queries where the defaults do not describe them.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import os
@@ -25,7 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._io import atomic_directory, read_utf8, write_json_atomic
+from ._io import atomic_directory, params_from_json, params_to_json, read_utf8, write_json_atomic
 from ._io import to_jsonable as _jsonable
 from ._version import __version__
 from .corpus import Corpus
@@ -304,12 +305,12 @@ class LanguageModel(ABC):
         with atomic_directory(directory) as tmp:
             write_json_atomic(tmp / "config.json", {
                 "model": self.registry_name,
-                "params": _jsonable(self.get_params()),
+                "params": params_to_json(self.get_params()),
                 "state": _jsonable(meta),
                 "vocab_fingerprint": self.vocab_.fingerprint,
                 "langmodels_version": __version__,
                 "format_version": FORMAT_VERSION,
-            })
+            }, sort_keys=False)  # parameter dicts load in the order they were given
             self.vocab_.save(tmp / "vocab.json")
             if arrays:
                 from safetensors.numpy import save_file
@@ -341,7 +342,7 @@ def load(directory: str | os.PathLike) -> LanguageModel:
     if config.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
         raise CheckpointError(f"{directory}: saved by a newer langmodels (format "
                               f"{config['format_version']}); upgrade to load it")
-    model = make(config["model"], **config["params"])
+    model = make(config["model"], **params_from_json(config["params"]))
     vocab = Vocabulary.load(directory / "vocab.json")
     if vocab.fingerprint != config["vocab_fingerprint"]:
         raise VocabularyMismatchError(f"{directory}: vocab.json does not match the vocabulary the "
@@ -366,5 +367,17 @@ def load(directory: str | os.PathLike) -> LanguageModel:
 
 
 def clone(model: LanguageModel) -> LanguageModel:
-    """A new unfitted model with the same class and parameters."""
-    return type(model)(**model.get_params())
+    """A new unfitted model with the same class and parameters, as scikit-learn's `clone` makes it.
+
+    Each parameter is deep-copied, so the twin shares no list or dict with `model` (immutable
+    values come back as the same objects). A constructor that does not store its arguments
+    unchanged cannot be cloned faithfully: that is an error in the model class.
+    """
+    params = {name: copy.deepcopy(value) for name, value in model.get_params().items()}
+    twin = type(model)(**params)
+    for name, value in twin.get_params().items():
+        if value is not params[name]:
+            raise RuntimeError(f"cannot clone {type(model).__name__}: its constructor does not store "
+                               f"the parameter {name!r} unchanged")
+    return twin
+

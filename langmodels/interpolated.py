@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._checks import check_choice, check_float, check_int
+from ._io import params_from_json, params_to_json
 from .base import LanguageModel
 from .corpus import Corpus
 from .errors import InvalidParameterError, NotFittedError, VocabularyMismatchError
@@ -251,7 +252,7 @@ class InterpolatedModel(LanguageModel):
                                             "register it to save the mixture")
             a, meta = m._get_state()
             arrays.update({f"c{i}{_SEP}{k}": v for k, v in a.items()})
-            metas.append({"model": m.registry_name, "params": m.get_params(), "state": meta})
+            metas.append({"model": m.registry_name, "params": params_to_json(m.get_params()), "state": meta})
         return arrays, {"components": metas}
 
     def _set_state(self, arrays, meta):
@@ -261,7 +262,7 @@ class InterpolatedModel(LanguageModel):
         self.models_ = []
         for i, c in enumerate(comps):
             prefix = f"c{i}{_SEP}"
-            m = make(c["model"], **c["params"])
+            m = make(c["model"], **params_from_json(c["params"]))
             m.vocab_ = self.vocab_
             m._set_state({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)},
                          c["state"])

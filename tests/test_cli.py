@@ -9,8 +9,7 @@ import sys
 import pytest
 
 from langmodels.cli import main
-
-from .conftest import TOY_TEST, TOY_TRAIN
+from tests.stubs import TOY_TEST, TOY_TRAIN
 
 
 @pytest.fixture()

@@ -9,50 +9,7 @@ import pytest
 
 import langmodels as lm
 from langmodels import Corpus, InvalidParameterError
-from langmodels.base import LanguageModel
-
-# ids: 0 <unk>, 1 <s>, 2 </s>, 3 a, 4 b, 5 c
-UNK, BOS, EOS, A, B, C = range(6)
-TABLE = {  # p(next | last token); None = right after <s>
-    None: {A: 0.55, B: 0.40, C: 0.04, EOS: 0.01},
-    A: {B: 0.36, C: 0.34, EOS: 0.30},
-    B: {EOS: 0.90, A: 0.05, C: 0.05},
-    C: {EOS: 1.0},
-    EOS: {EOS: 1.0},
-    UNK: {EOS: 1.0},
-}
-
-
-class TableModel(LanguageModel):
-    """A bigram model with the fixed table above; counts its calls to check caching."""
-
-    has_incremental_state = True
-
-    def _fit(self, corpus, valid=None):
-        V = len(self.vocab_)
-        self.rows_ = {}
-        for last, dist in TABLE.items():
-            row = np.full(V, -np.inf)
-            for w, p in dist.items():
-                row[w] = math.log(p)
-            self.rows_[last] = row
-        self.calls_ = {"next": 0, "advance": 0}
-
-    def _next_logprobs(self, histories):
-        self.calls_["next"] += 1
-        return np.stack([self.rows_[int(h[-1]) if len(h) else None] for h in histories])
-
-    def _start_state(self, histories):
-        last = [int(h[-1]) if len(h) else None for h in histories]
-        return last, np.stack([self.rows_[x] for x in last])
-
-    def _advance(self, state, tokens):
-        self.calls_["advance"] += 1
-        last = [int(t) for t in tokens]
-        return last, np.stack([self.rows_[x] for x in last])
-
-    def _reorder_state(self, state, rows):
-        return [state[r] for r in rows]
+from tests.stubs import BOS, EOS, A, B, C, TableModel
 
 
 @pytest.fixture()

@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -89,7 +90,23 @@ def test_from_models_tune_save_and_load(toy_train, toy_test, tmp_path):
     again = lm.load(tmp_path / "mix")
     np.testing.assert_array_equal(again.weights_, m.weights_)
     np.testing.assert_array_equal(again.token_logprobs(toy_test), m.token_logprobs(toy_test))
-    assert again.get_params()["components"] == [["unigram", {"k": 0.1}], ["uniform", {}]]
+    assert again.get_params()["components"] == [("unigram", {"k": 0.1}), ("uniform", {})]
+
+
+def test_tuples_in_parameters_survive_save_and_load(toy_train, toy_test, tmp_path):
+    m = make("interpolated", weights=(0.5, 0.5)).fit(toy_train)   # the default components are tuples
+    m.save(tmp_path / "mix")
+    again = lm.load(tmp_path / "mix")
+    assert again.get_params() == m.get_params()
+    assert again.components == (("unigram", {"k": 0.5}), ("uniform", {})) and again.weights == (0.5, 0.5)
+    assert repr(again) == "InterpolatedModel(weights=(0.5, 0.5))"
+    # A config.json written before tuples were marked (plain JSON lists) still loads, as lists.
+    config = json.loads((tmp_path / "mix" / "config.json").read_text())
+    config["params"] = {"components": [["unigram", {"k": 0.5}], ["uniform", {}]], "weights": [0.5, 0.5]}
+    (tmp_path / "mix" / "config.json").write_text(json.dumps(config))
+    old = lm.load(tmp_path / "mix")
+    assert old.weights == [0.5, 0.5]
+    np.testing.assert_array_equal(old.token_logprobs(toy_test), m.token_logprobs(toy_test))
 
 
 def test_nested_mixture_round_trips(toy_train, toy_test, tmp_path):

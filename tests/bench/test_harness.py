@@ -12,8 +12,7 @@ import langmodels as lm
 from langmodels.bench.harness import read_records, run_benchmark
 from langmodels.bench.report import markdown_table
 from langmodels.bench.spec import DEFAULT_SPEC, SpecError, apply_overrides, check_spec
-
-from ..conftest import FAST_PARAMS, TOY_TEST, TOY_TRAIN
+from tests.stubs import FAST_PARAMS, TOY_TEST, TOY_TRAIN
 
 SMALL_METRICS = {"ranking": True, "human": True,
                  "continuation_bleu": {"k": 2, "max_prompts": 10, "sample_seeds": [0, 1]},
@@ -67,6 +66,7 @@ def test_overrides_set_nested_fields():
         apply_overrides({}, ["seeds"])
 
 
+@pytest.mark.slow
 def test_bench_writes_every_output_and_resumes(files, tmp_path):
     out = tmp_path / "out"
     records = run_benchmark(spec_for(files, out), log=lambda line: None)
@@ -136,6 +136,7 @@ def tiny_default_spec(out) -> dict:
     return spec
 
 
+@pytest.mark.slow
 def test_default_spec_is_valid_and_runs_end_to_end_at_a_tiny_size(tmp_path):
     assert DEFAULT_SPEC["corpus"] == "synthetic"
     spec = tiny_default_spec(tmp_path / "out")

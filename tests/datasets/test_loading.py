@@ -10,7 +10,7 @@ import pytest
 import langmodels
 from langmodels import datasets
 from langmodels.errors import InvalidParameterError, MissingSplitError, UnknownDatasetError
-from tests.conftest import shared_data_or_skip
+from tests.stubs import shared_data_or_skip
 
 SMALL = dict(seed=0, n_train=600, n_valid=150, n_test=150)
 

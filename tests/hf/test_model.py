@@ -5,8 +5,7 @@ import pytest
 
 import langmodels as lm
 from langmodels import Corpus, make
-
-from ..conftest import TOY_TRAIN
+from tests.stubs import TOY_TRAIN
 
 tf = pytest.importorskip("transformers", reason="hf-causal needs the optional package transformers")
 torch = pytest.importorskip("torch")
@@ -135,6 +134,7 @@ def test_word_level_tokenizer_and_words_it_cannot_spell(tmp_path, toy_train):
     assert lp[1, v["cat"]] == pytest.approx(torch.log_softmax(logits, -1)[vocab["cat"]].item(), abs=1e-5)
 
 
+@pytest.mark.slow
 def test_fine_tuning_lowers_training_perplexity(gpt2_dir, toy_train):
     before = make("hf-causal", pretrained=str(gpt2_dir)).fit(toy_train)
     after = make("hf-causal", pretrained=str(gpt2_dir), epochs=3, lr=1e-2, batch_size=4,
@@ -158,6 +158,7 @@ def test_bad_directories_and_offline_hub_names(tmp_path, toy_train, monkeypatch)
         make("hf-causal").fit(toy_train)
 
 
+@pytest.mark.slow
 def test_pretrain_then_fine_tune_through_save_pretrained(toy_train, toy_test, tmp_path):
     params = {"config": {"n_layer": 1, "n_embd": 16, "n_head": 2, "n_positions": 64},
               "bpe_vocab_size": 300, "epochs": 2, "lr": 1e-2, "batch_size": 4, "progress": False}

@@ -247,12 +247,3 @@ def test_cuda_without_a_gpu_is_a_clear_error(toy_train):
         pytest.skip("this machine has a CUDA device")
     with pytest.raises(InvalidParameterError, match="cuda"):
         HMMLanguageModel(n_states=2, n_iter=1, device="cuda").fit(toy_train)
-
-
-def test_docstring_example():
-    import doctest
-
-    import langmodels.hmm.model
-
-    result = doctest.testmod(langmodels.hmm.model)
-    assert result.attempted > 0 and result.failed == 0

@@ -7,8 +7,7 @@ import pytest
 import langmodels as lm
 from langmodels import Corpus
 from langmodels.metrics import ranking_metrics
-
-from ..test_generation import TableModel
+from tests.stubs import TableModel
 
 
 def test_unigram_ranks_with_shared_ties():

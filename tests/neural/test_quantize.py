@@ -3,8 +3,7 @@ import pytest
 
 import langmodels as lm
 from langmodels import make
-
-from ..conftest import FAST_PARAMS
+from tests.stubs import FAST_PARAMS
 
 torch = pytest.importorskip("torch")
 from langmodels.neural.quantize import module_size_bytes, quantize_dynamic  # noqa: E402

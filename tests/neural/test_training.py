@@ -99,6 +99,7 @@ def test_early_stopping_restores_best_weights(corpora):
     np.testing.assert_allclose(-model.token_logprobs(valid).mean(), best, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_two_process_ddp_equals_one_process(corpora, tmp_path):
     train = Corpus.from_texts(TEXTS)
     valid = Corpus.from_texts(TEXTS[:2], vocab=train.vocab)

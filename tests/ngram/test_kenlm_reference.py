@@ -7,8 +7,7 @@ import pytest
 
 import langmodels as lm
 from langmodels import Corpus, make
-
-from ..conftest import shared_data_or_skip
+from tests.stubs import shared_data_or_skip
 
 LN10 = np.log(10)
 # ../shared/data/kenlm/README.md: what lmplz printed and what KenLM's query reported.

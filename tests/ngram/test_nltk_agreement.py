@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 from langmodels import make
-
-from ..conftest import TOY_TRAIN
+from tests.stubs import TOY_TRAIN
 
 nltk_lm = pytest.importorskip("nltk.lm")
 from nltk.lm.preprocessing import pad_both_ends  # noqa: E402

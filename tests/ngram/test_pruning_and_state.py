@@ -9,8 +9,7 @@ import pytest
 
 import langmodels as lm
 from langmodels import make
-
-from ..test_contract import histories_for
+from tests.stubs import histories_for
 
 NAMES = ["mle", "add-k", "witten-bell", "absolute-discount", "kneser-ney", "modified-kneser-ney", "katz"]
 

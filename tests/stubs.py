@@ -1,0 +1,112 @@
+"""What several test modules share: toy corpora, fast parameters, probe histories, a stub model.
+
+Test modules import from here, never from one another (conftest.py holds only fixtures).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from langmodels.base import LanguageModel
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+TOY_TRAIN = [
+    "the cat sat on the mat",
+    "the dog sat on the log",
+    "a cat saw a dog",
+    "the dog saw the cat on the mat",
+    "a dog sat",
+    "the cat ran",
+    "cats and dogs ran on the log",
+    "the mat was red",
+]
+TOY_TEST = ["the cat sat on the log", "a bird sat on the mat", "dogs ran"]
+
+# Per-model parameters that keep the contract suite fast; a family adds its entry when it joins.
+FAST_PARAMS: dict[str, dict] = {
+    "add-k": {"k": 0.5},
+    "hmm": {"n_states": 4, "n_iter": 3, "seed": 0},
+    "rnn": {"embed_dim": 8, "hidden_size": 8, "n_layers": 1, "epochs": 2, "batch_size": 4, "seed": 0,
+            "device": "cpu", "progress": False},
+    "lstm": {"embed_dim": 8, "hidden_size": 8, "n_layers": 1, "epochs": 2, "batch_size": 4, "seed": 0,
+             "device": "cpu", "progress": False},
+    "gru": {"embed_dim": 8, "hidden_size": 8, "n_layers": 1, "epochs": 2, "batch_size": 4, "seed": 0,
+            "device": "cpu", "progress": False},
+    "transformer": {"embed_dim": 8, "n_heads": 2, "n_layers": 1, "block_size": 16, "epochs": 2,
+                    "batch_size": 4, "seed": 0, "device": "cpu", "progress": False},
+    "interpolated": {"components": [["kneser-ney", {"order": 2}], ["unigram", {"k": 0.5}]]},
+    "hf-causal": {"config": {"n_layer": 1, "n_embd": 16, "n_head": 2, "n_positions": 128},
+                  "bpe_vocab_size": 300, "seed": 0, "progress": False},
+}
+
+
+def shared_data_or_skip(*parts: str) -> Path:
+    """Path under ../shared/data, or skip the test with the reason."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not present (benchmark corpora live beside the project, not in it)")
+    return path
+
+
+def histories_for(vocab):
+    """Eight histories that probe the edge cases of a model's context handling (toy vocabulary)."""
+    v = vocab
+    return [
+        [],                                            # right after <s>
+        [v["the"]],                                    # seen
+        [v["the"], v["cat"], v["sat"]],                # seen, longer
+        [v["mat"], v["a"], v["ran"]],                  # unseen combination
+        [v.unk_id, v["cat"]],                          # <unk> in the history
+        [v["dog"], v.unk_id],
+        [v.eos_id],                                    # </s> as context
+        [v["the"], v["cat"]] * 40,                     # longer than any order or window
+    ]
+
+
+# ids: 0 <unk>, 1 <s>, 2 </s>, 3 a, 4 b, 5 c
+UNK, BOS, EOS, A, B, C = range(6)
+TABLE = {  # p(next | last token); None = right after <s>
+    None: {A: 0.55, B: 0.40, C: 0.04, EOS: 0.01},
+    A: {B: 0.36, C: 0.34, EOS: 0.30},
+    B: {EOS: 0.90, A: 0.05, C: 0.05},
+    C: {EOS: 1.0},
+    EOS: {EOS: 1.0},
+    UNK: {EOS: 1.0},
+}
+
+
+class TableModel(LanguageModel):
+    """A bigram model with the fixed table above; counts its calls to check caching."""
+
+    has_incremental_state = True
+
+    def _fit(self, corpus, valid=None):
+        V = len(self.vocab_)
+        self.rows_ = {}
+        for last, dist in TABLE.items():
+            row = np.full(V, -np.inf)
+            for w, p in dist.items():
+                row[w] = math.log(p)
+            self.rows_[last] = row
+        self.calls_ = {"next": 0, "advance": 0}
+
+    def _next_logprobs(self, histories):
+        self.calls_["next"] += 1
+        return np.stack([self.rows_[int(h[-1]) if len(h) else None] for h in histories])
+
+    def _start_state(self, histories):
+        last = [int(h[-1]) if len(h) else None for h in histories]
+        return last, np.stack([self.rows_[x] for x in last])
+
+    def _advance(self, state, tokens):
+        self.calls_["advance"] += 1
+        last = [int(t) for t in tokens]
+        return last, np.stack([self.rows_[x] for x in last])
+
+    def _reorder_state(self, state, rows):
+        return [state[r] for r in rows]
