@@ -56,8 +56,8 @@ class HFCausalModel(LanguageModel):
     sequences, `lr`, `optimizer`, `betas`, `weight_decay`, `max_steps`, `clip`, `warmup`,
     `schedule`, early stopping on `valid` after `patience` epochs without improvement (the best
     weights are restored), `checkpoint_dir` for `fit(..., resume=True)`, `seed`, `device`,
-    `compile`, `progress`. `history_` holds one record per epoch (train_loss, and valid_loss in
-    nats per word when `valid` is given).
+    `compile`, `progress`. `history_` holds one record per epoch, as in the neural family:
+    train_loss in nats per trained piece, and valid_loss in nats per word when `valid` is given.
 
     Good calls::
 
