@@ -40,7 +40,7 @@ from torch import nn
 
 import langmodels as lm
 from langmodels.neural.batching import stream_of
-from langmodels.neural.transformer import _module_class as transformer_module_class
+from langmodels.neural.transformer import TransformerModule
 
 NOISY = 1.5
 PTB_RECIPE = {"embed_dim": 200, "hidden_size": 200, "n_layers": 2, "dropout": 0.2, "bptt": 35,
@@ -206,7 +206,7 @@ def shakespeare(data_dir: Path):
 
 
 def our_gpt_module(V: int) -> nn.Module:
-    return transformer_module_class()(V, 128, 4, 4, 512, 64, "learned", 0.0, True)
+    return TransformerModule(V, 128, 4, 4, 512, 64, "learned", 0.0, True)
 
 
 class HFGPT2(nn.Module):

@@ -1,7 +1,7 @@
 """Hugging Face causal language models on the shared word vocabulary (`pip install -e ".[hf]"`).
 
 - `model.py`: `HFCausalModel`, a pretrained or freshly configured causal LM scored per word
-- `training.py`: its fine-tuning loop
+- `training.py`: what it gives the one training loop of `langmodels.neural.training`
 
 Importing this package imports neither torch nor transformers.
 """

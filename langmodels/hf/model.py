@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import check_choice, check_float, check_int
-from .._torch import check_device, check_threads, resolve_device, torch_threads
+from .._checks import check_int
+from .._torch import check_threads, resolve_device, torch_threads
 from ..base import LanguageModel
 from ..corpus import Corpus
 from ..errors import CheckpointError, InvalidParameterError
@@ -51,29 +51,62 @@ class HFCausalModel(LanguageModel):
     Parameters: `pretrained` — a local directory saved by `save_pretrained` (or a hub name, when
     online); `config` — instead, a dict of GPT-2 configuration values for a randomly initialised
     network whose byte-level BPE tokenizer (`bpe_vocab_size` pieces) is trained on the fit corpus;
-    `epochs` — training (or fine-tuning) passes over the fit corpus with AdamW at `lr`, in batches
-    of `batch_size` sequences (0 keeps the network as it is); `word_batch` — rows per forward
-    pass when scoring; `device` 'cpu' (the default), 'auto', 'cuda' or 'cuda:N'; `threads` torch
-    CPU threads (None: 1; see `langmodels._torch`); `seed`, `progress` as in the neural family.
+    `word_batch` — rows per forward pass when scoring. Training (or fine-tuning) runs the neural
+    family's loop (`langmodels.neural.training`) with the same parameters and meaning: `epochs`
+    passes over the fit corpus (0 keeps the network as it is) in batches of `batch_size`
+    sequences, `lr`, `optimizer`, `betas`, `weight_decay`, `max_steps`, `clip`, `warmup`,
+    `schedule`, early stopping on `valid` after `patience` epochs without improvement (the best
+    weights are restored), `checkpoint_dir` for `fit(..., resume=True)`, `seed`, `device`,
+    `compile`, `progress`; `threads` torch CPU threads (None: 1; see
+    `langmodels._torch`). `history_` holds one record per epoch, as in the neural family:
+    train_loss in nats per trained piece, and valid_loss in nats per word when `valid` is given.
+
+    Good calls::
+
+        make("hf-causal", pretrained="gpt2-dir", epochs=3, lr=5e-5).fit(train, valid)
+        make("hf-causal", config={"n_layer": 2, "n_embd": 64, "n_head": 2}, epochs=5).fit(train)
+
+    Bad calls::
+
+        make("hf-causal", pretrained="gpt2-dir", config={"n_layer": 2})   # one or the other
     """
+
+    # Each sequence is trained and scored on its own, from the start piece (the loop's "sentence").
+    context = "sentence"
 
     def __init__(self, pretrained: str | None = None, config: dict | None = None,
                  bpe_vocab_size: int = 1000, epochs: int = 0, lr: float = 5e-4, batch_size: int = 16,
+                 optimizer: str = "adamw", betas: tuple[float, float] = (0.9, 0.999),
+                 weight_decay: float = 0.01, max_steps: int | None = None, clip: float = 1.0,
+                 warmup: int = 0, schedule: str = "constant", patience: int | None = 3,
                  word_batch: int = 64, seed: int = 0, device: str = "cpu", threads: int | None = 1,
-                 progress: bool = True):
+                 compile: bool = False,
+                 checkpoint_dir: str | None = None, progress: bool = True):
         self.pretrained = pretrained
         self.config = config
         self.bpe_vocab_size = bpe_vocab_size
         self.epochs = epochs
         self.lr = lr
         self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.betas = betas
+        self.weight_decay = weight_decay
+        self.max_steps = max_steps
+        self.clip = clip
+        self.warmup = warmup
+        self.schedule = schedule
+        self.patience = patience
         self.word_batch = word_batch
         self.seed = seed
         self.device = device
         self.threads = threads
+        self.compile = compile
+        self.checkpoint_dir = checkpoint_dir
         self.progress = progress
 
     def _check_params(self):
+        from ..neural.training import check_training_params
+
         if (self.pretrained is None) == (self.config is None):
             raise InvalidParameterError("give exactly one of pretrained (a model directory or hub name) "
                                         "and config (GPT-2 settings for a randomly initialised network)")
@@ -83,23 +116,22 @@ class HFCausalModel(LanguageModel):
         if self.config is not None and not isinstance(self.config, dict):
             raise InvalidParameterError(f"config must be a dict of GPT-2 settings, got {self.config!r}")
         check_int("bpe_vocab_size", self.bpe_vocab_size, low=260)
-        check_int("epochs", self.epochs, low=0)
-        check_float("lr", self.lr, low=0.0, low_open=True)
-        check_int("batch_size", self.batch_size, low=1)
         check_int("word_batch", self.word_batch, low=1)
-        check_int("seed", self.seed)
-        check_device(self.device)
+        check_training_params(self)
         check_threads(self.threads)
-        check_choice("progress", self.progress, [True, False])
 
     # --- fitting -------------------------------------------------------------------------------
-    def _fit(self, corpus: Corpus, valid: Corpus | None = None, **kwargs) -> None:
+    def _fit(self, corpus: Corpus, valid: Corpus | None = None, resume: bool = False,
+             on_epoch_end=None) -> None:
+        """Build the tokenizer and network, then train with the shared loop (a no-op at epochs=0)."""
         with torch_threads(self.threads):
-            self._fit_network(corpus, valid)
+            self._fit_network(corpus, valid, resume, on_epoch_end)
 
-    def _fit_network(self, corpus: Corpus, valid: Corpus | None) -> None:
+    def _fit_network(self, corpus: Corpus, valid: Corpus | None, resume: bool, on_epoch_end) -> None:
         tf = _transformers()
         import torch
+
+        from ..neural.training import train
 
         torch.manual_seed(self.seed)
         if self.pretrained is not None:
@@ -110,10 +142,22 @@ class HFCausalModel(LanguageModel):
                                 eos_token_id=tok.eos_token_id, **self.config)
             net = tf.GPT2LMHeadModel(cfg)
         self._adopt(tok, net)
-        if self.epochs:
-            from .training import train_causal_lm
+        train(self, corpus, valid, resume=resume, on_epoch_end=on_epoch_end)
 
-            train_causal_lm(self, corpus, valid)
+    # --- what the training loop needs (see langmodels.neural.training) ---------------------------
+    def _new_module(self, vocab_size: int):
+        """The network as it stands (pretrained or fresh) behind the loop's forward(x, state)."""
+        from .training import PieceLM
+
+        return PieceLM(self.net_)
+
+    def _epoch_batches(self, corpus: Corpus, rng: np.random.Generator) -> list:
+        from .training import piece_batches
+
+        return piece_batches(self, corpus, rng)
+
+    def _score(self, corpus: Corpus) -> np.ndarray:
+        return self._token_logprobs(corpus)
 
     def _adopt(self, tok, net) -> None:
         self.tokenizer_ = tok
@@ -296,7 +340,8 @@ class HFCausalModel(LanguageModel):
             self.tokenizer_.backend_tokenizer.to_str().encode("utf-8"), dtype=np.uint8).copy()
         names = ("bos_token", "eos_token", "unk_token", "pad_token")
         specials = {k: getattr(self.tokenizer_, k) for k in names}
-        return arrays, {"hf_config": self.net_.config.to_dict(), "special_tokens": specials}
+        return arrays, {"hf_config": self.net_.config.to_dict(), "special_tokens": specials,
+                        "history": self.history_}
 
     def _set_state(self, arrays, meta):
         tf = _transformers()
@@ -311,6 +356,7 @@ class HFCausalModel(LanguageModel):
         state = {k[4:]: torch.from_numpy(np.asarray(v)) for k, v in arrays.items() if k.startswith("net.")}
         net.load_state_dict(state, strict=True)
         self._adopt(tok, net)
+        self.history_ = list(meta.get("history", []))
 
 
 def _load_pretrained(name: str):

@@ -1,47 +1,42 @@
-"""Training (or fine-tuning) an `HFCausalModel`'s network on a corpus.
+"""What an `HFCausalModel` gives the one training loop (`langmodels.neural.training`).
 
 Each sequence is trained as its piece sequence, start piece to end-of-text piece: the cross-entropy
 of those pieces is exactly the word-level negative log-likelihood the model reports (the
-word-boundary factors cancel along a sentence; see langmodels.hf).
+word-boundary factors cancel along a sentence; see langmodels.hf). So a batch is the neural
+family's sentence batch with pieces for words:
+
+    x = <start> the ca t sat              y = the ca t sat <end>       (padding: IGNORE, not counted)
 """
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
+from torch import nn
 
 from ..corpus import Corpus
+from ..neural.batching import sentence_batches
 from ..vocabulary import EOS_ID
 
 
-def train_causal_lm(model, corpus: Corpus, valid: Corpus | None = None) -> list[float]:
-    """`model.epochs` passes of AdamW over `corpus` in shuffled batches; returns each epoch's mean loss."""
-    import torch
-    from tqdm.auto import tqdm
+class PieceLM(nn.Module):
+    """A `transformers` causal LM behind the loop's forward(x, state) -> (logits, state).
 
-    net = model.net_
-    rows = [model._pieces(np.append(s, EOS_ID))[0][:model._max_pieces] for s in corpus.sequences()]
-    opt = torch.optim.AdamW(net.parameters(), lr=model.lr)
-    rng = np.random.default_rng(model.seed)
-    quiet = not (model.progress and sys.stderr.isatty())
-    losses = []
-    net.train()
-    for epoch in range(model.epochs):
-        order, total, n = rng.permutation(len(rows)), 0.0, 0
-        for b in tqdm(range(0, len(rows), model.batch_size), desc=f"epoch {epoch + 1}", disable=quiet):
-            batch = [rows[i] for i in order[b:b + model.batch_size]]
-            width = max(len(r) for r in batch)
-            ids = torch.zeros((len(batch), width), dtype=torch.long)
-            labels = torch.full((len(batch), width), -100, dtype=torch.long)  # -100: not a target
-            for k, r in enumerate(batch):
-                ids[k, :len(r)] = labels[k, :len(r)] = torch.as_tensor(r)
-            loss = net(input_ids=ids.to(net.device), labels=labels.to(net.device)).loss
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total, n = total + loss.item() * len(batch), n + len(batch)
-        losses.append(total / n)
-    net.eval()
-    model.train_losses_ = losses
-    return losses
+    It holds the network as `net`, so the loop's checkpoints name its weights `net.<name>`.
+    """
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, state=None):
+        return self.net(input_ids=x).logits, None                               # (B, T, n_pieces)
+
+
+def piece_batches(model, corpus: Corpus, rng: np.random.Generator) -> list:
+    """The epoch's (x, y, reset) batches of piece ids, length-bucketed and shuffled by `rng`;
+    a sequence longer than the network's window is cut to its first pieces."""
+    pieces = []
+    for seq in corpus.sequences():
+        row = np.asarray(model._pieces(np.append(seq, EOS_ID))[0][:model._max_pieces + 1], np.int64)
+        pieces.append((row[:-1], row[1:]))
+    return [(x, y, True) for x, y in sentence_batches(pieces, model.batch_size, rng)]

@@ -14,12 +14,13 @@ from abc import abstractmethod
 import numpy as np
 
 from .._checks import check_choice, check_float, check_int
-from .._torch import check_device, check_threads, resolve_device, torch_threads
+from .._torch import check_threads, resolve_device, torch_threads
 from ..base import LanguageModel
 from ..corpus import Corpus
 from ..errors import InvalidParameterError
 from ..vocabulary import BOS_ID
 from .batching import IGNORE, pad_rows
+from .training import check_training_params
 
 # Scoring batches hold at most this many logits (B x T x V floats) and this many positions
 # (larger batches only lose cache locality).
@@ -46,33 +47,14 @@ class NeuralModel(LanguageModel):
 
     # --- parameters --------------------------------------------------------------------------
     def _check_params(self) -> None:
+        check_training_params(self)
         check_int("embed_dim", self.embed_dim, low=1)
         check_int("n_layers", self.n_layers, low=1)
         check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
-        check_float("lr", self.lr, low=0.0, low_open=True)
-        check_choice("optimizer", self.optimizer, ["adamw", "sgd"])
-        if not (isinstance(self.betas, (tuple, list)) and len(self.betas) == 2):
-            raise InvalidParameterError(f"betas must be a pair (beta1, beta2), got {self.betas!r}")
-        for i, beta in enumerate(self.betas):
-            check_float(f"betas[{i}]", beta, low=0.0, high=1.0, high_open=True)
-        check_float("weight_decay", self.weight_decay, low=0.0)
-        check_int("epochs", self.epochs, low=0)   # 0: no training (e.g. a fine-tuning start as is)
-        if self.max_steps is not None:
-            check_int("max_steps", self.max_steps, low=1)
-        check_int("batch_size", self.batch_size, low=1)
         if self.bptt is not None:
             check_int("bptt", self.bptt, low=1)
-        check_float("clip", self.clip, low=0.0)
-        check_int("warmup", self.warmup, low=0)
-        check_choice("schedule", self.schedule, ["cosine", "plateau", "constant"])
-        if self.patience is not None:
-            check_int("patience", self.patience, low=1)
         check_choice("context", self.context, ["sentence", "stream"])
-        check_int("seed", self.seed, low=0)
-        check_device(self.device)
         check_threads(self.threads)
-        check_choice("compile", self.compile, [True, False])
-        check_choice("progress", self.progress, [True, False])
         self._check_family()
 
     def _check_family(self) -> None:

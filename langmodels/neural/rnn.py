@@ -7,13 +7,16 @@ The incremental state of generation is the recurrent hidden state itself, so ext
 costs one step. Scoring follows `context`: `sentence` scores each sequence from `<s>` with a fresh
 state (the setting comparable with n-gram models); `stream` scores the corpus as one stream
 (`<s>` once, then each sequence followed by `</s>`), carrying the state across sequences.
+
+The file reads top to bottom: the network (`RNNModule`, a plain `nn.Module`), then the estimators
+around it. It imports torch; the registry imports it only when one of these models is made.
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
+import torch
+from torch import nn
 
 from .._checks import check_int
 from ..errors import InvalidParameterError
@@ -24,55 +27,55 @@ from .estimator import NeuralModel
 STREAM_CHUNK = 2048   # tokens per forward call when scoring a stream (state carried across calls)
 
 
-@functools.cache
-def _module_class():
-    from torch import nn
+# --- the network ---------------------------------------------------------------------------------
+class RNNModule(nn.Module):
+    """Embedding -> dropout -> nn.RNN/LSTM/GRU (`cell`) -> dropout -> linear.
 
-    class RNNModule(nn.Module):
-        """Embedding -> nn.RNN/LSTM/GRU -> linear; forward(x, state) -> (logits, state)."""
+    `forward(x, state)` maps (B, T) ids and the previous state (None: zeros) to (B, T, V) logits
+    and the new state; `last` serves the start of generation from rows of different lengths.
+    """
 
-        def __init__(self, cell, vocab_size, embed_dim, hidden_size, n_layers, dropout, tie_weights):
-            super().__init__()
-            self.drop = nn.Dropout(dropout)
-            self.embed = nn.Embedding(vocab_size, embed_dim)
-            rnn = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
-            extra = {"nonlinearity": "tanh"} if cell == "rnn" else {}
-            # Time-major inside, the layout nn.RNN/LSTM/GRU compute in: batch_first copies the input
-            # and output around the recurrence (measured ~4% of a CPU training step).
-            self.rnn = rnn(embed_dim, hidden_size, n_layers,
-                           dropout=dropout if n_layers > 1 else 0.0, **extra)
-            self.head = nn.Linear(hidden_size, vocab_size)
-            # Uniform(-0.1, 0.1) embedding and output layer, as the PyTorch word-LM example.
-            nn.init.uniform_(self.embed.weight, -0.1, 0.1)
-            nn.init.zeros_(self.head.bias)
-            if tie_weights:
-                self.head.weight = self.embed.weight   # (V, E) used as (V, H): E == H
-            else:
-                nn.init.uniform_(self.head.weight, -0.1, 0.1)
+    def __init__(self, cell, vocab_size, embed_dim, hidden_size, n_layers, dropout, tie_weights):
+        super().__init__()
+        self.drop = nn.Dropout(dropout)
+        self.embed = nn.Embedding(vocab_size, embed_dim)
+        rnn = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
+        extra = {"nonlinearity": "tanh"} if cell == "rnn" else {}
+        # Time-major inside, the layout nn.RNN/LSTM/GRU compute in: batch_first copies the input
+        # and output around the recurrence (measured ~4% of a CPU training step).
+        self.rnn = rnn(embed_dim, hidden_size, n_layers,
+                       dropout=dropout if n_layers > 1 else 0.0, **extra)
+        self.head = nn.Linear(hidden_size, vocab_size)
+        # Uniform(-0.1, 0.1) embedding and output layer, as the PyTorch word-LM example.
+        nn.init.uniform_(self.embed.weight, -0.1, 0.1)
+        nn.init.zeros_(self.head.bias)
+        if tie_weights:
+            self.head.weight = self.embed.weight   # (V, E) used as (V, H): E == H
+        else:
+            nn.init.uniform_(self.head.weight, -0.1, 0.1)
 
-        def features(self, x, state=None):
-            """What the output layer reads: (B, T) ids -> (T, B, H), time-major, and the state."""
-            e = self.drop(self.embed(x.t()))        # (T, B, E)
-            out, state = self.rnn(e, state)         # (T, B, H); state (L, B, H) or a pair of them
-            return self.drop(out), state
+    def features(self, x, state=None):
+        """What the output layer reads: (B, T) ids -> (T, B, H), time-major, and the state."""
+        e = self.drop(self.embed(x.t()))        # (T, B, E)
+        out, state = self.rnn(e, state)         # (T, B, H); state (L, B, H) or a pair of them
+        return self.drop(out), state
 
-        def forward(self, x, state=None):
-            h, state = self.features(x, state)      # (T, B, H)
-            # A contiguous input lets nn.Linear run one addmm with the bias fused; on the strided
-            # view it runs mm + add_ (A/B: 1.03-1.05x training tokens/s for a copy of B x T x H).
-            return self.head(h.transpose(0, 1).contiguous()), state   # (B, T, V)
+    def forward(self, x, state=None):
+        h, state = self.features(x, state)      # (T, B, H)
+        # A contiguous input lets nn.Linear run one addmm with the bias fused; on the strided
+        # view it runs mm + add_ (A/B: 1.03-1.05x training tokens/s for a copy of B x T x H).
+        return self.head(h.transpose(0, 1).contiguous()), state   # (B, T, V)
 
-        def last(self, x, lengths):
-            """Top-layer output after each row's last real input, and the state there."""
-            packed = nn.utils.rnn.pack_padded_sequence(
-                self.embed(x.t()), lengths.cpu(), enforce_sorted=False)             # from (T, B, E)
-            _, state = self.rnn(packed)             # state at each row's own end (L, B, H)
-            top = (state[0] if isinstance(state, tuple) else state)[-1]   # (B, H)
-            return self.head(top), state            # (B, V)
-
-    return RNNModule
+    def last(self, x, lengths):
+        """Top-layer output after each row's last real input, and the state there."""
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.embed(x.t()), lengths.cpu(), enforce_sorted=False)             # from (T, B, E)
+        _, state = self.rnn(packed)             # state at each row's own end (L, B, H)
+        top = (state[0] if isinstance(state, tuple) else state)[-1]   # (B, H)
+        return self.head(top), state            # (B, V)
 
 
+# --- the estimators ------------------------------------------------------------------------------
 class _RecurrentModel(NeuralModel):
     """Shared estimator of the three cells; see the module docstring for the parameters' roles.
 
@@ -134,8 +137,8 @@ class _RecurrentModel(NeuralModel):
                 f"tie_weights needs embed_dim == hidden_size, got {self.embed_dim} and {self.hidden_size}")
 
     def _new_module(self, vocab_size):
-        return _module_class()(self.cell, vocab_size, self.embed_dim, self.hidden_size,
-                               self.n_layers, self.dropout, self.tie_weights)
+        return RNNModule(self.cell, vocab_size, self.embed_dim, self.hidden_size,
+                         self.n_layers, self.dropout, self.tie_weights)
 
     # --- training batches ------------------------------------------------------------------------
     def _epoch_batches(self, corpus, rng):
@@ -164,8 +167,6 @@ class _RecurrentModel(NeuralModel):
 
     def _score_stream(self, stream):
         """One row, read STREAM_CHUNK tokens at a time with the state carried: exact, not batched."""
-        import torch
-
         dev = self._torch_device()
         out, state = [], None
         for start in range(0, len(stream) - 1, STREAM_CHUNK):
@@ -179,8 +180,6 @@ class _RecurrentModel(NeuralModel):
 
     # --- incremental state: the hidden state -----------------------------------------------------
     def _start_state(self, histories):
-        import torch
-
         with self._threads(), torch.no_grad():
             dev = self._torch_device()
             x = np.zeros((len(histories), 1 + max(len(h) for h in histories)), np.int64)
@@ -192,16 +191,12 @@ class _RecurrentModel(NeuralModel):
             return state, self._logprobs(logits)
 
     def _advance(self, state, tokens):
-        import torch
-
         with self._threads(), torch.no_grad():
             x = torch.from_numpy(tokens[:, None]).to(self._torch_device())   # (B, 1)
             logits, state = self.module_(x, state)
             return state, self._logprobs(logits[:, 0])
 
     def _reorder_state(self, state, rows):
-        import torch
-
         idx = torch.from_numpy(rows).to(self._torch_device())
         if isinstance(state, tuple):
             return tuple(s.index_select(1, idx) for s in state)

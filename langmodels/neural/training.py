@@ -1,4 +1,4 @@
-"""The one training loop of the neural family (RNN, LSTM, GRU, Transformer).
+"""The one training loop: the neural family (RNN, LSTM, GRU, Transformer) and Hugging Face models.
 
     for each epoch (data order drawn from rng(seed, epoch), so a resumed run sees the same batches):
         for each global batch (x, y, reset):          this rank's share of the rows
@@ -15,6 +15,16 @@ processes equal to one process with the same global batch. On CUDA the forward p
 bf16 autocast, AdamW is fused, and `compile=True` uses torch.compile.
 
 Checkpoints are `state.json` + `tensors.safetensors` (never pickle), replaced whole each epoch.
+
+What the loop needs from a model (`NeuralModel` and `HFCausalModel` provide it):
+
+    the training parameters checked by `check_training_params` (lr, optimizer, betas, weight_decay,
+        epochs, max_steps, batch_size, clip, warmup, schedule, patience, seed, device, compile,
+        progress), `checkpoint_dir`, `context` ("stream" carries a hidden state) and `vocab_`
+    _new_module(V)            the nn.Module to train, built under the seeded torch RNG; its
+                              forward(x (B, T), state) returns (logits (B, T, n_out), state)
+    _epoch_batches(corpus, rng)   the epoch's global batches: (x, y, reset) int64 arrays
+    _score(corpus)            ln p of every counted target (the model's exact scoring) for valid_loss
 """
 
 from __future__ import annotations
@@ -29,8 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import check_choice, check_float, check_int
 from .._io import atomic_directory, read_utf8, write_json_atomic
-from .._torch import resolve_device
+from .._torch import check_device, resolve_device
 from ..errors import CheckpointError, InvalidParameterError
 from .batching import IGNORE, PAD
 from .loss import summed_cross_entropy
@@ -40,6 +51,30 @@ PLATEAU_FACTOR = 0.25   # lr x 1/4 after an epoch without improvement (PyTorch w
 MIN_LR_RATIO = 0.1      # cosine decays to lr / 10 (nanoGPT)
 # Parameters that may change between an interrupted run and its resumption.
 RESUME_FREE = {"device", "threads", "compile", "progress", "checkpoint_dir"}
+
+
+def check_training_params(model) -> None:
+    """Check the training parameters the loop reads (the same rules for every family)."""
+    check_float("lr", model.lr, low=0.0, low_open=True)
+    check_choice("optimizer", model.optimizer, ["adamw", "sgd"])
+    if not (isinstance(model.betas, (tuple, list)) and len(model.betas) == 2):
+        raise InvalidParameterError(f"betas must be a pair (beta1, beta2), got {model.betas!r}")
+    for i, beta in enumerate(model.betas):
+        check_float(f"betas[{i}]", beta, low=0.0, high=1.0, high_open=True)
+    check_float("weight_decay", model.weight_decay, low=0.0)
+    check_int("epochs", model.epochs, low=0)   # 0: no training (e.g. a fine-tuning start as is)
+    if model.max_steps is not None:
+        check_int("max_steps", model.max_steps, low=1)
+    check_int("batch_size", model.batch_size, low=1)
+    check_float("clip", model.clip, low=0.0)
+    check_int("warmup", model.warmup, low=0)
+    check_choice("schedule", model.schedule, ["cosine", "plateau", "constant"])
+    if model.patience is not None:
+        check_int("patience", model.patience, low=1)
+    check_int("seed", model.seed, low=0)
+    check_device(model.device)
+    check_choice("compile", model.compile, [True, False])
+    check_choice("progress", model.progress, [True, False])
 
 
 @dataclass
@@ -115,12 +150,11 @@ def train(model, corpus, valid, resume: bool = False, on_epoch_end=None, init=No
 def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init=None) -> None:
     import torch
 
-    V = len(model.vocab_)
     if model.context == "stream" and dist_.world > model.batch_size:
         raise InvalidParameterError(f"batch_size ({model.batch_size}) must be at least the number of "
                                     f"processes ({dist_.world}): each carries its own rows of the stream")
     torch.manual_seed(model.seed)
-    module = model._new_module(V)
+    module = model._new_module(len(model.vocab_))
     if init is not None:
         module.load_state_dict(init)
     module = module.to(device)
@@ -158,8 +192,8 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
             for group in opt.param_groups:
                 group["lr"] = lr
             with autocast:
-                logits, hidden = net(X, hidden)                         # (b, T, V)
-            loss = summed_cross_entropy(logits.reshape(-1, V).float(), Y.reshape(-1))
+                logits, hidden = net(X, hidden)                         # (b, T, n_out)
+            loss = summed_cross_entropy(logits.flatten(0, 1).float(), Y.reshape(-1))
             opt.zero_grad(set_to_none=True)
             (loss * (dist_.world / max(count, 1))).backward()
             if model.clip:

@@ -13,14 +13,20 @@ position past the first block); stream scoring reads the stream in windows of `b
 a stride (`stride`, default block_size // 2), the Hugging Face fixed-length perplexity method.
 The generation cache is exact while the window holds the whole history; once it slides, every
 position's embedding changes, so each step recomputes the window.
+
+The file reads top to bottom, as nanoGPT's model.py: the network from its small parts to the whole
+(`SelfAttention`, `Block`, `TransformerModule`, plain `nn.Module`s), then the estimator around it.
+It imports torch; the registry imports it only when a transformer is made.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
 
 from .._checks import check_choice, check_int
 from ..errors import InvalidParameterError
@@ -29,117 +35,120 @@ from .batching import IGNORE, sentence_batches, sentence_pieces, sliding_windows
 from .estimator import NeuralModel
 
 
-@functools.cache
-def _module_class():
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-    class SelfAttention(nn.Module):
-        def __init__(self, d, n_heads, dropout, bias):
-            super().__init__()
-            self.qkv = nn.Linear(d, 3 * d, bias=bias)
-            self.proj = nn.Linear(d, d, bias=bias)
-            self.n_heads, self.dropout = n_heads, dropout
-            self.resid_drop = nn.Dropout(dropout)
-
-        def forward(self, x, past=None, mask=None):
-            B, T, C = x.shape
-            q, k, v = self.qkv(x).split(C, dim=2)                               # (B, T, C) each
-            q, k, v = (t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2)
-                       for t in (q, k, v))                                      # (B, H, T, D)
-            if past is not None:
-                k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, H, P+T, D)
-            drop = self.dropout if self.training else 0.0
-            if mask is None:
-                y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=True)
-            else:
-                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop)
-            y = y.transpose(1, 2).contiguous().view(B, T, C)                     # (B, T, C)
-            return self.resid_drop(self.proj(y)), (k, v)
-
-    class Block(nn.Module):
-        def __init__(self, d, n_heads, hidden, dropout, bias):
-            super().__init__()
-            self.ln1, self.ln2 = nn.LayerNorm(d, bias=bias), nn.LayerNorm(d, bias=bias)
-            self.attn = SelfAttention(d, n_heads, dropout, bias)
-            self.mlp = nn.Sequential(nn.Linear(d, hidden, bias=bias), nn.GELU(),
-                                     nn.Linear(hidden, d, bias=bias), nn.Dropout(dropout))
-
-        def forward(self, x, past=None, mask=None):
-            a, kv = self.attn(self.ln1(x), past, mask)
-            x = x + a
-            return x + self.mlp(self.ln2(x)), kv
-
-    class TransformerModule(nn.Module):
-        """forward(x, state) -> (logits, None) for training; decode() serves the KV cache."""
-
-        def __init__(self, vocab_size, d, n_layers, n_heads, hidden, block_size, positions,
-                     dropout, tie_weights, bias=True):
-            super().__init__()
-            self.embed = nn.Embedding(vocab_size, d)
-            if positions == "learned":
-                self.pos = nn.Embedding(block_size, d)
-            else:
-                self.register_buffer("sinusoid", _sinusoids(block_size, d), persistent=False)
-                self.scale = math.sqrt(d)
-            self.drop = nn.Dropout(dropout)
-            self.blocks = nn.ModuleList(Block(d, n_heads, hidden, dropout, bias) for _ in range(n_layers))
-            self.ln_f = nn.LayerNorm(d, bias=bias)
-            self.head = nn.Linear(d, vocab_size, bias=False)
-            if tie_weights:
-                self.head.weight = self.embed.weight
-            # GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2 n_layers).
-            for name, p in self.named_parameters():
-                if p.dim() >= 2:
-                    residual = name.endswith(("proj.weight", "mlp.2.weight"))
-                    nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * n_layers) if residual else 0.02)
-                elif name.endswith("bias"):
-                    nn.init.zeros_(p)
-
-        def positions(self, pos):
-            if hasattr(self, "pos"):
-                return self.pos(pos)
-            return self.sinusoid[pos]
-
-        def embed_tokens(self, x, pos):
-            # With fixed sinusoids (amplitude 1) the token embeddings are scaled by sqrt(d), as in
-            # Vaswani et al.; otherwise the N(0, 0.02) embeddings drown under the positions.
-            scale = 1.0 if hasattr(self, "pos") else self.scale
-            return self.drop(self.embed(x) * scale + self.positions(pos))
-
-        def features(self, x):
-            """What the output layer reads: (B, T) ids -> (B, T, d)."""
-            h = self.embed_tokens(x, torch.arange(x.shape[1], device=x.device))  # (B, T, d)
-            for block in self.blocks:
-                h, _ = block(h)
-            return self.ln_f(h)
-
-        def forward(self, x, state=None):
-            return self.head(self.features(x)), None                            # (B, T, V)
-
-        def decode(self, x, pos, past=None, mask=None):
-            """x (B, T) at positions pos (B, T), after cached keys/values `past`; mask (B, 1, T, P+T).
-            Returns the logits after the last position only, and every layer's keys/values."""
-            h = self.embed_tokens(x, pos)                                       # (B, T, d)
-            present = []
-            for i, block in enumerate(self.blocks):
-                h, kv = block(h, None if past is None else past[i], mask)
-                present.append(kv)
-            return self.head(self.ln_f(h[:, -1])), present                      # (B, V)
-
-    def _sinusoids(n, d):
-        # PE(p, 2i) = sin(p / 10000^(2i/d)), PE(p, 2i+1) = cos(...)   (Vaswani et al. 2017)
-        pos = torch.arange(n, dtype=torch.float32)[:, None]
-        freq = torch.exp(-math.log(10000.0) * torch.arange(0, d, 2, dtype=torch.float32) / d)
-        pe = torch.zeros(n, d)
-        pe[:, 0::2] = torch.sin(pos * freq)
-        pe[:, 1::2] = torch.cos(pos * freq[: d // 2])
-        return pe
-
-    return TransformerModule
+# --- the network, from small to large -------------------------------------------------------------
+def sinusoids(n: int, d: int):
+    """(n, d) fixed positions: PE(p, 2i) = sin(p / 10000^(2i/d)), PE(p, 2i+1) = cos(...)
+    (Vaswani et al. 2017)."""
+    pos = torch.arange(n, dtype=torch.float32)[:, None]
+    freq = torch.exp(-math.log(10000.0) * torch.arange(0, d, 2, dtype=torch.float32) / d)
+    pe = torch.zeros(n, d)
+    pe[:, 0::2] = torch.sin(pos * freq)
+    pe[:, 1::2] = torch.cos(pos * freq[: d // 2])
+    return pe
 
 
+class SelfAttention(nn.Module):
+    """Causal multi-head self-attention; `past` (keys, values) extends it from a KV cache."""
+
+    def __init__(self, d, n_heads, dropout, bias):
+        super().__init__()
+        self.qkv = nn.Linear(d, 3 * d, bias=bias)
+        self.proj = nn.Linear(d, d, bias=bias)
+        self.n_heads, self.dropout = n_heads, dropout
+        self.resid_drop = nn.Dropout(dropout)
+
+    def forward(self, x, past=None, mask=None):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)                                   # (B, T, C) each
+        q, k, v = (t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2)
+                   for t in (q, k, v))                                          # (B, H, T, D)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, H, P+T, D)
+        drop = self.dropout if self.training else 0.0
+        if mask is None:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=True)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)                         # (B, T, C)
+        return self.resid_drop(self.proj(y)), (k, v)
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm residual block: x + attn(LN(x)), then x + MLP(LN(x))."""
+
+    def __init__(self, d, n_heads, hidden, dropout, bias):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(d, bias=bias), nn.LayerNorm(d, bias=bias)
+        self.attn = SelfAttention(d, n_heads, dropout, bias)
+        # A Sequential, so that saved checkpoints keep their names (mlp.0.weight, mlp.2.weight).
+        self.mlp = nn.Sequential(nn.Linear(d, hidden, bias=bias), nn.GELU(),
+                                 nn.Linear(hidden, d, bias=bias), nn.Dropout(dropout))
+
+    def forward(self, x, past=None, mask=None):
+        a, kv = self.attn(self.ln1(x), past, mask)                              # (B, T, C)
+        x = x + a
+        return x + self.mlp(self.ln2(x)), kv
+
+
+class TransformerModule(nn.Module):
+    """forward(x, state) -> (logits, None) for training; decode() serves the KV cache."""
+
+    def __init__(self, vocab_size, d, n_layers, n_heads, hidden, block_size, positions,
+                 dropout, tie_weights, bias=True):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, d)
+        if positions == "learned":
+            self.pos = nn.Embedding(block_size, d)
+        else:
+            self.register_buffer("sinusoid", sinusoids(block_size, d), persistent=False)
+            self.scale = math.sqrt(d)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(Block(d, n_heads, hidden, dropout, bias) for _ in range(n_layers))
+        self.ln_f = nn.LayerNorm(d, bias=bias)
+        self.head = nn.Linear(d, vocab_size, bias=False)
+        if tie_weights:
+            self.head.weight = self.embed.weight
+        # GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2 n_layers).
+        for name, p in self.named_parameters():
+            if p.dim() >= 2:
+                residual = name.endswith(("proj.weight", "mlp.2.weight"))
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * n_layers) if residual else 0.02)
+            elif name.endswith("bias"):
+                nn.init.zeros_(p)
+
+    def positions(self, pos):
+        if hasattr(self, "pos"):
+            return self.pos(pos)
+        return self.sinusoid[pos]
+
+    def embed_tokens(self, x, pos):
+        # With fixed sinusoids (amplitude 1) the token embeddings are scaled by sqrt(d), as in
+        # Vaswani et al.; otherwise the N(0, 0.02) embeddings drown under the positions.
+        scale = 1.0 if hasattr(self, "pos") else self.scale
+        return self.drop(self.embed(x) * scale + self.positions(pos))
+
+    def features(self, x):
+        """What the output layer reads: (B, T) ids -> (B, T, d)."""
+        h = self.embed_tokens(x, torch.arange(x.shape[1], device=x.device))      # (B, T, d)
+        for block in self.blocks:
+            h, _ = block(h)
+        return self.ln_f(h)
+
+    def forward(self, x, state=None):
+        return self.head(self.features(x)), None                                # (B, T, V)
+
+    def decode(self, x, pos, past=None, mask=None):
+        """x (B, T) at positions pos (B, T), after cached keys/values `past`; mask (B, 1, T, P+T).
+        Returns the logits after the last position only, and every layer's keys/values."""
+        h = self.embed_tokens(x, pos)                                           # (B, T, d)
+        present = []
+        for i, block in enumerate(self.blocks):
+            h, kv = block(h, None if past is None else past[i], mask)
+            present.append(kv)
+        return self.head(self.ln_f(h[:, -1])), present                          # (B, V)
+
+
+# --- the estimator -------------------------------------------------------------------------------
 class TransformerModel(NeuralModel):
     """Decoder-only Transformer LM; see the module docstring for the window convention.
 
@@ -215,7 +224,7 @@ class TransformerModel(NeuralModel):
             check_int("stride", self.stride, low=1, high=self.block_size)
 
     def _new_module(self, vocab_size):
-        return _module_class()(vocab_size, self.embed_dim, self.n_layers, self.n_heads,
+        return TransformerModule(vocab_size, self.embed_dim, self.n_layers, self.n_heads,
                                self.hidden_size or 4 * self.embed_dim, self.block_size,
                                self.positions, self.dropout, self.tie_weights, self.bias)
 
@@ -262,8 +271,6 @@ class TransformerModel(NeuralModel):
         return np.concatenate([[BOS_ID], h[len(h) - min(len(h), self.block_size - 1):]]).astype(np.int64)
 
     def _start_state(self, histories):
-        import torch
-
         with self._threads(), torch.no_grad():
             dev = self._torch_device()
             ctx = [self._window(h) for h in histories]
@@ -284,8 +291,6 @@ class TransformerModel(NeuralModel):
             return state, self._logprobs(logits)
 
     def _advance(self, state, tokens):
-        import torch
-
         hist = [np.append(h, t) for h, t in zip(state["hist"], tokens)]
         if max(len(h) for h in hist) >= self.block_size:   # the window slides: recompute it
             return self._start_state(hist)
@@ -299,8 +304,6 @@ class TransformerModel(NeuralModel):
             return {"hist": hist, "kv": kv, "pad": pad, "len": T + 1}, self._logprobs(logits)
 
     def _reorder_state(self, state, rows):
-        import torch
-
         idx = torch.from_numpy(rows).to(self._torch_device())
         return {"hist": [state["hist"][r] for r in rows], "pad": state["pad"][idx], "len": state["len"],
                 "kv": [(k[idx], v[idx]) for k, v in state["kv"]]}
