@@ -18,6 +18,7 @@ from .errors import (
     LangModelsError,
     MissingSplitError,
     NotFittedError,
+    PartialFitWarning,
     UnknownDatasetError,
     UnknownModelError,
     VocabularyMismatchError,
@@ -32,7 +33,7 @@ __all__ = [
     "evaluate", "perplexity", "EvaluationReport",
     "LangModelsError", "EmptyCorpusError", "EncodingError", "UnknownModelError",
     "UnknownDatasetError", "MissingSplitError", "VocabularyMismatchError", "CheckpointError",
-    "InvalidParameterError", "NotFittedError", "DownloadError",
+    "InvalidParameterError", "NotFittedError", "DownloadError", "PartialFitWarning",
     "split_corpus", "datasets", "load_arpa", "generate", "LMClassifier", "classification_scores",
     "corpus_bleu", "continuation_bleu", "test_bleu", "self_bleu", "distinct_n",
 ]

@@ -100,7 +100,14 @@ class LanguageModel(ABC):
         self._check_params()
         self._clear_fitted_state()
         self.vocab_ = corpus.vocab
-        self._fit(corpus, valid, **kwargs)
+        try:
+            self._fit(corpus, valid, **kwargs)
+        except BaseException:
+            # Never a half-trained model that looks fitted: unless the family kept a usable
+            # state and marked it partial (Ctrl-C after an epoch; see `is_partial_fit`).
+            if not self.is_partial_fit:
+                self._clear_fitted_state()
+            raise
         return self
 
     def _clear_fitted_state(self) -> None:
@@ -115,6 +122,12 @@ class LanguageModel(ABC):
     @property
     def is_fitted(self) -> bool:
         return hasattr(self, "vocab_")
+
+    @property
+    def is_partial_fit(self) -> bool:
+        """True when `fit` was interrupted (Ctrl-C) after some training and the model kept the best
+        state reached so far; `partial_fit_` then says how far it got. Saved and loaded with it."""
+        return getattr(self, "partial_fit_", None) is not None
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
@@ -308,6 +321,7 @@ class LanguageModel(ABC):
                 "params": params_to_json(self.get_params()),
                 "state": _jsonable(meta),
                 "vocab_fingerprint": self.vocab_.fingerprint,
+                **({"partial_fit": self.partial_fit_} if self.is_partial_fit else {}),
                 "langmodels_version": __version__,
                 "format_version": FORMAT_VERSION,
             }, sort_keys=False)  # parameter dicts load in the order they were given
@@ -358,6 +372,8 @@ def load(directory: str | os.PathLike) -> LanguageModel:
         except (SafetensorError, OSError, ValueError) as e:
             raise CheckpointError(f"{path}: corrupt array file ({e})") from None
     model.vocab_ = vocab
+    if config.get("partial_fit"):
+        model.partial_fit_ = config["partial_fit"]
     try:
         model._set_state(arrays, config.get("state", {}))
     except (KeyError, ValueError, TypeError) as e:

@@ -9,14 +9,19 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import logging
 import os
+import shlex
+import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
-from .errors import DownloadError, LangModelsError
+from .errors import DownloadError, LangModelsError, PartialFitWarning
 
 USAGE_EXIT = 2
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 TRAINING_FILE = "training.json"  # beside a saved model: the data and tokenizer it was trained on
 
 
@@ -28,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `langmodels` console script (and `python -m langmodels`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)   # to print the command that resumes
     if not getattr(args, "func", None):
         parser.print_help()
         return USAGE_EXIT
@@ -78,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a hyper-parameter (YAML value), e.g. --param order=3")
     t.add_argument("--out", required=True, help="directory to save the fitted model into")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from the model's "
-                   "checkpoint_dir (neural models: --param checkpoint_dir=DIR)")
+                   "checkpoint_dir (neural models; default OUT.checkpoint, removed after success)")
     t.add_argument("--init", metavar="MODEL_DIR", help="fine-tune: start from this saved model "
                    "(neural and HMM models), its vocabulary mapped onto this corpus's")
     t.set_defaults(func=cmd_train)
@@ -251,18 +257,34 @@ def cmd_train(args) -> int:
     if unknown:
         raise UsageError(f"--param {unknown[0]}: {args.model} has no such parameter; its parameters are "
                          f"{', '.join(cls._param_names())} (see `langmodels models {args.model}`)")
+    # Neural models checkpoint beside --out unless told where, so every interrupted run can resume.
+    default_ckpt = "checkpoint_dir" in cls._param_names() and params.get("checkpoint_dir") is None
+    if default_ckpt:
+        params["checkpoint_dir"] = str(Path(args.out)) + ".checkpoint"
     model = make(args.model, **params)
     model._check_params()   # fail before loading data
     fit_options = _fit_options(model, args)
     fractions = _split_fractions(args.fractions)
     ds = _load_dataset(args, splits=_present_splits(args.corpus), fractions=fractions, seed=args.split_seed)
     rank = int(os.environ.get("RANK", "0"))   # under torchrun only rank 0 saves and prints
+    _log_to_stderr()
     t0 = time.perf_counter()
-    model.fit(ds.train, ds.valid, **fit_options)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PartialFitWarning)   # the line below says it all
+            model.fit(ds.train, ds.valid, **fit_options)
+    except KeyboardInterrupt:
+        if rank == 0:
+            print(_interrupted_line(args, getattr(model, "checkpoint_dir", None)), file=sys.stderr)
+        return INTERRUPTED_EXIT
     seconds = time.perf_counter() - t0
     if rank != 0:
         return 0
+    if default_ckpt:
+        model.set_params(checkpoint_dir=None)   # the saved model does not point at a removed folder
     out = model.save(args.out)
+    if default_ckpt:
+        shutil.rmtree(params["checkpoint_dir"], ignore_errors=True)
     write_json_atomic(out / TRAINING_FILE, {
         "corpus": args.corpus, "data_dir": args.data_dir, "tokenizer": ds.train.tokenizer,
         "min_count": args.min_count, "max_size": args.max_size, "fractions": fractions,
@@ -274,6 +296,39 @@ def cmd_train(args) -> int:
         msg += f" (valid perplexity {perplexity(model, ds.valid):.3f})"
     print(msg)
     return 0
+
+
+def _interrupted_line(args, checkpoint_dir) -> str:
+    """What an interrupted `train` prints: where its checkpoint is and the command that resumes."""
+    if not checkpoint_dir or not (Path(checkpoint_dir) / "state.json").exists():
+        return f"langmodels train: interrupted; {args.model} has no checkpoint to resume from"
+    argv = args.argv if "--resume" in args.argv else [*args.argv, "--resume"]
+    if not any(a.startswith("checkpoint_dir=") for a in argv):
+        argv = [*argv, "--param", f"checkpoint_dir={checkpoint_dir}"]   # the default: name it anyway
+    return (f"langmodels train: interrupted; checkpoint in {checkpoint_dir}; resume with: "
+            f"langmodels {shlex.join(argv)}")
+
+
+def _log_to_stderr() -> None:
+    """Show the training progress lines (logger `langmodels`, INFO) on stderr, terminal or not."""
+    logger = logging.getLogger("langmodels")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (main() may run many times in one process)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _):
+        pass
 
 
 def _fit_options(model, args) -> dict:
@@ -331,9 +386,13 @@ def cmd_evaluate(args) -> int:
                                      tokenizer=split.tokenizer, name=split.name))
     report = evaluate(model, corpus)
     ranks = ranking_metrics(model, corpus)
+    partial = getattr(model, "partial_fit_", None)
     if args.json:
-        print(json.dumps({**report.to_dict(), **ranks}, indent=2))
+        print(json.dumps({**report.to_dict(), **ranks, **({"partial_fit": partial} if partial else {})},
+                         indent=2))
     else:
+        if partial:
+            print(f"note: a partial fit (training was interrupted: {partial})")
         print(report)
         print(" | ".join(f"{k} {v:.4f}" for k, v in ranks.items()))
     return 0

@@ -47,3 +47,7 @@ class NotFittedError(LangModelsError, RuntimeError):
 
 class DownloadError(LangModelsError, OSError):
     """A download that failed or whose checksum did not match."""
+
+
+class PartialFitWarning(UserWarning):
+    """A fit stopped early (Ctrl-C): the model holds the best weights so far, or is left unfitted."""

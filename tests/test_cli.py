@@ -170,3 +170,67 @@ def test_train_on_a_directory_without_valid_txt(capsys, tmp_path, corpus_dir):
                          "--out", str(tmp_path / "m"))
     assert code == 0, err
     assert "valid perplexity" not in out
+
+
+LSTM = ["--param", "embed_dim=8", "--param", "hidden_size=8", "--param", "n_layers=1", "--param", "epochs=2",
+        "--param", "batch_size=2", "--param", "device=cpu", "--param", "checkpoint_every=1"]
+
+
+def test_train_ctrl_c_prints_the_resume_command_and_resume_finishes(capsys, tmp_path, corpus_dir,
+                                                                    monkeypatch):
+    from langmodels.neural import training
+
+    real, calls = training.summed_cross_entropy, []
+
+    def ctrl_c_at_step_3(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    out_dir = tmp_path / "m"
+    argv = ["train", "lstm", "--corpus", str(corpus_dir), "--out", str(out_dir), *LSTM]
+    monkeypatch.setattr(training, "summed_cross_entropy", ctrl_c_at_step_3)
+    code, out, err = run(capsys, *argv)
+    ckpt = f"{out_dir}.checkpoint"
+    assert code == 130 and not out_dir.exists()
+    assert err.strip().splitlines()[-1] == (
+        f"langmodels train: interrupted; checkpoint in {ckpt}; resume with: langmodels "
+        f"{' '.join(argv)} --resume --param checkpoint_dir={ckpt}")
+    monkeypatch.undo()
+    code, out, err = run(capsys, *argv, "--resume", "--param", f"checkpoint_dir={ckpt}")
+    assert code == 0, err
+    assert "saved to" in out
+    assert (tmp_path / "m.checkpoint").exists()      # named by the user: kept
+    code, out, err = run(capsys, *argv, "--out", str(tmp_path / "m2"))
+    assert code == 0 and not (tmp_path / "m2.checkpoint").exists()   # the default one is removed
+    # the epoch lines reach stderr although it is not a terminal
+    assert [line.split(" ", 1)[1].split(":")[0] for line in err.splitlines() if "epoch" in line] == [
+        "LSTMModel epoch 1/2", "LSTMModel epoch 2/2"]
+
+
+def test_evaluate_says_a_model_is_a_partial_fit(capsys, tmp_path, corpus_dir, monkeypatch):
+    import langmodels as lm
+    from langmodels.hmm import HMMLanguageModel
+
+    train = lm.Corpus.from_file(corpus_dir / "train.txt")
+    real = HMMLanguageModel._em_step
+    calls = []
+
+    def em_step(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(HMMLanguageModel, "_em_step", em_step)
+    model = HMMLanguageModel(n_states=2, n_iter=5, init="random", progress=False)
+    with pytest.warns(lm.PartialFitWarning), pytest.raises(KeyboardInterrupt):
+        model.fit(train)
+    model.save(tmp_path / "hmm")
+    code, out, err = run(capsys, "evaluate", str(tmp_path / "hmm"), "--file", str(corpus_dir / "test.txt"))
+    assert code == 0, err
+    assert out.startswith("note: a partial fit (training was interrupted: ")
+    code, out, _ = run(capsys, "evaluate", str(tmp_path / "hmm"), "--file", str(corpus_dir / "test.txt"),
+                       "--json")
+    assert json.loads(out)["partial_fit"] == {"reason": "interrupted", "iterations": 1}

@@ -56,7 +56,8 @@ class HFCausalModel(LanguageModel):
     passes over the fit corpus (0 keeps the network as it is) in batches of `batch_size`
     sequences, `lr`, `optimizer`, `betas`, `weight_decay`, `max_steps`, `clip`, `warmup`,
     `schedule`, early stopping on `valid` after `patience` epochs without improvement (the best
-    weights are restored), `checkpoint_dir` for `fit(..., resume=True)`, `seed`, `device`,
+    weights are restored), `checkpoint_dir` for `fit(..., resume=True)` (written each epoch and
+    every `checkpoint_every` steps / `checkpoint_seconds` seconds), `seed`, `device`,
     `compile`, `progress`; `threads` torch CPU threads (None: 1; see
     `langmodels._torch`). `history_` holds one record per epoch, as in the neural family:
     train_loss in nats per trained piece, and valid_loss in nats per word when `valid` is given.
@@ -81,7 +82,8 @@ class HFCausalModel(LanguageModel):
                  warmup: int = 0, schedule: str = "constant", patience: int | None = 3,
                  word_batch: int = 64, seed: int = 0, device: str = "cpu", threads: int | None = 1,
                  compile: bool = False,
-                 checkpoint_dir: str | None = None, progress: bool = True):
+                 checkpoint_dir: str | None = None, checkpoint_every: int | None = None,
+                 checkpoint_seconds: float | None = 300.0, progress: bool = True):
         self.pretrained = pretrained
         self.config = config
         self.bpe_vocab_size = bpe_vocab_size
@@ -102,6 +104,8 @@ class HFCausalModel(LanguageModel):
         self.threads = threads
         self.compile = compile
         self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_seconds = checkpoint_seconds
         self.progress = progress
 
     def _check_params(self):

@@ -13,6 +13,7 @@ algebra run in torch (`langmodels.hmm.forward_backward`), imported only when nee
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -23,8 +24,10 @@ from .._checks import check_choice, check_float, check_int
 from .._torch import check_device, check_threads, resolve_device, torch_threads
 from ..base import LanguageModel
 from ..corpus import Corpus
-from ..errors import InvalidParameterError, NotFittedError, VocabularyMismatchError
+from ..errors import InvalidParameterError, NotFittedError, PartialFitWarning, VocabularyMismatchError
 from ..vocabulary import BOS_ID, EOS_ID, UNK_ID, Vocabulary
+
+log = logging.getLogger(__name__)
 
 
 class HMMLanguageModel(LanguageModel):
@@ -40,7 +43,10 @@ class HMMLanguageModel(LanguageModel):
     or 'cuda:N'; `dtype` 'float64' or 'float32'; `batch_size` sentences per padded batch (None: 128
     for 32-255 states, else 256); `threads` torch CPU threads during fit and scoring (None: 1; see
     `langmodels._torch`; `n_threads`, its former name, is still accepted with a
-    DeprecationWarning); `progress` a tqdm bar over iterations.
+    DeprecationWarning); `progress` a tqdm bar over iterations (on a terminal; each iteration
+    also logs one INFO line to the `langmodels` logger). Ctrl-C during fit keeps the best
+    parameters of the finished updates marked as a partial fit (`is_partial_fit`), or, before
+    the first update, leaves the model unfitted; the KeyboardInterrupt is re-raised.
 
     Learned: `startprob_`, `transmat_`, `emissionprob_`; `history_[i]` is the objective EM
     maximises, ln p(train | theta_i) + ln prior(theta_i) (equal to the log-likelihood when both
@@ -274,21 +280,45 @@ class HMMLanguageModel(LanguageModel):
             self.n_iter_ = 0                                 # EM updates kept
             quiet = not (self.progress and sys.stderr.isatty())
             bar = tqdm(range(self.n_iter), desc=f"HMM EM K={K}", disable=quiet, leave=False)
-            for _ in bar:
-                self._em_step(batches, ws)
-                bar.set_postfix(ll_per_token=self.loglik_history_[-1] / corpus.n_targets)
-                if valid_batches is not None:
-                    v = self._log_likelihood(valid_batches)
-                    self.valid_history_.append(v)
-                    if best[1] is not None and not v > best[0]:
-                        self._set_params(*best[1])       # the update made validation worse: undo it
+            try:
+                for it in bar:
+                    self._em_step(batches, ws)
+                    ll = self.loglik_history_[-1] / corpus.n_targets
+                    bar.set_postfix(ll_per_token=ll)
+                    line = f"HMM EM iteration {it + 1}/{self.n_iter}: train ll/token {ll:.4f}"
+                    if valid_batches is not None:
+                        v = self._log_likelihood(valid_batches)
+                        self.valid_history_.append(v)
+                        log.info("%s, valid ppl %.2f", line, np.exp(-v / valid.n_targets))
+                        if best[1] is not None and not v > best[0]:
+                            self._set_params(*best[1])       # the update made validation worse: undo it
+                            break
+                        best = (v, (self.startprob_, self.transmat_, self.emissionprob_))
+                    else:
+                        log.info("%s", line)
+                    self.n_iter_ += 1
+                    h = self.history_
+                    if len(h) > 1 and (h[-1] - h[-2]) / corpus.n_targets < self.tol:
                         break
-                    best = (v, (self.startprob_, self.transmat_, self.emissionprob_))
-                self.n_iter_ += 1
-                h = self.history_
-                if len(h) > 1 and (h[-1] - h[-2]) / corpus.n_targets < self.tol:
-                    break
-            bar.close()
+            except KeyboardInterrupt:
+                self._keep_partial(best[1])
+                raise
+            finally:
+                bar.close()
+
+    def _keep_partial(self, best) -> None:
+        """After Ctrl-C: keep the best parameters of the finished EM updates, marked partial (with
+        none finished, LanguageModel.fit leaves the model unfitted)."""
+        if self.n_iter_ == 0:
+            warnings.warn("EM interrupted before its first update: the model is not fitted",
+                          PartialFitWarning, stacklevel=4)
+            return
+        if best is not None:
+            self._set_params(*best)
+        self.partial_fit_ = {"reason": "interrupted", "iterations": self.n_iter_}
+        warnings.warn(f"EM interrupted after {self.n_iter_} update(s): the model holds the best "
+                      "parameters so far and is marked as a partial fit (model.is_partial_fit)",
+                      PartialFitWarning, stacklevel=4)
 
     def em_step(self, corpus: Corpus) -> float:
         """One Baum-Welch update in place; returns the objective (log-likelihood + log-prior) of

@@ -82,6 +82,10 @@ class _RecurrentModel(NeuralModel):
     `bptt` is the truncated back-propagation length in `stream` mode (sentence mode back-propagates
     through whole sequences). `tie_weights` needs `embed_dim == hidden_size`.
 
+    With `checkpoint_dir`, a checkpoint is written after each epoch and also mid-epoch, every
+    `checkpoint_every` steps and every `checkpoint_seconds` seconds (None: never), so that
+    `fit(..., resume=True)` after a crash or Ctrl-C continues exactly where the run stopped.
+
     Good calls::
 
         make("lstm", epochs=5).fit(train, valid)           # early stopping on valid
@@ -103,7 +107,8 @@ class _RecurrentModel(NeuralModel):
                  clip: float = 1.0, warmup: int = 0, schedule: str = "cosine",
                  patience: int | None = 3, context: str = "sentence", seed: int = 0,
                  device: str = "auto", compile: bool = False, threads: int | None = 1,
-                 checkpoint_dir: str | None = None, progress: bool = True):
+                 checkpoint_dir: str | None = None, checkpoint_every: int | None = None,
+                 checkpoint_seconds: float | None = 300.0, progress: bool = True):
         self.embed_dim = embed_dim
         self.hidden_size = hidden_size
         self.n_layers = n_layers
@@ -127,6 +132,8 @@ class _RecurrentModel(NeuralModel):
         self.compile = compile
         self.threads = threads
         self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_seconds = checkpoint_seconds
         self.progress = progress
 
     def _check_family(self):

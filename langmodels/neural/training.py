@@ -5,9 +5,23 @@
             lr = warmup then cosine / plateau / constant
             loss = sum of token NLLs / tokens in the GLOBAL batch   (x world size: DDP averages)
             backward, clip, step; carry the (detached) hidden state unless the next batch resets
+            every `checkpoint_every` steps or `checkpoint_seconds`: checkpoint mid-epoch
         score `valid` exactly (the model's own scoring path); keep the best weights
-        checkpoint: weights, best weights, optimizer, lr state, torch RNG, epoch   (rank 0 only)
+            (without `valid`: the latest epoch's weights are the best so far)
+        checkpoint: weights, best weights, optimizer, lr state, torch RNG, position   (rank 0 only)
+        log one line: epoch, train loss, valid perplexity, tokens/s, elapsed   (logger langmodels.*)
     restore the best weights
+
+A checkpoint records the position in the epoch (batches done, the carried hidden state, the
+epoch's loss so far), so resuming mid-epoch gives the same weights as a run never interrupted.
+Mid-epoch checkpoints are written by single-process runs only: under torchrun each rank carries
+its own rows' hidden state, so checkpoints stay at epoch ends there.
+
+Ctrl-C (KeyboardInterrupt): with `checkpoint_dir`, the position reached is checkpointed first
+(unless the interrupt landed inside an optimizer step), so `resume=True` loses nothing. Then, if
+an epoch finished, the model keeps the best weights so far, is marked as a partial fit
+(`model.partial_fit_`, `model.is_partial_fit`) with a `PartialFitWarning`; otherwise it is left
+unfitted. The KeyboardInterrupt is re-raised either way, so a script stops.
 
 Under torchrun (WORLD_SIZE > 1) the module is wrapped in DistributedDataParallel (gloo on CPU,
 nccl on GPU); every rank builds the same global batches and takes its own rows, which makes N
@@ -20,7 +34,8 @@ What the loop needs from a model (`NeuralModel` and `HFCausalModel` provide it):
 
     the training parameters checked by `check_training_params` (lr, optimizer, betas, weight_decay,
         epochs, max_steps, batch_size, clip, warmup, schedule, patience, seed, device, compile,
-        progress), `checkpoint_dir`, `context` ("stream" carries a hidden state) and `vocab_`
+        progress, checkpoint_every, checkpoint_seconds), `checkpoint_dir`, `context` ("stream"
+        carries a hidden state) and `vocab_`
     _new_module(V)            the nn.Module to train, built under the seeded torch RNG; its
                               forward(x (B, T), state) returns (logits (B, T, n_out), state)
     _epoch_batches(corpus, rng)   the epoch's global batches: (x, y, reset) int64 arrays
@@ -31,9 +46,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,7 +59,7 @@ import numpy as np
 from .._checks import check_choice, check_float, check_int
 from .._io import atomic_directory, read_utf8, write_json_atomic
 from .._torch import check_device, resolve_device
-from ..errors import CheckpointError, InvalidParameterError
+from ..errors import CheckpointError, InvalidParameterError, PartialFitWarning
 from .batching import IGNORE, PAD
 from .loss import summed_cross_entropy
 
@@ -50,7 +67,9 @@ STATE_FILE, TENSORS_FILE = "state.json", "tensors.safetensors"
 PLATEAU_FACTOR = 0.25   # lr x 1/4 after an epoch without improvement (PyTorch word-LM example)
 MIN_LR_RATIO = 0.1      # cosine decays to lr / 10 (nanoGPT)
 # Parameters that may change between an interrupted run and its resumption.
-RESUME_FREE = {"device", "threads", "compile", "progress", "checkpoint_dir"}
+RESUME_FREE = {"device", "threads", "compile", "progress", "checkpoint_dir", "checkpoint_every",
+               "checkpoint_seconds"}
+log = logging.getLogger(__name__)
 
 
 def check_training_params(model) -> None:
@@ -75,14 +94,24 @@ def check_training_params(model) -> None:
     check_device(model.device)
     check_choice("compile", model.compile, [True, False])
     check_choice("progress", model.progress, [True, False])
+    if model.checkpoint_every is not None:
+        check_int("checkpoint_every", model.checkpoint_every, low=1)
+    if model.checkpoint_seconds is not None:
+        check_float("checkpoint_seconds", model.checkpoint_seconds, low=0.0, low_open=True)
 
 
 @dataclass
 class LoopState:
-    """What the loop carries between epochs (saved as JSON in a checkpoint)."""
+    """What the loop carries between steps (saved as JSON in a checkpoint). `epoch` counts the
+    finished epochs; `batch` the batches done of the next one, whose loss sum, token count and
+    seconds so far are `epoch_loss`, `epoch_tokens` and `epoch_seconds`."""
 
     epoch: int = 0
     step: int = 0
+    batch: int = 0
+    epoch_loss: float = 0.0
+    epoch_tokens: int = 0
+    epoch_seconds: float = 0.0
     best_loss: float = math.inf
     bad_epochs: int = 0
     lr_factor: float = 1.0
@@ -160,10 +189,10 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
     module = module.to(device)
     model.module_ = module
     opt = make_optimizer(model, module, device)
-    state, best = LoopState(done=model.epochs == 0 and not model.max_steps), None
+    state, best, hidden = LoopState(done=model.epochs == 0 and not model.max_steps), None, None
     ckpt = Path(model.checkpoint_dir) if model.checkpoint_dir else None
     if resume and ckpt is not None and (ckpt / STATE_FILE).exists():
-        state, best = load_checkpoint(ckpt, model, module, opt, device)
+        state, best, hidden = load_checkpoint(ckpt, model, module, opt, device)
     net = torch.compile(module) if model.compile else module
     if dist_.world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -171,75 +200,153 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else contextlib.nullcontext())
+    # Mid-epoch checkpoints: one process only (each rank carries its own rows' hidden state).
+    mid_epoch = ckpt is not None and dist_.world == 1
+    last_save = time.perf_counter()
+    # `consistent`: the weights, optimizer, hidden state and `state` all describe the same position
+    # (false only while a step or an epoch's end is being committed).
+    consistent, loss_sum, t0, rng = True, torch.zeros((), device=device), time.perf_counter(), None
 
-    while not state.done:
-        epoch = state.epoch + 1
-        batches = model._epoch_batches(corpus, np.random.default_rng([model.seed, epoch]))
-        total = model.max_steps or model.epochs * len(batches)
-        module.train()
-        bar = _progress(model, dist_, len(batches), epoch)
-        hidden, loss_sum, n_tokens, t0 = None, torch.zeros((), device=device), 0, time.perf_counter()
-        for i, (x, y, reset) in enumerate(batches):
-            if state.step >= total:
-                break
-            count = int((y != IGNORE).sum())                       # tokens in the global batch
-            x, y = _shard(x, y, dist_)
-            X = torch.from_numpy(x).to(device, non_blocking=True)
-            Y = torch.from_numpy(y).to(device, non_blocking=True)
-            if reset:
-                hidden = None
-            lr = lr_at(model, state.step, total, state.lr_factor)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            with autocast:
-                logits, hidden = net(X, hidden)                         # (b, T, n_out)
-            loss = summed_cross_entropy(logits.flatten(0, 1).float(), Y.reshape(-1))
-            opt.zero_grad(set_to_none=True)
-            (loss * (dist_.world / max(count, 1))).backward()
-            if model.clip:
-                torch.nn.utils.clip_grad_norm_(module.parameters(), model.clip)
-            opt.step()
-            hidden = _detach(hidden)
-            state.step += 1
-            loss_sum += loss.detach()                                  # this rank's rows
-            n_tokens += count
-            if bar is not None and (i % 10 == 9 or i == len(batches) - 1):
-                _show(bar, loss_sum, n_tokens, dist_.world, t0, i + 1)   # rank 0's estimate
-        if bar is not None:
-            bar.close()
-        elapsed = time.perf_counter() - t0
-        if dist_.world > 1:
-            torch.distributed.all_reduce(loss_sum)
-        train_loss = float(loss_sum) / max(n_tokens, 1)
-        last_lr = lr_at(model, state.step - 1, total, state.lr_factor)
-        record = {"epoch": epoch, "step": state.step, "lr": last_lr,
-                  "train_loss": train_loss, "train_tokens_per_s": n_tokens / max(elapsed, 1e-9)}
-        module.eval()
-        if valid is not None:
-            with torch.no_grad():
-                record["valid_loss"] = float(-np.mean(model._score(valid)))   # nats per token
-            if record["valid_loss"] < state.best_loss:
-                state.best_loss, state.bad_epochs = record["valid_loss"], 0
-                best = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    def snapshot():
+        """`state` with the epoch's running totals, ready to checkpoint."""
+        state.epoch_loss = float(loss_sum)
+        state.epoch_seconds = time.perf_counter() - t0
+        return state
+
+    try:
+        while not state.done:
+            epoch = state.epoch + 1
+            batches = model._epoch_batches(corpus, np.random.default_rng([model.seed, epoch]))
+            total = model.max_steps or model.epochs * len(batches)
+            module.train()
+            bar = _progress(model, dist_, len(batches), epoch, state.batch)
+            # float32 like the running sum, so a resumed epoch reports the same loss
+            loss_sum = torch.tensor(state.epoch_loss, dtype=torch.float32, device=device)
+            t0 = time.perf_counter() - state.epoch_seconds
+            for i in range(state.batch, len(batches)):
+                if state.step >= total:
+                    break
+                x, y, reset = batches[i]
+                count = int((y != IGNORE).sum())                       # tokens in the global batch
+                x, y = _shard(x, y, dist_)
+                X = torch.from_numpy(x).to(device, non_blocking=True)
+                Y = torch.from_numpy(y).to(device, non_blocking=True)
+                if mid_epoch:   # the forward pass draws dropout masks: Ctrl-C saves the RNG of before
+                    rng = _rng_states(module)
+                lr = lr_at(model, state.step, total, state.lr_factor)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                with autocast:
+                    logits, new_hidden = net(X, None if reset else hidden)     # (b, T, n_out)
+                loss = summed_cross_entropy(logits.flatten(0, 1).float(), Y.reshape(-1))
+                opt.zero_grad(set_to_none=True)
+                (loss * (dist_.world / max(count, 1))).backward()
+                if model.clip:
+                    torch.nn.utils.clip_grad_norm_(module.parameters(), model.clip)
+                consistent = False
+                opt.step()
+                hidden = _detach(new_hidden)
+                state.step, state.batch = state.step + 1, i + 1
+                loss_sum += loss.detach()                                  # this rank's rows
+                state.epoch_tokens += count
+                consistent = True
+                if bar is not None and (i % 10 == 9 or i == len(batches) - 1):
+                    _show(bar, loss_sum, state.epoch_tokens, dist_.world, t0, i + 1)   # rank 0's estimate
+                if mid_epoch and state.batch < len(batches) and _due(model, state.step, last_save):
+                    save_checkpoint(ckpt, model, module, opt, snapshot(), best, hidden)
+                    last_save = time.perf_counter()
+            if bar is not None:
+                bar.close()
+            elapsed = time.perf_counter() - t0
+            if dist_.world > 1:
+                torch.distributed.all_reduce(loss_sum)
+            n_tokens = state.epoch_tokens
+            train_loss = float(loss_sum) / max(n_tokens, 1)
+            last_lr = lr_at(model, state.step - 1, total, state.lr_factor)
+            record = {"epoch": epoch, "step": state.step, "lr": last_lr,
+                      "train_loss": train_loss, "train_tokens_per_s": n_tokens / max(elapsed, 1e-9)}
+            module.eval()
+            best_loss, bad_epochs, lr_factor = state.best_loss, state.bad_epochs, state.lr_factor
+            new_best = best
+            if valid is not None:
+                with torch.no_grad():
+                    record["valid_loss"] = float(-np.mean(model._score(valid)))   # nats per token
+                if record["valid_loss"] < best_loss:
+                    best_loss, bad_epochs = record["valid_loss"], 0
+                    new_best = _copy_weights(module)
+                else:
+                    bad_epochs += 1
+                    if model.schedule == "plateau":
+                        lr_factor *= PLATEAU_FACTOR
             else:
-                state.bad_epochs += 1
-                if model.schedule == "plateau":
-                    state.lr_factor *= PLATEAU_FACTOR
-        state.epoch = epoch
-        state.history.append(record)
-        stopped = model.patience is not None and state.bad_epochs >= model.patience
-        out_of_steps = state.step >= model.max_steps if model.max_steps else epoch >= model.epochs
-        state.done = stopped or out_of_steps
-        if ckpt is not None and dist_.rank == 0:
-            save_checkpoint(ckpt, model, module, opt, state, best)
-        if dist_.world > 1:
-            torch.distributed.barrier()
-        if on_epoch_end is not None:
-            on_epoch_end(dict(record))
+                new_best = _copy_weights(module)   # an interrupted fit keeps the latest epoch's weights
+            stopped = model.patience is not None and bad_epochs >= model.patience
+            out_of_steps = state.step >= model.max_steps if model.max_steps else epoch >= model.epochs
+            consistent = False
+            state = LoopState(epoch=epoch, step=state.step, best_loss=best_loss, bad_epochs=bad_epochs,
+                              lr_factor=lr_factor, done=stopped or out_of_steps,
+                              history=[*state.history, record])
+            best, hidden, rng = new_best, None, None
+            loss_sum, t0 = torch.zeros((), device=device), time.perf_counter()
+            consistent = True
+            if ckpt is not None and dist_.rank == 0:
+                save_checkpoint(ckpt, model, module, opt, state, best, hidden)
+                last_save = time.perf_counter()
+            if dist_.world > 1:
+                torch.distributed.barrier()
+            if dist_.rank == 0:
+                _log_epoch(model, record, elapsed)
+            if on_epoch_end is not None:
+                on_epoch_end(dict(record))
+    except KeyboardInterrupt:
+        if mid_epoch and consistent:
+            save_checkpoint(ckpt, model, module, opt, snapshot(), best, hidden, rng)
+        _keep_partial(model, module, state, best, ckpt)
+        raise
     if best is not None:
         module.load_state_dict(best)
     module.eval()
     model.history_ = state.history
+
+
+def _due(model, step: int, last_save: float) -> bool:
+    """Whether a mid-epoch checkpoint is due after `step` steps."""
+    if model.checkpoint_every is not None and step % model.checkpoint_every == 0:
+        return True
+    seconds = model.checkpoint_seconds
+    return seconds is not None and time.perf_counter() - last_save >= seconds
+
+
+def _copy_weights(module) -> dict:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _keep_partial(model, module, state: LoopState, best, ckpt) -> None:
+    """After Ctrl-C: keep the best weights of the finished epochs, marked partial; with no finished
+    epoch leave nothing marked (LanguageModel.fit then leaves the model unfitted)."""
+    where = f"; resume from {ckpt} with fit(..., resume=True)" if ckpt is not None else ""
+    if best is None:
+        warnings.warn(f"training interrupted before its first epoch ended: the model is not "
+                      f"fitted{where}", PartialFitWarning, stacklevel=7)
+        return
+    module.load_state_dict(best)
+    module.eval()
+    model.history_ = state.history
+    model.partial_fit_ = {"reason": "interrupted", "epochs": state.epoch, "steps": state.step}
+    kept = "best validated" if any("valid_loss" in r for r in state.history) else "latest"
+    warnings.warn(f"training interrupted after {state.epoch} epoch(s): the model holds the {kept} "
+                  f"weights so far and is marked as a partial fit (model.is_partial_fit){where}",
+                  PartialFitWarning, stacklevel=7)
+
+
+def _log_epoch(model, record: dict, elapsed: float) -> None:
+    """One line per epoch, whatever stderr is (tqdm bars are erased and only show on a terminal)."""
+    valid = (f", valid ppl {math.exp(min(record['valid_loss'], 700)):.2f}"
+             if "valid_loss" in record else "")
+    of = f"/{model.epochs}" if not model.max_steps else ""
+    log.info("%s epoch %d%s: train loss %.4f%s, %.0f tokens/s, %.1fs (step %d)", type(model).__name__,
+             record["epoch"], of, record["train_loss"], valid, record["train_tokens_per_s"], elapsed,
+             record["step"])
 
 
 def _shard(x, y, dist_: Dist):
@@ -261,13 +368,14 @@ def _detach(hidden):
     return hidden.detach()
 
 
-def _progress(model, dist_, total, epoch):
+def _progress(model, dist_, total, epoch, done=0):
     if not model.progress or dist_.rank != 0:
         return None
     from tqdm.auto import tqdm
 
-    # disable=None: quiet when stderr is not a terminal
-    return tqdm(total=total, desc=f"{type(model).__name__} epoch {epoch}", disable=None, leave=False)
+    # disable=None: quiet when stderr is not a terminal (the per-epoch log line remains)
+    return tqdm(total=total, initial=done, desc=f"{type(model).__name__} epoch {epoch}", disable=None,
+                leave=False)
 
 
 def _show(bar, loss_sum, n_tokens, world, t0, done):
@@ -278,8 +386,22 @@ def _show(bar, loss_sum, n_tokens, world, t0, done):
 
 
 # --- checkpoints -----------------------------------------------------------------------------
-def save_checkpoint(directory: Path, model, module, opt, state: LoopState, best) -> None:
-    """Weights, best weights, optimizer state, torch RNG and the loop state; no pickle."""
+def _rng_states(module) -> dict:
+    """The torch RNG states training draws from (CPU, and the module's GPU)."""
+    import torch
+
+    states = {"rng.torch": torch.get_rng_state()}
+    param = next(module.parameters())
+    if param.is_cuda:
+        states["rng.cuda"] = torch.cuda.get_rng_state(param.device)
+    return states
+
+
+def save_checkpoint(directory: Path, model, module, opt, state: LoopState, best, hidden=None,
+                    rng=None) -> None:
+    """Weights, best weights, optimizer state, the loop state, the hidden state carried into the
+    next batch (a tensor or a tuple of them) and the torch RNG (`rng`: states taken earlier by
+    `_rng_states`, default now); no pickle."""
     import torch
     from safetensors.torch import save_file
 
@@ -296,20 +418,22 @@ def save_checkpoint(directory: Path, model, module, opt, state: LoopState, best)
                 tensors[f"optim.{pid}.{name}"] = value.detach().cpu().clone()
             else:
                 scalars[f"{pid}.{name}"] = value
-    tensors["rng.torch"] = torch.get_rng_state()
-    if torch.cuda.is_available() and next(module.parameters()).is_cuda:
-        tensors["rng.cuda"] = torch.cuda.get_rng_state(next(module.parameters()).device)
+    if hidden is not None:
+        parts = hidden if isinstance(hidden, tuple) else (hidden,)
+        tensors.update({f"hidden.{i}": h.detach().cpu().clone() for i, h in enumerate(parts)})
+    tensors.update(rng or _rng_states(module))
     with atomic_directory(directory) as tmp:
         save_file(tensors, str(tmp / TENSORS_FILE))
         write_json_atomic(tmp / STATE_FILE, {
             "loop": asdict(state), "param_groups": _jsonable(opt_state["param_groups"]),
             "optim_scalars": _jsonable(scalars), "params": _jsonable(model.get_params()),
             "vocab_fingerprint": model.vocab_.fingerprint,
+            "hidden": None if hidden is None else "tuple" if isinstance(hidden, tuple) else "tensor",
         })
 
 
 def load_checkpoint(directory: Path, model, module, opt, device):
-    """Restore what save_checkpoint wrote into `module` and `opt`; returns (LoopState, best)."""
+    """Restore what save_checkpoint wrote into `module` and `opt`; returns (LoopState, best, hidden)."""
     import torch
     from safetensors.torch import load_file
 
@@ -341,4 +465,7 @@ def load_checkpoint(directory: Path, model, module, opt, device):
     torch.set_rng_state(tensors["rng.torch"])
     if "rng.cuda" in tensors and device.type == "cuda":
         torch.cuda.set_rng_state(tensors["rng.cuda"], device)
-    return LoopState(**meta["loop"]), best
+    parts = tuple(tensors[f"hidden.{i}"].to(device)
+                  for i in range(sum(k.startswith("hidden.") for k in tensors)))
+    hidden = {"tuple": parts, "tensor": parts[0] if parts else None}.get(meta.get("hidden"))
+    return LoopState(**meta["loop"]), best, hidden

@@ -155,6 +155,8 @@ class TransformerModel(NeuralModel):
     `hidden_size` is the MLP width (None: 4 x embed_dim); `bias=False` drops the biases of every
     linear layer and LayerNorm (nanoGPT's default); `bptt` the training window in stream mode
     (None: block_size); `stride` the step between scoring windows in stream mode.
+    With `checkpoint_dir`, checkpoints are written after each epoch and mid-epoch every
+    `checkpoint_every` steps and `checkpoint_seconds` seconds (None: never); see the RNN models.
 
     Good calls::
 
@@ -177,7 +179,9 @@ class TransformerModel(NeuralModel):
                  stride: int | None = None, clip: float = 1.0, warmup: int = 100,
                  schedule: str = "cosine", patience: int | None = 3, context: str = "sentence",
                  seed: int = 0, device: str = "auto", compile: bool = False,
-                 threads: int | None = 1, checkpoint_dir: str | None = None, progress: bool = True):
+                 threads: int | None = 1, checkpoint_dir: str | None = None,
+                 checkpoint_every: int | None = None, checkpoint_seconds: float | None = 300.0,
+                 progress: bool = True):
         self.embed_dim = embed_dim
         self.hidden_size = hidden_size
         self.n_layers = n_layers
@@ -206,6 +210,8 @@ class TransformerModel(NeuralModel):
         self.compile = compile
         self.threads = threads
         self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_seconds = checkpoint_seconds
         self.progress = progress
 
     def _check_family(self):
