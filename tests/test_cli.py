@@ -46,6 +46,21 @@ def test_bench_with_a_spec_file_and_a_corpus_override(capsys, tmp_path, corpus_d
     assert "| uniform | 1 | 17.00 |" in out   # 18 vocabulary entries, <s> excluded
 
 
+def test_bench_models_reruns_those_and_keeps_the_others(capsys, tmp_path, corpus_dir):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("corpus: synthetic\nmodels: [uniform, unigram]\nmetrics: [ranking]\n")
+    args = ["bench", str(spec), "--corpus", str(corpus_dir), "--out", str(tmp_path / "o")]
+    assert run(capsys, *args, "--quiet")[0] == 0
+    before = (tmp_path / "o" / "results.jsonl").read_text().splitlines()
+    code, out, err = run(capsys, *args, "--models", "unigram", "--fresh")
+    assert code == 0, err
+    assert "[1/1] unigram seed None: fitting" in err and "uniform seed" not in err
+    assert "| uniform | 1 | 17.00 |" in out and "| unigram | 1 |" in out
+    assert (tmp_path / "o" / "results.jsonl").read_text().splitlines()[0] == before[0]
+    code, out, err = run(capsys, *args)
+    assert err.count("done earlier, kept") == 2 and "fitting" not in err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["bench", "/no/such/spec.yaml"], "no such spec file"),
     (["bench", "--models", "uniform,nope"], "--models: nope not in the spec"),
