@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from .errors import DownloadError, LangModelsError
@@ -101,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--prompt", action="append", default=None,
                    help="text after <s> (repeatable; default: one empty prompt)")
     g.add_argument("--max-new-tokens", type=int, default=20)
+    g.add_argument("--min-new-tokens", type=int, default=0,
+                   help="no </s> before this many tokens (greedy decoding often ends at once otherwise)")
     g.add_argument("--do-sample", action="store_true", help="sample instead of greedy decoding")
     g.add_argument("--temperature", type=float, default=1.0)
     g.add_argument("--top-k", type=int, default=None)
@@ -346,13 +349,18 @@ def cmd_generate(args) -> int:
     from .generation import generate
 
     model = load(args.model_dir)
-    tokenizer = args.tokenizer or _training_info(args.model_dir).get("tokenizer") or "whitespace"
+    # None: the model's own tokenizer (training.json names it for models saved before it was recorded)
+    tokenizer = args.tokenizer or _training_info(args.model_dir).get("tokenizer")
     prompts = args.prompt if args.prompt is not None else [""]
-    gens = generate(model, prompts, max_new_tokens=args.max_new_tokens, do_sample=args.do_sample,
-                    temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                    num_beams=args.num_beams,
-                    repetition_penalty=args.repetition_penalty,
-                    num_return_sequences=args.num_return_sequences, seed=args.seed, tokenizer=tokenizer)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gens = generate(model, prompts, max_new_tokens=args.max_new_tokens,
+                        min_new_tokens=args.min_new_tokens, do_sample=args.do_sample,
+                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                        num_beams=args.num_beams, repetition_penalty=args.repetition_penalty,
+                        num_return_sequences=args.num_return_sequences, seed=args.seed, tokenizer=tokenizer)
+    for w in caught:   # as one line each, like the command's errors, not as Python tracebacks
+        print(f"langmodels generate: warning: {w.message}", file=sys.stderr)
     per = len(gens) // max(len(prompts), 1)
     for i, g in enumerate(gens):
         prompt = prompts[i // per]

@@ -107,6 +107,42 @@ def test_train_evaluate_generate_round_trip(capsys, tmp_path, corpus_dir):
     assert len(lines) == 2 and all(x["stop_reason"] in ("eos", "max_new_tokens") for x in lines)
 
 
+def test_generate_reads_prompts_with_the_tokenizer_of_a_model_saved_from_python(capsys, tmp_path):
+    import warnings
+
+    import langmodels as lm
+
+    corpus = lm.Corpus.from_texts(["what, my lord?", "my lord, what news?"], tokenizer="treebank")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # Kneser-Ney's discount warning on so small a corpus
+        lm.make("kneser-ney", order=3).fit(corpus).save(tmp_path / "m")   # no training.json beside it
+    code, out, err = run(capsys, "generate", str(tmp_path / "m"), "--prompt", "what,", "--json")
+    assert (code, err) == (0, "")
+    g = json.loads(out)
+    assert g["prompt"] == corpus.vocab.encode(["what", ","]).tolist()   # treebank, not whitespace
+    assert g["text"] == "my lord, what news?"
+    code, out, err = run(capsys, "generate", str(tmp_path / "m"), "--prompt", "what, my lord?",
+                         "--tokenizer", "whitespace", "--temperature", "0.7", "--max-new-tokens", "0")
+    assert code == 0
+    assert err.splitlines() == [
+        "langmodels generate: warning: prompt 'what, my lord?': 2 of its 3 tokens (whitespace tokenizer) "
+        "are not in the model's vocabulary and read as <unk>: 'what,', 'lord?'",
+        "langmodels generate: warning: temperature=0.7: sampling options, ignored because do_sample is "
+        "False; set do_sample=True to sample, or leave them out"]
+
+
+def test_generate_min_new_tokens(capsys, tmp_path):
+    import langmodels as lm
+
+    lm.make("unigram").fit(lm.Corpus.from_texts(["a", "a", "a b"])).save(tmp_path / "m")
+    # </s> (3 of 7 counted tokens) is the argmax, a (3) ties it at a higher id; b (1) comes last
+    code, out, _ = run(capsys, "generate", str(tmp_path / "m"), "--max-new-tokens", "5")
+    assert (code, out) == (0, "\n")
+    code, out, _ = run(capsys, "generate", str(tmp_path / "m"), "--max-new-tokens", "5",
+                       "--min-new-tokens", "2")
+    assert (code, out) == (0, "a a\n")
+
+
 def test_train_saves_only_on_rank_0(capsys, tmp_path, corpus_dir, monkeypatch):
     monkeypatch.setenv("RANK", "1")
     code, out, _ = run(capsys, "train", "unigram", "--corpus", str(corpus_dir), "--out", str(tmp_path / "m"))

@@ -237,13 +237,15 @@ def test_a_partial_rerun_replaces_only_its_own_records(files, tmp_path):
     assert [json.loads(x)["label"] for x in after] == ["uniform", "unigram"]
     assert "| uniform | 1 |" in (out / "results.md").read_text()
     assert "| unigram | 1 |" in (out / "results.md").read_text()
-    assert {r.split(",")[0] for r in (out / "results.csv").read_text().splitlines()[1:]} == {"uniform", "unigram"}
+    csv_rows = (out / "results.csv").read_text().splitlines()[1:]
+    assert {r.split(",")[0] for r in csv_rows} == {"uniform", "unigram"}
     gens = [json.loads(x)["model"] for x in (out / "generations.jsonl").read_text().splitlines()]
     assert set(gens) == {"uniform", "unigram"}
 
     logs.clear()
     run_benchmark(spec, log=logs.append)
-    assert logs == ["[1/2] uniform seed None: done earlier, kept", "[2/2] unigram seed None: done earlier, kept"]
+    assert logs == ["[1/2] uniform seed None: done earlier, kept",
+                    "[2/2] unigram seed None: done earlier, kept"]
 
 
 def test_only_names_models_of_the_spec(files, tmp_path):
