@@ -56,6 +56,11 @@ class LanguageModel(ABC):
     #: Families whose scores depend on an incremental state can say so; the default state is
     #: the list of histories, re-scored from scratch at each step.
     has_incremental_state: ClassVar[bool] = False
+    #: The name of the tokenizer (`langmodels.tokenize`) of the text the model was fitted on:
+    #: `generate` splits string prompts and joins outputs with it. `fit` adopts the corpus's,
+    #: `load` restores it; a model built another way (an ARPA file, given parameters) and a model
+    #: saved before it was recorded read whitespace-separated text.
+    tokenizer_name_: str = "whitespace"
 
     # --- scikit-learn-style parameters -------------------------------------------------
     @classmethod
@@ -89,7 +94,8 @@ class LanguageModel(ABC):
     def fit(self, corpus: Corpus, valid: Corpus | None = None, **kwargs) -> LanguageModel:
         """Learn from `corpus` (and `valid`, for early stopping where the family uses it).
 
-        Replaces any earlier fit; the model adopts `corpus.vocab`. Returns `self`.
+        Replaces any earlier fit; the model adopts `corpus.vocab` and `corpus.tokenizer`.
+        Returns `self`.
         """
         if not isinstance(corpus, Corpus):
             raise TypeError(f"fit expects a langmodels.Corpus, got {type(corpus).__name__}")
@@ -100,6 +106,7 @@ class LanguageModel(ABC):
         self._check_params()
         self._clear_fitted_state()
         self.vocab_ = corpus.vocab
+        self.tokenizer_name_ = corpus.tokenizer
         try:
             self._fit(corpus, valid, **kwargs)
         except BaseException:
@@ -321,6 +328,7 @@ class LanguageModel(ABC):
                 "params": params_to_json(self.get_params()),
                 "state": _jsonable(meta),
                 "vocab_fingerprint": self.vocab_.fingerprint,
+                "tokenizer": self.tokenizer_name_,
                 **({"partial_fit": self.partial_fit_} if self.is_partial_fit else {}),
                 "langmodels_version": __version__,
                 "format_version": FORMAT_VERSION,
@@ -372,6 +380,7 @@ def load(directory: str | os.PathLike) -> LanguageModel:
         except (SafetensorError, OSError, ValueError) as e:
             raise CheckpointError(f"{path}: corrupt array file ({e})") from None
     model.vocab_ = vocab
+    model.tokenizer_name_ = _saved_tokenizer(directory, config)
     if config.get("partial_fit"):
         model.partial_fit_ = config["partial_fit"]
     try:
@@ -380,6 +389,16 @@ def load(directory: str | os.PathLike) -> LanguageModel:
         raise CheckpointError(f"{directory}: arrays do not fit a {config['model']} model "
                               f"with these parameters ({type(e).__name__}: {e})") from None
     return model
+
+
+def _saved_tokenizer(directory: Path, config: dict) -> str:
+    from .tokenize import TOKENIZERS
+
+    name = config.get("tokenizer", "whitespace")   # absent from models saved by 0.1.0
+    if name not in TOKENIZERS:
+        raise CheckpointError(f"{directory}/config.json: unknown tokenizer {name!r}; this langmodels "
+                              f"knows {sorted(TOKENIZERS)}")
+    return name
 
 
 def clone(model: LanguageModel) -> LanguageModel:

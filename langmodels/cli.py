@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--corpus", help="replace the spec's corpus: a dataset name or a directory")
     b.add_argument("--data-dir", help="where named datasets are found or cached (e.g. ../shared/data)")
     b.add_argument("--out", help="output directory (default: the spec's `out`)")
-    b.add_argument("--models", help="comma-separated labels or model names to keep from the spec")
+    b.add_argument("--models", help="comma-separated labels or model names to run; the spec's other "
+                   "models keep their earlier results")
     b.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
     b.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a spec field (YAML value), e.g. --set corpus_params.n_train=500")
@@ -106,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--prompt", action="append", default=None,
                    help="text after <s> (repeatable; default: one empty prompt)")
     g.add_argument("--max-new-tokens", type=int, default=20)
+    g.add_argument("--min-new-tokens", type=int, default=0,
+                   help="no </s> before this many tokens (greedy decoding often ends at once otherwise)")
     g.add_argument("--do-sample", action="store_true", help="sample instead of greedy decoding")
     g.add_argument("--temperature", type=float, default=1.0)
     g.add_argument("--top-k", type=int, default=None)
@@ -168,14 +171,14 @@ def cmd_bench(args) -> int:
     if args.quiet:
         raw["progress"] = False
     raw = apply_overrides(raw, args.set)
-    if args.models:
-        raw["models"] = _select_models(raw.get("models") or [], args.models)
+    # --models runs a part of the spec; the whole spec still decides what the reports show.
+    only = _select_models(raw.get("models") or [], args.models) if args.models else None
     spec = check_spec(raw, source=args.spec or "default spec")
     if args.print_spec:
         print(yaml.safe_dump(spec, sort_keys=False), end="")
         return 0
     log = (lambda line: None) if args.quiet else None
-    records = run_benchmark(spec, resume=not args.fresh, log=log)
+    records = run_benchmark(spec, resume=not args.fresh, log=log, only=only)
     print(markdown_table(records), end="")
     print(f"\nFull results, notes and plots in {spec['out']}/ (results.md, results.csv, results.jsonl, "
           "generations.jsonl, *.png)")
@@ -185,7 +188,8 @@ def cmd_bench(args) -> int:
     return 1 if failed else 0
 
 
-def _select_models(models: list, wanted: str) -> list:
+def _select_models(models: list, wanted: str) -> list[str]:
+    """The labels of the spec's models that `wanted` (labels or model names) names."""
     from .bench.spec import model_label
 
     keep = [x.strip() for x in wanted.split(",") if x.strip()]
@@ -194,7 +198,7 @@ def _select_models(models: list, wanted: str) -> list:
     if missing:
         raise UsageError(f"--models: {', '.join(missing)} not in the spec; its models are "
                          f"{', '.join(label for label, _ in names)}")
-    return [m for m, pair in zip(models, names) if set(pair) & set(keep)]
+    return [label for label, name in names if {label, name} & set(keep)]
 
 
 def _int_list(flag: str, text: str) -> list[int]:
@@ -403,13 +407,18 @@ def cmd_generate(args) -> int:
     from .generation import generate
 
     model = load(args.model_dir)
-    tokenizer = args.tokenizer or _training_info(args.model_dir).get("tokenizer") or "whitespace"
+    # None: the model's own tokenizer (training.json names it for models saved before it was recorded)
+    tokenizer = args.tokenizer or _training_info(args.model_dir).get("tokenizer")
     prompts = args.prompt if args.prompt is not None else [""]
-    gens = generate(model, prompts, max_new_tokens=args.max_new_tokens, do_sample=args.do_sample,
-                    temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                    num_beams=args.num_beams,
-                    repetition_penalty=args.repetition_penalty,
-                    num_return_sequences=args.num_return_sequences, seed=args.seed, tokenizer=tokenizer)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gens = generate(model, prompts, max_new_tokens=args.max_new_tokens,
+                        min_new_tokens=args.min_new_tokens, do_sample=args.do_sample,
+                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                        num_beams=args.num_beams, repetition_penalty=args.repetition_penalty,
+                        num_return_sequences=args.num_return_sequences, seed=args.seed, tokenizer=tokenizer)
+    for w in caught:   # as one line each, like the command's errors, not as Python tracebacks
+        print(f"langmodels generate: warning: {w.message}", file=sys.stderr)
     per = len(gens) // max(len(prompts), 1)
     for i, g in enumerate(gens):
         prompt = prompts[i // per]

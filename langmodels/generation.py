@@ -14,6 +14,7 @@ One difference from `transformers`: `top_k` defaults to None (no cut), not 50, s
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -51,6 +52,7 @@ def generate(
     prompts,
     *,
     max_new_tokens: int | Sequence[int] = 20,
+    min_new_tokens: int = 0,
     do_sample: bool = False,
     temperature: float = 1.0,
     top_k: int | None = None,
@@ -60,19 +62,24 @@ def generate(
     length_penalty: float = 1.0,
     num_return_sequences: int = 1,
     seed: int | None = None,
-    tokenizer: str = "whitespace",
+    tokenizer: str | None = None,
     batch_size: int = 64,
     progress: bool = False,
 ) -> list[Generation]:
     """Continue each prompt (the text after `<s>`); returns `num_return_sequences` results per
     prompt, prompt by prompt.
 
-    `prompts` is a string, a list of strings (split with `tokenizer`) or a list of id sequences.
-    Generation stops at `</s>` or after `max_new_tokens` tokens (an int, or one per prompt);
+    `prompts` is a string, a list of strings or a list of id sequences. Strings are split, and
+    the output joined, with `tokenizer` (default: the model's own, the one its training corpus
+    used); a prompt most of whose tokens are not in the vocabulary (so read as `<unk>`) gets a
+    warning naming them. Generation stops at `</s>` or after `max_new_tokens` tokens (an int, or
+    one per prompt); `</s>` is not allowed before `min_new_tokens` tokens (where the model allows
+    anything else), since greedy decoding on one-sentence-a-line text often ends at once.
     `<s>` is never emitted.
     `repetition_penalty` multiplies the (negative) log-probability of every token already in the
     prompt or the continuation (CTRL's penalty, as in `transformers`). `seed` makes sampling
-    reproducible. Without `do_sample`, `temperature`, `top_k` and `top_p` are ignored.
+    reproducible. Without `do_sample`, `temperature`, `top_k` and `top_p` are ignored, with a
+    warning (as in `transformers`).
     `num_beams > 1` runs beam search (finished beams score sum / len ** `length_penalty`).
     `batch_size` prompts are decoded together; finished rows leave the batch.
 
@@ -82,13 +89,15 @@ def generate(
     ['a a a']
     """
     model._check_fitted()
+    tokenizer = model.tokenizer_name_ if tokenizer is None else tokenizer
     ids = _prompt_ids(model, prompts, tokenizer)
     limits = _limits(max_new_tokens, len(ids))
+    min_new_tokens = check_int("min_new_tokens", min_new_tokens, low=0)
     _check_options(do_sample, temperature, top_k, top_p, num_beams,
                    repetition_penalty, num_return_sequences, seed, batch_size)
     decode = _decoder(model.vocab_, tokenizer)
-    options = dict(do_sample=do_sample, temperature=temperature,
-                   top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty)
+    options = dict(do_sample=do_sample, temperature=temperature, top_k=top_k, top_p=top_p,
+                   repetition_penalty=repetition_penalty, min_new_tokens=min_new_tokens)
     rng = np.random.default_rng(seed)
     out: list[Generation] = []
     chunks = range(0, len(ids), batch_size)
@@ -100,7 +109,7 @@ def generate(
         chunk, lim = ids[start:start + batch_size], limits[start:start + batch_size]
         if num_beams > 1:
             results = _beam_search(model, chunk, lim, num_beams, length_penalty, num_return_sequences,
-                                   repetition_penalty)
+                                   repetition_penalty, min_new_tokens)
         else:
             rows = [p for p in chunk for _ in range(num_return_sequences)]
             results = _decode_rows(model, rows, np.repeat(lim, num_return_sequences), rng, **options)
@@ -143,6 +152,12 @@ def _check_options(do_sample, temperature, top_k, top_p, num_beams,
     if num_beams == 1 and not do_sample and num_return_sequences > 1:
         raise InvalidParameterError("greedy decoding returns one sequence per prompt; set "
                                     "do_sample=True or num_beams >= num_return_sequences")
+    unused = {"temperature": temperature != 1.0, "top_k": top_k is not None, "top_p": top_p != 1.0}
+    if not do_sample and any(unused.values()):
+        given = ", ".join(f"{name}={value!r}" for name, value in
+                          (("temperature", temperature), ("top_k", top_k), ("top_p", top_p)) if unused[name])
+        warnings.warn(f"{given}: sampling options, ignored because do_sample is False; set "
+                      "do_sample=True to sample, or leave them out", UserWarning, stacklevel=3)
 
 
 def _prompt_ids(model, prompts, tokenizer: str) -> list[np.ndarray]:
@@ -154,8 +169,23 @@ def _prompt_ids(model, prompts, tokenizer: str) -> list[np.ndarray]:
     if prompts and all(isinstance(p, (int, np.integer)) for p in prompts):
         raise ValueError("prompts is a list of prompts; wrap a single id sequence in a list")
     split = get_tokenizer(tokenizer)
-    seqs = [model.vocab_.encode(split(p)) if isinstance(p, str) else p for p in prompts]
+    seqs = []
+    for p in prompts:
+        if isinstance(p, str):
+            tokens = split(p)
+            _warn_if_mostly_unknown(p, tokens, model.vocab_, tokenizer)
+            p = model.vocab_.encode(tokens)
+        seqs.append(p)
     return model._check_histories(seqs)  # ids in range, no <s>
+
+
+def _warn_if_mostly_unknown(prompt: str, tokens: list[str], vocab, tokenizer: str) -> None:
+    # A prompt read as mostly <unk> conditions the model on almost nothing: say so, not silently.
+    unknown = [t for t in tokens if t not in vocab]
+    if len(unknown) * 2 > len(tokens):
+        warnings.warn(f"prompt {prompt!r}: {len(unknown)} of its {len(tokens)} tokens ({tokenizer} "
+                      f"tokenizer) are not in the model's vocabulary and read as <unk>: "
+                      f"{', '.join(map(repr, dict.fromkeys(unknown)))}", UserWarning, stacklevel=4)
 
 
 def _decoder(vocab, tokenizer: str):
@@ -175,6 +205,15 @@ def _no_bos(lp: np.ndarray) -> np.ndarray:
         lp = lp.copy()
         lp[:, BOS_ID] = -np.inf
     return lp
+
+
+def _no_eos(s: np.ndarray) -> np.ndarray:
+    """`</s>` masked (for min_new_tokens), except in a row where nothing else is possible."""
+    masked = s.copy()
+    masked[:, EOS_ID] = -np.inf
+    stuck = ~np.isfinite(masked).any(axis=1)
+    masked[stuck, EOS_ID] = s[stuck, EOS_ID]
+    return masked
 
 
 def _penalise(lp: np.ndarray, seen: np.ndarray, penalty: float) -> np.ndarray:
@@ -212,7 +251,7 @@ def _sample(s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _decode_rows(model, rows, limits, rng, *, do_sample, temperature, top_k, top_p,
-                 repetition_penalty):
+                 repetition_penalty, min_new_tokens):
     """Greedy or sampled continuation of every row at once; finished rows leave the batch."""
     R, V = len(rows), len(model.vocab_)
     max_new_tokens = int(limits.max()) if R else 0
@@ -226,6 +265,8 @@ def _decode_rows(model, rows, limits, rng, *, do_sample, temperature, top_k, top
         for t in range(max_new_tokens):
             lp = _no_bos(lp)
             s = _penalise(lp, seen[alive], repetition_penalty) if seen is not None else lp
+            if t < min_new_tokens:
+                s = _no_eos(s)
             if do_sample:
                 chosen = _sample(_warp(s, temperature, top_k, top_p), rng)
             else:
@@ -261,7 +302,7 @@ class _Beam:
     score: float           # running sum of (penalised) scores
 
 
-def _beam_search(model, prompts, limits, num_beams, length_penalty, num_return, penalty):
+def _beam_search(model, prompts, limits, num_beams, length_penalty, num_return, penalty, min_new_tokens):
     """Beam search over every prompt at once: the model scores all live beams in one call."""
     V = len(model.vocab_)
     live = [[_Beam([], [], 0.0)] for _ in prompts]   # one beam per prompt until the first step
@@ -273,6 +314,8 @@ def _beam_search(model, prompts, limits, num_beams, length_penalty, num_return, 
     for t in range(int(limits.max()) if active else 0):
         lp = _no_bos(lp)
         s = _penalise(lp, seen, penalty) if seen is not None else lp
+        if t < min_new_tokens:
+            s = _no_eos(s)
         src, new_tokens, next_active, row = [], [], [], 0
         for g in active:
             beams = live[g]

@@ -84,6 +84,7 @@ class InterpolatedModel(LanguageModel):
         self = cls(components=specs, weights=weights, mixture=mixture, **params)
         self._check_params(check_names=False)
         self.vocab_ = models[0].vocab_
+        self.tokenizer_name_ = models[0].tokenizer_name_
         self.models_ = models
         self.weights_ = self._initial_weights()
         return self
@@ -263,7 +264,7 @@ class InterpolatedModel(LanguageModel):
         for i, c in enumerate(comps):
             prefix = f"c{i}{_SEP}"
             m = make(c["model"], **params_from_json(c["params"]))
-            m.vocab_ = self.vocab_
+            m.vocab_, m.tokenizer_name_ = self.vocab_, self.tokenizer_name_
             m._set_state({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)},
                          c["state"])
             self.models_.append(m)

@@ -91,6 +91,29 @@ def test_checkpoint_errors(toy_train, tmp_path):
         lm.load(path)
 
 
+def test_a_model_carries_its_corpus_tokenizer_through_save_and_load(tmp_path):
+    corpus = Corpus.from_texts(["what, my lord?", "my lord!"], tokenizer="treebank")
+    model = make("unigram").fit(corpus)
+    assert model.tokenizer_name_ == "treebank"
+    path = model.save(tmp_path / "m")
+    assert json.loads((path / "config.json").read_text())["tokenizer"] == "treebank"
+    assert lm.load(path).tokenizer_name_ == "treebank"
+    assert make("unigram").fit(Corpus.from_texts(["a b"])).tokenizer_name_ == "whitespace"   # a refit
+    mixture = InterpolatedModel.from_models([model, make("uniform").fit(corpus)])
+    assert mixture.tokenizer_name_ == "treebank"
+    mixture = make("interpolated", components=[("unigram", {}), ("uniform", {})]).fit(corpus)
+    assert lm.load(mixture.save(tmp_path / "mix")).models_[1].tokenizer_name_ == "treebank"
+
+    config = json.loads((path / "config.json").read_text())
+    del config["tokenizer"]   # as langmodels 0.1.0 saved it
+    (path / "config.json").write_text(json.dumps(config))
+    assert lm.load(path).tokenizer_name_ == "whitespace"
+    config["tokenizer"] = "sentencepiece"
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="unknown tokenizer 'sentencepiece'"):
+        lm.load(path)
+
+
 def test_failed_save_keeps_the_old_checkpoint(toy_train, tmp_path, monkeypatch):
     model = make("unigram").fit(toy_train)
     path = model.save(tmp_path / "m")

@@ -46,6 +46,21 @@ def test_bench_with_a_spec_file_and_a_corpus_override(capsys, tmp_path, corpus_d
     assert "| uniform | 1 | 17.00 |" in out   # 18 vocabulary entries, <s> excluded
 
 
+def test_bench_models_reruns_those_and_keeps_the_others(capsys, tmp_path, corpus_dir):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("corpus: synthetic\nmodels: [uniform, unigram]\nmetrics: [ranking]\n")
+    args = ["bench", str(spec), "--corpus", str(corpus_dir), "--out", str(tmp_path / "o")]
+    assert run(capsys, *args, "--quiet")[0] == 0
+    before = (tmp_path / "o" / "results.jsonl").read_text().splitlines()
+    code, out, err = run(capsys, *args, "--models", "unigram", "--fresh")
+    assert code == 0, err
+    assert "[1/1] unigram seed None: fitting" in err and "uniform seed" not in err
+    assert "| uniform | 1 | 17.00 |" in out and "| unigram | 1 |" in out
+    assert (tmp_path / "o" / "results.jsonl").read_text().splitlines()[0] == before[0]
+    code, out, err = run(capsys, *args)
+    assert err.count("done earlier, kept") == 2 and "fitting" not in err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["bench", "/no/such/spec.yaml"], "no such spec file"),
     (["bench", "--models", "uniform,nope"], "--models: nope not in the spec"),
@@ -90,6 +105,42 @@ def test_train_evaluate_generate_round_trip(capsys, tmp_path, corpus_dir):
                        "--num-return-sequences", "2", "--json")
     lines = [json.loads(x) for x in out.splitlines()]
     assert len(lines) == 2 and all(x["stop_reason"] in ("eos", "max_new_tokens") for x in lines)
+
+
+def test_generate_reads_prompts_with_the_tokenizer_of_a_model_saved_from_python(capsys, tmp_path):
+    import warnings
+
+    import langmodels as lm
+
+    corpus = lm.Corpus.from_texts(["what, my lord?", "my lord, what news?"], tokenizer="treebank")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # Kneser-Ney's discount warning on so small a corpus
+        lm.make("kneser-ney", order=3).fit(corpus).save(tmp_path / "m")   # no training.json beside it
+    code, out, err = run(capsys, "generate", str(tmp_path / "m"), "--prompt", "what,", "--json")
+    assert (code, err) == (0, "")
+    g = json.loads(out)
+    assert g["prompt"] == corpus.vocab.encode(["what", ","]).tolist()   # treebank, not whitespace
+    assert g["text"] == "my lord, what news?"
+    code, out, err = run(capsys, "generate", str(tmp_path / "m"), "--prompt", "what, my lord?",
+                         "--tokenizer", "whitespace", "--temperature", "0.7", "--max-new-tokens", "0")
+    assert code == 0
+    assert err.splitlines() == [
+        "langmodels generate: warning: prompt 'what, my lord?': 2 of its 3 tokens (whitespace tokenizer) "
+        "are not in the model's vocabulary and read as <unk>: 'what,', 'lord?'",
+        "langmodels generate: warning: temperature=0.7: sampling options, ignored because do_sample is "
+        "False; set do_sample=True to sample, or leave them out"]
+
+
+def test_generate_min_new_tokens(capsys, tmp_path):
+    import langmodels as lm
+
+    lm.make("unigram").fit(lm.Corpus.from_texts(["a", "a", "a b"])).save(tmp_path / "m")
+    # </s> (3 of 7 counted tokens) is the argmax, a (3) ties it at a higher id; b (1) comes last
+    code, out, _ = run(capsys, "generate", str(tmp_path / "m"), "--max-new-tokens", "5")
+    assert (code, out) == (0, "\n")
+    code, out, _ = run(capsys, "generate", str(tmp_path / "m"), "--max-new-tokens", "5",
+                       "--min-new-tokens", "2")
+    assert (code, out) == (0, "a a\n")
 
 
 def test_train_saves_only_on_rank_0(capsys, tmp_path, corpus_dir, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -170,3 +171,62 @@ def test_bos_is_never_emitted_even_by_a_model_that_predicts_it(model):
     assert g.tokens == [EOS]   # the best token but <s>; ties (.05) go to the lower id
     (g,) = lm.generate(model, [""], max_new_tokens=1, num_beams=2)
     assert BOS not in g.tokens
+
+
+def test_min_new_tokens_holds_back_eos(model):
+    # after b: </s> .90, a .05, c .05: with </s> masked, a (the lower id of the tie), then a b </s>
+    (g,) = lm.generate(model, ["b"], min_new_tokens=1)
+    assert g.tokens == [A, B, EOS]
+    np.testing.assert_allclose(g.logprobs, np.log([0.05, 0.36, 0.90]))   # the model's own ln p
+    assert lm.generate(model, ["b"])[0].tokens == [EOS]
+    # after c only </s> is possible: it ends the sequence rather than emitting an impossible token
+    assert lm.generate(model, ["c"], min_new_tokens=3)[0].tokens == [EOS]
+    # beam search: a and c (.05 each) live; c </s> (.05) then beats a b </s> (.0162) and a c </s> (.017)
+    (g,) = lm.generate(model, ["b"], num_beams=2, min_new_tokens=1, length_penalty=0.0)
+    assert g.tokens == [C, EOS] and g.score == pytest.approx(math.log(0.05))
+    assert_close_to(first_tokens(model, min_new_tokens=1), [0, 0, 0, 0.55 / 0.99, 0.40 / 0.99, 0.04 / 0.99])
+    with pytest.raises(InvalidParameterError, match="min_new_tokens"):
+        lm.generate(model, ["b"], min_new_tokens=-1)
+
+
+def test_sampling_options_without_do_sample_warn(model):
+    with pytest.warns(UserWarning, match=r"^temperature=0.7, top_k=5: sampling options, ignored because "
+                      "do_sample is False"):
+        (g,) = lm.generate(model, [""], temperature=0.7, top_k=5)
+    assert g.tokens == [A, B, EOS]   # greedy, as without them
+    with pytest.warns(UserWarning, match=r"^top_p=0.9: sampling options"):
+        lm.generate(model, [""], top_p=0.9, num_beams=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lm.generate(model, [""], do_sample=True, temperature=0.7, top_k=5, top_p=0.9, seed=0)
+        lm.generate(model, [""])
+
+
+@pytest.fixture()
+def treebank_model():
+    corpus = Corpus.from_texts(["what, my lord?", "my lord, what news?"], tokenizer="treebank")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # Kneser-Ney's discount warning on so small a corpus
+        return lm.make("kneser-ney", order=3).fit(corpus)
+
+
+def test_string_prompts_use_the_models_tokenizer(treebank_model):
+    m = treebank_model
+    assert m.tokenizer_name_ == "treebank"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (g,) = lm.generate(m, "what,", max_new_tokens=10)
+    assert m.vocab_.decode(g.prompt) == ["what", ","]
+    assert m.vocab_.decode(g.tokens[:-1]) == ["my", "lord", ",", "what", "news", "?"]
+    assert g.text == "my lord, what news?"   # detokenised by the treebank rules, not joined by spaces
+    with pytest.warns(UserWarning, match=r"prompt 'what, my lord\?': 2 of its 3 tokens \(whitespace "
+                      r"tokenizer\) are not in the model's vocabulary and read as <unk>: 'what,', 'lord\?'"):
+        (g,) = lm.generate(m, "what, my lord?", tokenizer="whitespace", max_new_tokens=0)
+    assert g.prompt == [m.vocab_.unk_id, m.vocab_["my"], m.vocab_.unk_id]
+
+
+def test_a_prompt_half_unknown_does_not_warn(treebank_model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (g,) = lm.generate(treebank_model, "my horse", max_new_tokens=0)   # 1 of 2 unknown: no warning
+    assert g.prompt == [treebank_model.vocab_["my"], treebank_model.vocab_.unk_id]

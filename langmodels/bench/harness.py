@@ -5,7 +5,8 @@
         unconditional samples -> one record in results.jsonl
     --> reference rows (oracle, human text) --> results.md / results.csv / plots
 
-A finished (model, seed) whose record matches the spec and the data is not run again.
+A finished (model, seed) whose record matches the spec and the data is not run again, and a
+run of some models (`only`) keeps every other record.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,6 +26,7 @@ from .._io import read_utf8, to_jsonable
 from .._maths import bits_per_unit, perplexity_from_total
 from .._version import __version__
 from ..corpus import Corpus
+from ..errors import InvalidParameterError
 from ..metrics import evaluate, ranking_metrics
 from ..registry import get_class, make
 from .records import merge_generations, read_records, write_generations, write_records
@@ -33,55 +36,76 @@ DEPENDENCIES = ("numpy", "torch", "nltk", "scikit-learn", "hmmlearn", "sacrebleu
 
 
 def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None,
-                  keep_going: bool = True) -> list[dict]:
-    """Run `spec` (a mapping; see `langmodels.bench.spec`); returns every record, references included.
+                  keep_going: bool = True, only: Collection[str] | None = None) -> list[dict]:
+    """Run `spec` (a mapping; see `langmodels.bench.spec`); returns the records the reports show.
 
     `data` replaces the spec's corpus with an object holding `train`, `valid` (or None) and
     `test` corpora on one vocabulary (and optionally `oracle_logprobs`). `log` receives progress
     lines (default: stderr). With `keep_going`, a model that raises is recorded as
     {"kind": "failed", "error": ...} and the others still run; it is retried on the next run.
+    `only` (labels) runs those models of the spec alone; the others keep their earlier records.
+
+    results.jsonl is a store keyed by (label, seed): a run replaces its own record and leaves
+    every other one (and its generations file) as it was, so a partial or interrupted run never
+    costs another model its result. The reports (results.md/.csv, generations.jsonl, plots) show
+    the records of the spec's models that match the spec and the data, in spec order, and the
+    reference rows.
     """
     from .report import write_reports
 
     spec = check_spec(spec)
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    labels = [entry["label"] for entry in spec["models"]]
+    unknown = sorted(set(only or ()) - set(labels))
+    if unknown:
+        raise InvalidParameterError(f"only: {', '.join(unknown)} not in the spec; its models are "
+                                    f"{', '.join(labels)}")
     data = data or load_data(spec)
     out = Path(spec["out"])
     data_id = data_fingerprint(data)
-    previous = {(r["label"], r.get("seed")): r for r in read_records(out) if r.get("kind") == "model"}
+    store = {(r["label"], r.get("seed")): r for r in read_records(out) if r.get("kind") != "reference"}
     runs = [(entry, seed) for entry in spec["models"] for seed in _seeds_for(entry, spec["seeds"])]
-    records = []
-    bar = _progress_bar(len(runs), spec["progress"])
-    for i, (entry, seed) in enumerate(runs, 1):
+    todo = [(entry, seed) for entry, seed in runs if only is None or entry["label"] in only]
+    bar = _progress_bar(len(todo), spec["progress"])
+    for i, (entry, seed) in enumerate(todo, 1):
         key = (entry["label"], seed)
-        old = previous.get(key)
-        if resume and old and _same_run(old, entry, seed, spec, data_id):
-            log(f"[{i}/{len(runs)}] {entry['label']} seed {seed}: done earlier, kept")
-            records.append(old)
+        old = store.get(key)
+        if resume and old and old.get("kind") == "model" and _same_run(old, entry, seed, spec, data_id):
+            log(f"[{i}/{len(todo)}] {entry['label']} seed {seed}: done earlier, kept")
         else:
-            log(f"[{i}/{len(runs)}] {entry['label']} seed {seed}: fitting ...")
+            log(f"[{i}/{len(todo)}] {entry['label']} seed {seed}: fitting ...")
             try:
                 record, gens = run_one(entry, seed, spec, data, data_id)
             except Exception as e:   # one failing model must not cost the others their results
                 if not keep_going:
                     raise
-                records.append({"kind": "failed", "label": entry["label"], "model": entry["model"],
-                                "seed": seed, "error": f"{type(e).__name__}: {e}"})
-                log(f"[{i}/{len(runs)}] {entry['label']} seed {seed}: FAILED ({type(e).__name__}: {e})")
+                store[key] = {"kind": "failed", "label": entry["label"], "model": entry["model"],
+                              "seed": seed, "error": f"{type(e).__name__}: {e}",
+                              "spec_params": _jsonable(entry["params"]),
+                              "metrics_spec": _jsonable(spec["metrics"]), "data": data_summary(data, data_id)}
+                log(f"[{i}/{len(todo)}] {entry['label']} seed {seed}: FAILED ({type(e).__name__}: {e})")
             else:
                 write_generations(out, entry["label"], seed, gens)
-                records.append(record)
-                log(f"[{i}/{len(runs)}] {entry['label']} seed {seed}: "
+                store[key] = record
+                log(f"[{i}/{len(todo)}] {entry['label']} seed {seed}: "
                     f"ppl {record['metrics']['perplexity']:.3f}, fit {record['fit_seconds']:.1f}s, "
                     f"scoring {record['score_seconds']:.1f}s, generation {record['generate_seconds']:.1f}s")
-        write_records(out, records)
+        write_records(out, list(store.values()))
         if bar:
             bar.update(1)
     if bar:
         bar.close()
-    records += reference_records(spec, data, data_id)
-    write_records(out, records)
-    merge_generations(out, runs)
+    references = reference_records(spec, data, data_id)
+    write_records(out, list(store.values()) + references)
+    shown = [(entry, seed) for entry, seed in runs
+             if _same_run(store.get((entry["label"], seed), {}), entry, seed, spec, data_id)]
+    for entry, seed in runs:
+        if (entry, seed) not in todo and (entry, seed) not in shown:
+            log(f"{entry['label']} seed {seed}: not selected, and no earlier record matches the spec and "
+                "the data: left out of the reports")
+    records = [store[entry["label"], seed] for entry, seed in shown]
+    merge_generations(out, [run for run, r in zip(shown, records) if r["kind"] == "model"])
+    records += references
     write_reports(records, out)
     return records
 

@@ -216,3 +216,40 @@ def test_continuation_rouge_beside_bleu_scores_the_greedy_generations(files, tmp
     for name, scores in direct.items():
         assert unigram["metrics"]["continuation_rouge"][name] == pytest.approx(scores)
     assert "cont-ROUGE-L greedy" in (out / "results.md").read_text()
+
+
+def test_a_partial_rerun_replaces_only_its_own_records(files, tmp_path):
+    out = tmp_path / "out"
+    metrics = {"continuation_bleu": {"k": 2, "max_prompts": 3, "sample_seeds": [0]}}
+    spec = spec_for(files, out, metrics=metrics)
+    run_benchmark(spec, log=lambda line: None)
+    lines = (out / "results.jsonl").read_text().splitlines()
+    uniform_line = next(x for x in lines if json.loads(x)["label"] == "uniform")
+    uniform_gens = (out / "generations" / "uniform.seedNone.jsonl").read_bytes()
+
+    logs = []
+    records = run_benchmark(spec, log=logs.append, only=["unigram"], resume=False)
+    assert logs == ["[1/1] unigram seed None: fitting ...", logs[1]] and "ppl" in logs[1]
+    after = (out / "results.jsonl").read_text().splitlines()
+    assert after[0] == uniform_line   # kept byte for byte, in its place
+    assert (out / "generations" / "uniform.seedNone.jsonl").read_bytes() == uniform_gens
+    assert [r["label"] for r in records if r["kind"] == "model"] == ["uniform", "unigram"]
+    assert [json.loads(x)["label"] for x in after] == ["uniform", "unigram"]
+    assert "| uniform | 1 |" in (out / "results.md").read_text()
+    assert "| unigram | 1 |" in (out / "results.md").read_text()
+    csv_rows = (out / "results.csv").read_text().splitlines()[1:]
+    assert {r.split(",")[0] for r in csv_rows} == {"uniform", "unigram"}
+    gens = [json.loads(x)["model"] for x in (out / "generations.jsonl").read_text().splitlines()]
+    assert set(gens) == {"uniform", "unigram"}
+
+    logs.clear()
+    run_benchmark(spec, log=logs.append)
+    assert logs == ["[1/2] uniform seed None: done earlier, kept",
+                    "[2/2] unigram seed None: done earlier, kept"]
+
+
+def test_only_names_models_of_the_spec(files, tmp_path):
+    with pytest.raises(lm.InvalidParameterError, match="only: kneser-ney not in the spec; its models are "
+                       "uniform, unigram"):
+        run_benchmark(spec_for(files, tmp_path / "out"), only=["kneser-ney"])
+    assert not (tmp_path / "out").exists()
