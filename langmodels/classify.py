@@ -75,7 +75,7 @@ class LMClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_params(self) -> type:
         cls = get_class(self.model)
-        allowed = cls._param_names()
+        allowed = cls.param_names()
         bad = sorted(set(self.params) - set(allowed))
         if bad:
             raise InvalidParameterError(

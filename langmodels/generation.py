@@ -81,7 +81,7 @@ def generate(
     >>> [g.text for g in lm.generate(m, ["b"], max_new_tokens=3)]
     ['a a a']
     """
-    model._check_fitted()
+    model.check_is_fitted()
     ids = _prompt_ids(model, prompts, tokenizer)
     limits = _limits(max_new_tokens, len(ids))
     _check_options(do_sample, temperature, top_k, top_p, num_beams,
@@ -155,7 +155,7 @@ def _prompt_ids(model, prompts, tokenizer: str) -> list[np.ndarray]:
         raise ValueError("prompts is a list of prompts; wrap a single id sequence in a list")
     split = get_tokenizer(tokenizer)
     seqs = [model.vocab_.encode(split(p)) if isinstance(p, str) else p for p in prompts]
-    return model._check_histories(seqs)  # ids in range, no <s>
+    return model.check_histories(seqs)  # ids in range, no <s>
 
 
 def _decoder(vocab, tokenizer: str):

@@ -129,6 +129,13 @@ class InterpolatedModel(LanguageModel):
         return np.full(K, 1.0 / K) if self.weights is None else np.asarray(self.weights, np.float64)
 
     # --- fitting -----------------------------------------------------------------------------
+    @property
+    def fit_options(self) -> frozenset[str]:
+        """The options every component's `fit` accepts (fit passes them to each), but `init`:
+        one base model cannot start components of different families."""
+        options = [get_class(name).fit_options for name, _ in self._specs()]
+        return frozenset.intersection(*options) - {"init"}
+
     def _fit(self, corpus: Corpus, valid: Corpus | None, **kwargs) -> None:
         specs = self._specs()
 

@@ -73,6 +73,7 @@ class HFCausalModel(LanguageModel):
 
     # Each sequence is trained and scored on its own, from the start piece (the loop's "sentence").
     context = "sentence"
+    fit_options = frozenset({"resume", "on_epoch_end"})
 
     def __init__(self, pretrained: str | None = None, config: dict | None = None,
                  bpe_vocab_size: int = 1000, epochs: int = 0, lr: float = 5e-4, batch_size: int = 16,

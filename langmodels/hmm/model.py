@@ -60,6 +60,7 @@ class HMMLanguageModel(LanguageModel):
 
     registry_name = "hmm"           # also when imported directly, not through the registry
     has_incremental_state = True
+    fit_options = frozenset({"init"})
 
     def __init__(self, n_states: int = 64, n_iter: int = 20, tol: float = 1e-4, init: str = "clusters",
                  emission_prior: float = 0.01, transition_prior: float = 0.1, seed: int = 0,

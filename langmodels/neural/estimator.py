@@ -44,6 +44,7 @@ class NeuralModel(LanguageModel):
     """Base of the neural estimators; see the module docstring. Subclasses define `__init__`."""
 
     has_incremental_state = True
+    fit_options = frozenset({"init", "resume", "on_epoch_end"})
 
     # --- parameters --------------------------------------------------------------------------
     def _check_params(self) -> None:
