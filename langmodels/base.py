@@ -61,20 +61,27 @@ class LanguageModel(ABC):
     #: `load` restores it; a model built another way (an ARPA file, given parameters) and a model
     #: saved before it was recorded read whitespace-separated text.
     tokenizer_name_: str = "whitespace"
+    #: The keyword options `fit` accepts besides `corpus` and `valid` (e.g. "init", "resume",
+    #: "on_epoch_end"); `fit` refuses any other, and the CLI reads this to offer --init/--resume.
+    fit_options: ClassVar[frozenset[str]] = frozenset()
 
     # --- scikit-learn-style parameters -------------------------------------------------
     @classmethod
-    def _param_names(cls) -> list[str]:
+    def param_names(cls) -> list[str]:
+        """The constructor's parameter names, in signature order (what `get_params` returns)."""
         sig = inspect.signature(cls.__init__)
         return [p.name for p in sig.parameters.values()
                 if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
+    # The families' own spelling; code outside a family uses `param_names`.
+    _param_names = param_names
+
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's keyword arguments, as stored."""
-        return {name: getattr(self, name) for name in self._param_names()}
+        return {name: getattr(self, name) for name in self.param_names()}
 
     def set_params(self, **params) -> LanguageModel:
-        valid = self._param_names()
+        valid = self.param_names()
         for name, value in params.items():
             if name not in valid:
                 raise InvalidParameterError(
@@ -87,6 +94,15 @@ class LanguageModel(ABC):
         shown = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
         return f"{type(self).__name__}({', '.join(shown)})"
 
+    def check_params(self) -> LanguageModel:
+        """Validate the hyper-parameters without fitting (as `fit` does first); returns `self`.
+
+        Raises InvalidParameterError naming the bad parameter, so a command can fail before it
+        loads any data.
+        """
+        self._check_params()
+        return self
+
     def _check_params(self) -> None:
         """Validate hyper-parameters; raise InvalidParameterError naming the bad one."""
 
@@ -95,7 +111,8 @@ class LanguageModel(ABC):
         """Learn from `corpus` (and `valid`, for early stopping where the family uses it).
 
         Replaces any earlier fit; the model adopts `corpus.vocab` and `corpus.tokenizer`.
-        Returns `self`.
+        Returns `self`. Keyword options outside the class's `fit_options` raise TypeError
+        before anything changes.
         """
         if not isinstance(corpus, Corpus):
             raise TypeError(f"fit expects a langmodels.Corpus, got {type(corpus).__name__}")
@@ -104,6 +121,11 @@ class LanguageModel(ABC):
                 raise TypeError(f"valid must be a langmodels.Corpus, got {type(valid).__name__}")
             valid.check_vocab(corpus.vocab, what="training corpus")
         self._check_params()
+        unsupported = sorted(set(kwargs) - set(self.fit_options))
+        if unsupported:
+            supported = ", ".join(sorted(self.fit_options)) or "none"
+            raise TypeError(f"{type(self).__name__}.fit has no option {unsupported[0]!r}; "
+                            f"the options it supports: {supported}")
         self._clear_fitted_state()
         self.vocab_ = corpus.vocab
         self.tokenizer_name_ = corpus.tokenizer
@@ -136,10 +158,15 @@ class LanguageModel(ABC):
         state reached so far; `partial_fit_` then says how far it got. Saved and loaded with it."""
         return getattr(self, "partial_fit_", None) is not None
 
-    def _check_fitted(self) -> None:
+    def check_is_fitted(self) -> None:
+        """Raise NotFittedError unless the model is fitted (or loaded), as scikit-learn's
+        `check_is_fitted` does; code that takes a model checks with this before using it."""
         if not self.is_fitted:
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet: call fit(corpus) or langmodels.load(dir)")
+
+    # The families' own spelling; code outside a family uses `check_is_fitted`.
+    _check_fitted = check_is_fitted
 
     @property
     def vocab_size(self) -> int:
@@ -181,13 +208,16 @@ class LanguageModel(ABC):
         be empty, hold unseen ids such as `<unk>`, or be longer than the model's context.
         """
         self._check_fitted()
-        hs = self._check_histories(histories)
+        hs = self.check_histories(histories)
         if not hs:
             return np.zeros((0, len(self.vocab_)))
         out = self._next_logprobs(hs)
         return out
 
-    def _check_histories(self, histories) -> list[np.ndarray]:
+    def check_histories(self, histories: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """The histories as int64 arrays, checked as `next_logprobs` checks them: a list of id
+        sequences, every id inside the vocabulary, no `<s>`. Raises ValueError otherwise."""
+        self._check_fitted()
         if isinstance(histories, np.ndarray) and histories.ndim == 1:
             raise ValueError("histories is a list of id sequences; wrap a single history in a list")
         V = len(self.vocab_)
@@ -202,6 +232,9 @@ class LanguageModel(ABC):
                                      f"(id {BOS_ID})")
             out.append(a)
         return out
+
+    # The families' own spelling; code outside a family uses `check_histories`.
+    _check_histories = check_histories
 
     @abstractmethod
     def _next_logprobs(self, histories: list[np.ndarray]) -> np.ndarray:
@@ -276,7 +309,7 @@ class LanguageModel(ABC):
     def start_state(self, histories: Sequence[Sequence[int]]) -> tuple[Any, np.ndarray]:
         """Begin scoring `histories`: returns (state, next_logprobs(histories))."""
         self._check_fitted()
-        hs = self._check_histories(histories)
+        hs = self.check_histories(histories)
         return self._start_state(hs)
 
     def advance(self, state: Any, tokens: Sequence[int]) -> tuple[Any, np.ndarray]:

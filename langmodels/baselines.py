@@ -34,7 +34,15 @@ class _ContextFreeModel(LanguageModel):
 
 
 class UniformModel(_ContextFreeModel):
-    """p(w | h) = 1 / (V - 1) for every token but `<s>`."""
+    """p(w | h) = 1 / (V - 1) for every token but `<s>`. It has no parameters.
+
+    Attributes
+    ----------
+    logprobs_ : ndarray of shape (V,)
+        ln p(w): -ln(V - 1) for every token, -inf for `<s>`.
+    vocab_ : Vocabulary
+        The training corpus's vocabulary.
+    """
 
     def n_parameters(self) -> int:
         """0: the distribution follows from the vocabulary size alone; nothing is learned."""
@@ -54,6 +62,20 @@ class UnigramModel(_ContextFreeModel):
 
     With k = 0 (maximum likelihood) a token unseen in training, such as `<unk>` when the
     training text has no OOV, gets probability 0 and an evaluation reports it.
+
+    Parameters
+    ----------
+    k : float, default 0.0
+        Pseudo-count added to every token but `<s>` (additive smoothing; 0 is maximum likelihood).
+
+    Attributes
+    ----------
+    logprobs_ : ndarray of shape (V,)
+        ln p(w) for every vocabulary id (-inf for `<s>`).
+    counts_ : ndarray of shape (V,)
+        c(w), the raw training counts of the predicted tokens.
+    vocab_ : Vocabulary
+        The training corpus's vocabulary.
     """
 
     def __init__(self, k: float = 0.0):

@@ -34,13 +34,36 @@ _OWN_PARAMS = ("model", "tokenizer", "min_count", "max_size", "priors")
 class LMClassifier(ClassifierMixin, BaseEstimator):
     """One language model per class; predicts argmax_c  ln p(c) + ln p(x | c).
 
-    Parameters: `model` — registry name of the family; `tokenizer`, `min_count`, `max_size` — how
-    the shared vocabulary is built from the training texts (min_count=2 turns words seen once into
-    `<unk>`, so every class model learns how often its class meets unknown words; with 1, a class
-    whose training text has no `<unk>` gives test OOVs almost no probability and loses them);
-    `priors` — None for the class frequencies of the training labels, else one probability per
-    class (in `classes_` order);
-    any other keyword is a hyper-parameter of the family (e.g. `order=3`).
+    Parameters
+    ----------
+    model : str, default "modified-kneser-ney"
+        Registry name of the family every class model is made from.
+    tokenizer : str, default "whitespace"
+        How texts are split into words (a name `langmodels.tokenize.get_tokenizer` knows).
+    min_count : int, default 2
+        Words seen fewer times in all training texts become `<unk>` in the shared vocabulary.
+        2 turns words seen once into `<unk>`, so every class model learns how often its class
+        meets unknown words; with 1, a class whose training text has no `<unk>` gives test OOVs
+        almost no probability and loses them.
+    max_size : int or None, default None
+        Keep at most this many vocabulary entries, specials included, the most frequent words
+        first (None: no limit).
+    priors : list of float or None, default None
+        p(c), one probability per class in `classes_` order (None: the class frequencies of
+        the training labels).
+    **params
+        Any other keyword is a hyper-parameter of the family (e.g. `order=3`).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (C,)
+        The class labels, sorted.
+    models_ : list of LanguageModel
+        The fitted class models, in `classes_` order.
+    class_log_prior_ : ndarray of shape (C,)
+        ln p(c) for each class.
+    vocab_ : Vocabulary
+        The vocabulary every class model shares.
     """
 
     def __init__(self, model: str = "modified-kneser-ney", tokenizer: str = "whitespace",
@@ -75,7 +98,7 @@ class LMClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_params(self) -> type:
         cls = get_class(self.model)
-        allowed = cls._param_names()
+        allowed = cls.param_names()
         bad = sorted(set(self.params) - set(allowed))
         if bad:
             raise InvalidParameterError(

@@ -257,16 +257,16 @@ def cmd_train(args) -> int:
 
     params = _parse_params(args.param)
     cls = get_class(args.model)
-    unknown = [p for p in params if p not in cls._param_names()]
+    unknown = [p for p in params if p not in cls.param_names()]
     if unknown:
         raise UsageError(f"--param {unknown[0]}: {args.model} has no such parameter; its parameters are "
-                         f"{', '.join(cls._param_names())} (see `langmodels models {args.model}`)")
+                         f"{', '.join(cls.param_names())} (see `langmodels models {args.model}`)")
     # Neural models checkpoint beside --out unless told where, so every interrupted run can resume.
-    default_ckpt = "checkpoint_dir" in cls._param_names() and params.get("checkpoint_dir") is None
+    default_ckpt = "checkpoint_dir" in cls.param_names() and params.get("checkpoint_dir") is None
     if default_ckpt:
         params["checkpoint_dir"] = str(Path(args.out)) + ".checkpoint"
     model = make(args.model, **params)
-    model._check_params()   # fail before loading data
+    model.check_params()   # fail before loading data
     fit_options = _fit_options(model, args)
     fractions = _split_fractions(args.fractions)
     ds = _load_dataset(args, splits=_present_splits(args.corpus), fractions=fractions, seed=args.split_seed)
@@ -337,8 +337,6 @@ class _StderrHandler(logging.StreamHandler):
 
 def _fit_options(model, args) -> dict:
     """--resume and --init as `fit` keywords, refused up front for a family that has no such option."""
-    import inspect
-
     options = {}
     if args.resume:
         options["resume"] = True
@@ -346,9 +344,8 @@ def _fit_options(model, args) -> dict:
         if not Path(args.init).is_dir():
             raise UsageError(f"--init {args.init}: no such model directory")
         options["init"] = args.init
-    accepted = set(inspect.signature(model.fit).parameters) | set(inspect.signature(model._fit).parameters)
     for name in options:
-        if name not in accepted:
+        if name not in model.fit_options:
             raise UsageError(f"--{name}: {args.model} models do not support it "
                              "(neural models resume; neural and HMM models fine-tune with --init)")
     return options

@@ -88,7 +88,7 @@ def generate(
     >>> [g.text for g in lm.generate(m, ["b"], max_new_tokens=3)]
     ['a a a']
     """
-    model._check_fitted()
+    model.check_is_fitted()
     tokenizer = model.tokenizer_name_ if tokenizer is None else tokenizer
     ids = _prompt_ids(model, prompts, tokenizer)
     limits = _limits(max_new_tokens, len(ids))
@@ -176,7 +176,7 @@ def _prompt_ids(model, prompts, tokenizer: str) -> list[np.ndarray]:
             _warn_if_mostly_unknown(p, tokens, model.vocab_, tokenizer)
             p = model.vocab_.encode(tokens)
         seqs.append(p)
-    return model._check_histories(seqs)  # ids in range, no <s>
+    return model.check_histories(seqs)  # ids in range, no <s>
 
 
 def _warn_if_mostly_unknown(prompt: str, tokens: list[str], vocab, tokenizer: str) -> None:

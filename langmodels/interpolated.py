@@ -40,11 +40,35 @@ _SEP = "."  # component i's array "x" is saved as "c{i}.x"
 class InterpolatedModel(LanguageModel):
     """A linear or log-linear mixture of component models; see the module docstring.
 
-    Parameters: `components` — (registry name, params) pairs (a bare name means default params);
-    `weights` — fixed mixture weights, or None to tune them on held-out text; `mixture` — "linear"
-    or "loglinear"; `heldout` — fraction of training sequences held out to tune the weights when
-    `fit` gets no `valid`; `max_iter`, `tol` — EM stops when the mean held-out log-probability per
-    token improves by less than `tol`; `seed` — which sequences are held out.
+    Parameters
+    ----------
+    components : list of (str, dict), default (("unigram", {"k": 0.5}), ("uniform", {}))
+        (registry name, params) pairs, one per component; a bare name means default params.
+    weights : list of float or None, default None
+        Fixed mixture weights lambda_i >= 0 (summing to 1 for a linear mixture), or None to
+        tune them on held-out text.
+    mixture : {"linear", "loglinear"}, default "linear"
+        p = sum_i lambda_i p_i, or p proportional to prod_i p_i^lambda_i.
+    heldout : float, default 0.1
+        Fraction in (0, 1) of the training sequences held out to tune the weights when `fit`
+        gets no `valid`.
+    max_iter : int, default 200
+        EM (linear) or L-BFGS (log-linear) iterations at most when tuning the weights.
+    tol : float, default 1e-7
+        EM stops when the mean held-out log-probability per token improves by less than this.
+    seed : int, default 0
+        Which sequences are held out.
+
+    Attributes
+    ----------
+    models_ : list of LanguageModel
+        The fitted components, in `components` order.
+    weights_ : ndarray of shape (K,)
+        The mixture weights lambda_i.
+    em_history_ : list of float
+        The held-out mean log-probability per token after each EM step (tuned linear weights).
+    vocab_ : Vocabulary
+        The training corpus's vocabulary (shared by every component).
     """
 
     has_incremental_state = True
@@ -130,6 +154,13 @@ class InterpolatedModel(LanguageModel):
         return np.full(K, 1.0 / K) if self.weights is None else np.asarray(self.weights, np.float64)
 
     # --- fitting -----------------------------------------------------------------------------
+    @property
+    def fit_options(self) -> frozenset[str]:
+        """The options every component's `fit` accepts (fit passes them to each), but `init`:
+        one base model cannot start components of different families."""
+        options = [get_class(name).fit_options for name, _ in self._specs()]
+        return frozenset.intersection(*options) - {"init"}
+
     def _fit(self, corpus: Corpus, valid: Corpus | None, **kwargs) -> None:
         specs = self._specs()
 

@@ -11,6 +11,7 @@ import langmodels as lm
 from langmodels import CheckpointError, Corpus, make
 from langmodels.baselines import UnigramModel
 from langmodels.interpolated import InterpolatedModel
+from langmodels.vocabulary import BOS_ID
 
 
 def test_unknown_model_names_the_closest_match():
@@ -198,3 +199,40 @@ def test_neural_counts_its_network_and_reports_its_context(toy_train):
     mixture = InterpolatedModel.from_models([tied, make("unigram").fit(toy_train)])
     assert mixture.n_parameters() == tied.n_parameters() + V + 2
     assert mixture.scoring_context == "mixed"
+
+
+# --- the public helpers code outside a family uses ----------------------------------------------
+def test_fit_refuses_an_option_the_family_lacks_and_keeps_the_earlier_fit(toy_train):
+    model = make("unigram", k=1.0).fit(toy_train)
+    before = model.logprobs_.copy()
+    with pytest.raises(TypeError, match="no option 'resume'; the options it supports: none"):
+        model.fit(toy_train, resume=True)
+    np.testing.assert_array_equal(model.logprobs_, before)   # refused before anything was cleared
+
+
+def test_fit_options_declare_what_each_family_accepts():
+    assert lm.get_class("kneser-ney").fit_options == frozenset()
+    assert lm.get_class("hmm").fit_options == {"init"}
+    for name in ("rnn", "lstm", "gru", "transformer"):
+        assert lm.get_class(name).fit_options == {"init", "resume", "on_epoch_end"}
+    assert lm.get_class("hf-causal").fit_options == {"resume", "on_epoch_end"}
+    # A mixture passes options to every component: those all accept, never one base model (init).
+    assert make("interpolated", components=["lstm", "gru"]).fit_options == {"resume", "on_epoch_end"}
+    assert make("interpolated", components=["lstm", "unigram"]).fit_options == frozenset()
+
+
+def test_public_checks_for_code_that_takes_a_model(toy_train):
+    model = make("kneser-ney", order=2)
+    with pytest.raises(lm.NotFittedError, match="not fitted yet"):
+        model.check_is_fitted()
+    assert lm.get_class("kneser-ney").param_names() == ["order", "discount", "min_counts"]
+    assert model.check_params() is model
+    with pytest.raises(lm.InvalidParameterError, match="order"):
+        make("kneser-ney", order=0).check_params()
+    model.fit(toy_train)
+    model.check_is_fitted()
+    histories = model.check_histories([[], (3, 4)])
+    assert [h.dtype for h in histories] == [np.int64, np.int64]
+    assert [h.tolist() for h in histories] == [[], [3, 4]]
+    with pytest.raises(ValueError, match="must not contain <s>"):
+        model.check_histories([[BOS_ID]])

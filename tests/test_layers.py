@@ -133,3 +133,73 @@ def test_the_check_catches_lazy_upward_imports(tmp_path):
     assert violations(pkg) == ["base.py:2 imports langmodels",
                                "corpus.py:2 imports metrics.perplexity", "corpus.py:3 imports cli",
                                "corpus.py:4 imports classify", "corpus.py:6 imports bench.harness"]
+
+
+# --- no code outside a family reaches into a model's private methods ---------------------------
+# A family's package (and base.py, which defines the hooks) may call `_fit`, `_get_state`, ...;
+# everything else goes through the public contract (`check_is_fitted`, `param_names`,
+# `check_params`, `check_histories`, `fit_options`, ...). The check reads attribute accesses
+# `x._name` where x is a variable that by the project's naming holds a model or a model class,
+# or a direct `make(...)` / `get_class(...)` result.
+FAMILIES = {"base", "baselines", "ngram", "hmm", "neural", "hf"}
+MODEL_NAMES = {"model", "m", "lm", "cls", "component", "twin"}
+MODEL_FACTORIES = {"make", "get_class"}
+
+# (module first component, private name) allowed, each for a stated reason.
+ALLOWED_PRIVATE = {
+    # A mixture stores its components inside its own checkpoint, as `load` does for one model:
+    # it goes through the persistence hooks the contract gives every LanguageModel subclass.
+    ("interpolated", "_get_state"), ("interpolated", "_set_state"),
+}
+
+
+def _private_accesses(path: Path):
+    """(line, private name) for every `model._name` access in the file."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                and not node.attr.startswith("__")):
+            continue
+        owner = node.value
+        if ((isinstance(owner, ast.Name) and owner.id in MODEL_NAMES)
+                or (isinstance(owner, ast.Call) and _called_name(owner.func) in MODEL_FACTORIES)):
+            yield node.lineno, node.attr
+
+
+def private_calls(package: Path) -> list[str]:
+    bad = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).with_suffix("")
+        first = rel.parts[0]
+        if first in FAMILIES:
+            continue
+        bad += [f"{rel}.py:{line} uses .{name}" for line, name in _private_accesses(path)
+                if (first, name) not in ALLOWED_PRIVATE]
+    return bad
+
+
+def test_no_module_outside_a_family_calls_a_models_private_methods():
+    bad = private_calls(PACKAGE)
+    assert not bad, "private model methods used outside the family:\n" + "\n".join(bad)
+
+
+def test_every_allowed_private_call_is_still_needed():
+    for module, name in ALLOWED_PRIVATE:
+        used = any(n == name for f in [PACKAGE / f"{module}.py", *(PACKAGE / module).rglob("*.py")]
+                   if f.is_file() for _, n in _private_accesses(f))
+        assert used, f"ALLOWED_PRIVATE lists {module} -> {name}, which it no longer uses"
+
+
+def test_the_check_catches_private_calls(tmp_path):
+    pkg = _fake_package(tmp_path, {
+        "generation.py": ("def generate(model, prompts):\n"
+                          "    model._check_fitted()\n"                      # flagged
+                          "    model.check_is_fitted()\n"                    # public: fine
+                          "    self._cache = model.vocab_\n"                 # self and a public attribute
+                          "    return model.__class__\n"),                   # dunder: fine
+        "bench/harness.py": ("from ..registry import get_class\n"
+                             "def seeds(entry):\n"
+                             "    return get_class(entry['model'])._param_names()\n"),
+        "ngram/model.py": "def f(model):\n    return model._fit\n",          # inside a family: fine
+    })
+    assert private_calls(pkg) == ["bench/harness.py:3 uses ._param_names",
+                                  "generation.py:2 uses ._check_fitted"]

@@ -144,7 +144,7 @@ def data_fingerprint(data) -> str:
 # --- one model ------------------------------------------------------------------------------
 def _seeds_for(entry: dict, seeds: list[int]) -> list[int | None]:
     # A model without a seed parameter is deterministic: one run stands for every seed.
-    return list(seeds) if "seed" in get_class(entry["model"])._param_names() else [None]
+    return list(seeds) if "seed" in get_class(entry["model"]).param_names() else [None]
 
 
 def run_one(entry: dict, seed, spec: dict, data, data_id: str) -> tuple[dict, list[dict]]:
@@ -153,7 +153,7 @@ def run_one(entry: dict, seed, spec: dict, data, data_id: str) -> tuple[dict, li
     if seed is not None:
         params["seed"] = seed
     cls = get_class(entry["model"])
-    if "progress" in cls._param_names() and "progress" not in params:
+    if "progress" in cls.param_names() and "progress" not in params:
         params["progress"] = bool(spec["progress"]) and sys.stderr.isatty()
     model = make(entry["model"], **params)
     memory = _PeakMemory()

@@ -233,13 +233,13 @@ def _check_models(models, fail) -> list[dict]:
                                    f"available models: {', '.join(available_models())}")
         if not isinstance(params, dict):
             fail(f"{where}.params", f"must be a mapping of hyper-parameters, got {params!r}")
-        allowed = cls._param_names()
+        allowed = cls.param_names()
         for p in params:
             if p not in allowed:
                 fail(f"{where}.params.{p}", f"{name} has no parameter {p!r}"
                      f"{_did_you_mean(p, allowed)}; its parameters are {', '.join(allowed) or 'none'}")
         try:
-            cls(**params)._check_params()
+            cls(**params).check_params()
         except InvalidParameterError as e:
             fail(f"{where}.params", f"{name}: {e}")
         label = str(entry.get("label") or _default_label(name, params))

@@ -48,19 +48,9 @@ def _transformers():
 class HFCausalModel(LanguageModel):
     """A `transformers` causal LM under the langmodels contract; see the module docstring.
 
-    Parameters: `pretrained` — a local directory saved by `save_pretrained` (or a hub name, when
-    online); `config` — instead, a dict of GPT-2 configuration values for a randomly initialised
-    network whose byte-level BPE tokenizer (`bpe_vocab_size` pieces) is trained on the fit corpus;
-    `word_batch` — rows per forward pass when scoring. Training (or fine-tuning) runs the neural
-    family's loop (`langmodels.neural.training`) with the same parameters and meaning: `epochs`
-    passes over the fit corpus (0 keeps the network as it is) in batches of `batch_size`
-    sequences, `lr`, `optimizer`, `betas`, `weight_decay`, `max_steps`, `clip`, `warmup`,
-    `schedule`, early stopping on `valid` after `patience` epochs without improvement (the best
-    weights are restored), `checkpoint_dir` for `fit(..., resume=True)` (written each epoch and
-    every `checkpoint_every` steps / `checkpoint_seconds` seconds), `seed`, `device`,
-    `compile`, `progress`; `threads` torch CPU threads (None: 1; see
-    `langmodels._torch`). `history_` holds one record per epoch, as in the neural family:
-    train_loss in nats per trained piece, and valid_loss in nats per word when `valid` is given.
+    Training (or fine-tuning) runs the neural family's loop (`langmodels.neural.training`) with
+    the same training parameters and meaning as `langmodels.neural.estimator.NeuralModel`; only
+    some defaults differ (listed below).
 
     Good calls::
 
@@ -70,10 +60,49 @@ class HFCausalModel(LanguageModel):
     Bad calls::
 
         make("hf-causal", pretrained="gpt2-dir", config={"n_layer": 2})   # one or the other
+
+    Parameters
+    ----------
+    pretrained : str or None, default None
+        A local directory saved by `save_pretrained` (or a hub name, when online).
+    config : dict or None, default None
+        Instead of `pretrained`: GPT-2 configuration values for a randomly initialised network
+        whose byte-level BPE tokenizer is trained on the fit corpus.
+    bpe_vocab_size : int, default 1000
+        Pieces of that trained tokenizer (unused with `pretrained`).
+    epochs : int, default 0
+        Passes over the fit corpus; 0 keeps the network as it is.
+    lr : float, default 5e-4
+        Peak learning rate.
+    batch_size : int, default 16
+        Sequences per optimizer step.
+    schedule : {"cosine", "plateau", "constant"}, default "constant"
+        The learning-rate schedule after warmup (see `NeuralModel`).
+    word_batch : int, default 64
+        Rows per forward pass when scoring.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default "cpu"
+        Where to train and score.
+    optimizer, betas, weight_decay, max_steps, clip, warmup, patience, seed
+        As in `NeuralModel`, with the RNN family's defaults.
+    threads, compile, checkpoint_dir, checkpoint_every, checkpoint_seconds, progress
+        As in `NeuralModel`, with the same defaults.
+
+    Attributes
+    ----------
+    net_ : transformers.PreTrainedModel
+        The causal LM network.
+    tokenizer_ : transformers.PreTrainedTokenizerBase
+        Its tokenizer (pieces); words of `vocab_` are scored as the sum over their pieces.
+    history_ : list of dict
+        One record per epoch, as in the neural family: train_loss in nats per trained piece,
+        valid_loss in nats per word when `valid` is given.
+    vocab_ : Vocabulary
+        The training corpus's vocabulary.
     """
 
     # Each sequence is trained and scored on its own, from the start piece (the loop's "sentence").
     context = "sentence"
+    fit_options = frozenset({"resume", "on_epoch_end"})
 
     def __init__(self, pretrained: str | None = None, config: dict | None = None,
                  bpe_vocab_size: int = 1000, epochs: int = 0, lr: float = 5e-4, batch_size: int = 16,

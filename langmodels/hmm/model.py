@@ -33,30 +33,68 @@ log = logging.getLogger(__name__)
 class HMMLanguageModel(LanguageModel):
     """HMM language model: pi (K,), A (K, K), B (K, V) learned by Baum-Welch.
 
-    Parameters: `n_states` K; `n_iter` EM iterations at most; `tol` stop once an iteration raises
-    the objective by less than `tol` nats per token; `init` 'random' (Dirichlet draws) or
-    'clusters' (a class-bigram model from k-means word clusters); `emission_prior` and
-    `transition_prior` pseudo-counts added to the expected emission and transition/initial counts
-    (MAP estimation under Dirichlet priors; a positive emission prior keeps every word possible;
-    the defaults were tuned on PTB-mini up to 256 states, beyond that about 25 / n_states for
-    `transition_prior` worked better); `seed`; `device` 'auto' (CUDA when present), 'cpu', 'cuda'
-    or 'cuda:N'; `dtype` 'float64' or 'float32'; `batch_size` sentences per padded batch (None: 128
-    for 32-255 states, else 256); `threads` torch CPU threads during fit and scoring (None: 1; see
-    `langmodels._torch`; `n_threads`, its former name, is still accepted with a
-    DeprecationWarning); `progress` a tqdm bar over iterations (on a terminal; each iteration
-    also logs one INFO line to the `langmodels` logger). Ctrl-C during fit keeps the best
-    parameters of the finished updates marked as a partial fit (`is_partial_fit`), or, before
-    the first update, leaves the model unfitted; the KeyboardInterrupt is re-raised.
+    p(w_1 .. w_n </s>) = sum over state paths of pi_{s_1} B_{s_1 w_1} A_{s_1 s_2} ... ; the next
+    token's distribution is the forward belief over states times B.
 
-    Learned: `startprob_`, `transmat_`, `emissionprob_`; `history_[i]` is the objective EM
-    maximises, ln p(train | theta_i) + ln prior(theta_i) (equal to the log-likelihood when both
-    priors are 0), for the parameters theta_i entering iteration i; it never decreases.
-    `loglik_history_` holds ln p(train | theta_i) alone, `valid_history_` the validation
-    log-likelihood after each update when `fit(train, valid)` early-stops on it (it stops at the
-    first update that lowers it and keeps the parameters before that update); `n_iter_` counts
-    the updates kept; `n_train_tokens_` and `n_valid_tokens_` the counted tokens of the corpora
-    those log-likelihoods sum over (None where unknown), which `learning_curve` divides by.
+    Ctrl-C during fit keeps the best parameters of the finished updates, marked as a partial fit
+    (`is_partial_fit`), or, before the first update, leaves the model unfitted; the
+    KeyboardInterrupt is re-raised. Each EM iteration logs one INFO line to the `langmodels` logger.
 
+    Parameters
+    ----------
+    n_states : int, default 64
+        K, the number of hidden states.
+    n_iter : int, default 20
+        EM iterations at most.
+    tol : float, default 1e-4
+        Stop once an iteration raises the objective by less than `tol` nats per token.
+    init : {"clusters", "random"}, default "clusters"
+        The EM start: a class-bigram model from k-means word clusters, or Dirichlet draws.
+    emission_prior : float, default 0.01
+        Pseudo-count added to every expected emission count (MAP estimation under a Dirichlet
+        prior); a positive value keeps every word possible.
+    transition_prior : float, default 0.1
+        Pseudo-count added to the expected transition and initial counts. The defaults were
+        tuned on PTB-mini up to 256 states; beyond that about 25 / n_states worked better.
+    seed : int, default 0
+        Seeds the random start and the k-means clusters.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default "auto"
+        Where EM and scoring run ("auto": CUDA when present).
+    dtype : {"float64", "float32"}, default "float64"
+        Floating-point precision of the forward-backward passes.
+    batch_size : int or None, default None
+        Sentences per padded batch (None: 128 for 32-255 states, else 256).
+    threads : int or None, default 1
+        torch CPU threads during fit and scoring (None: 1; see `langmodels._torch`);
+        `n_threads`, its former name, is still accepted with a DeprecationWarning.
+    progress : bool, default True
+        Show a tqdm bar over iterations (on a terminal).
+
+    Attributes
+    ----------
+    startprob_ : ndarray of shape (K,)
+        pi, the initial state distribution.
+    transmat_ : ndarray of shape (K, K)
+        A, transmat_[i, j] = p(s_{t+1} = j | s_t = i).
+    emissionprob_ : ndarray of shape (K, V)
+        B, emissionprob_[k, w] = p(w | state k).
+    history_ : list of float
+        history_[i] is the objective EM maximises, ln p(train | theta_i) + ln prior(theta_i)
+        (the log-likelihood when both priors are 0), for the parameters entering iteration i;
+        it never decreases.
+    loglik_history_ : list of float
+        ln p(train | theta_i) alone.
+    valid_history_ : list of float
+        The validation log-likelihood after each update when `fit(train, valid)` early-stops
+        on it (it stops at the first update that lowers it and keeps the parameters before it).
+    n_iter_ : int
+        The EM updates kept.
+    n_train_tokens_, n_valid_tokens_ : int or None
+        The counted tokens of the corpora those log-likelihoods sum over (None where unknown),
+        which `learning_curve` divides by.
+
+    Examples
+    --------
     >>> import langmodels as lm
     >>> c = lm.Corpus.from_texts(["a b a b", "b a b"])
     >>> m = HMMLanguageModel(n_states=2, n_iter=5, progress=False).fit(c)
@@ -66,6 +104,7 @@ class HMMLanguageModel(LanguageModel):
 
     registry_name = "hmm"           # also when imported directly, not through the registry
     has_incremental_state = True
+    fit_options = frozenset({"init"})
 
     def __init__(self, n_states: int = 64, n_iter: int = 20, tol: float = 1e-4, init: str = "clusters",
                  emission_prior: float = 0.01, transition_prior: float = 0.1, seed: int = 0,

@@ -41,9 +41,75 @@ def carry_over(state: dict, base_vocab, vocab) -> dict:
 
 
 class NeuralModel(LanguageModel):
-    """Base of the neural estimators; see the module docstring. Subclasses define `__init__`."""
+    """Base of the neural estimators; see the module docstring. Subclasses define `__init__`.
+
+    The training and runtime parameters the RNN, LSTM, GRU and Transformer models share are
+    documented here once (the Hugging Face model reads the same ones); each class documents its
+    architecture. Where the defaults differ, the RNN family's comes first.
+
+    Parameters
+    ----------
+    lr : float, default 1e-3
+        Peak learning rate, > 0.
+    optimizer : {"adamw", "sgd"}, default "adamw"
+        AdamW (no weight decay on 1-D weights, as nanoGPT) or plain SGD.
+    betas : (float, float), default (0.9, 0.999)
+        AdamW's moment decay rates.
+    weight_decay : float, default 0.01 (RNN family), 0.1 (Transformer)
+        Decoupled weight decay (AdamW) or L2 penalty (SGD).
+    epochs : int, default 10
+        Passes over the training corpus at most; 0 trains nothing (a fine-tuning start as is).
+    max_steps : int or None, default None
+        Optimizer steps to train for instead of `epochs` (None: `epochs` decides).
+    batch_size : int, default 20 (RNN family), 32 (Transformer)
+        Rows per optimizer step (sequences in sentence mode, parallel streams in stream mode).
+    clip : float, default 1.0
+        Gradient norm clipping threshold (0: none).
+    warmup : int, default 0 (RNN family), 100 (Transformer)
+        Steps of linear learning-rate warmup from lr / warmup to lr.
+    schedule : {"cosine", "plateau", "constant"}, default "cosine"
+        After warmup: cosine decay to lr / 10 over the run; x 1/4 after each epoch whose
+        validation loss did not improve; or constant.
+    patience : int or None, default 3
+        Early stopping: stop after this many epochs without a better validation loss and keep
+        the best weights (None: never stop early; only used when `fit` gets `valid`).
+    context : {"sentence", "stream"}, default "sentence"
+        Train and score each sequence from `<s>` with a fresh state ("sentence", comparable with
+        n-gram models), or the corpus as one stream with the state carried across sequences.
+    seed : int, default 0
+        Seeds the initial weights, dropout and the data order of every epoch.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default "auto"
+        Where to train and score ("auto": CUDA when present).
+    compile : bool, default False
+        Train through `torch.compile`.
+    threads : int or None, default 1
+        torch CPU threads during fit and scoring (None: 1; see `langmodels._torch`).
+    checkpoint_dir : str or None, default None
+        Directory for a checkpoint after every epoch, from which `fit(..., resume=True)`
+        continues an interrupted run (to the same weights as a straight run).
+    checkpoint_every : int or None, default None
+        Also checkpoint every this many optimizer steps within an epoch (needs `checkpoint_dir`).
+    checkpoint_seconds : float or None, default 300
+        Also checkpoint when this many seconds have passed since the last checkpoint, so a killed
+        process loses at most that much work (needs `checkpoint_dir`; None: only at epoch ends
+        and every `checkpoint_every` steps).
+    progress : bool, default True
+        Show a tqdm bar over training steps (on a terminal); one INFO line per epoch goes to the
+        `langmodels` logger either way.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained network (the best weights when early stopping).
+    history_ : list of dict
+        One record per epoch: epoch, step, lr, train_loss, train_tokens_per_s and, when
+        validated, valid_loss (losses in nats per counted token).
+    vocab_ : Vocabulary
+        The training corpus's vocabulary.
+    """
 
     has_incremental_state = True
+    fit_options = frozenset({"init", "resume", "on_epoch_end"})
 
     # --- parameters --------------------------------------------------------------------------
     def _check_params(self) -> None:

@@ -94,6 +94,26 @@ class _RecurrentModel(NeuralModel):
     Bad calls::
 
         make("gru", tie_weights=True, embed_dim=100, hidden_size=200).fit(train)  # sizes differ
+
+    Parameters
+    ----------
+    embed_dim : int, default 200
+        Width of the word embeddings.
+    hidden_size : int, default 200
+        Width of each recurrent layer's state.
+    n_layers : int, default 2
+        Recurrent layers stacked.
+    dropout : float, default 0.2
+        Dropout in [0, 1) on the embeddings, between layers and before the output layer.
+    tie_weights : bool, default False
+        Share the embedding matrix with the output layer (Press & Wolf 2017); needs
+        embed_dim == hidden_size.
+    bptt : int, default 35
+        Truncated back-propagation length in stream mode.
+    lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
+        See `NeuralModel`.
+    patience, context, seed, device, compile, threads, checkpoint_dir, progress
+        See `NeuralModel`.
     """
 
     cell = "rnn"
@@ -211,18 +231,48 @@ class _RecurrentModel(NeuralModel):
 
 
 class RNNModel(_RecurrentModel):
-    """Elman RNN language model: h_t = tanh(W x_t + U h_{t-1} + b) per layer."""
+    """Elman RNN language model: h_t = tanh(W x_t + U h_{t-1} + b) per layer.
+
+    Parameters
+    ----------
+    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt
+        See `_RecurrentModel`: the three cells share them.
+    lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
+        See `NeuralModel`.
+    patience, context, seed, device, compile, threads, checkpoint_dir, progress
+        See `NeuralModel`.
+    """
 
     cell = "rnn"
 
 
 class LSTMModel(_RecurrentModel):
-    """LSTM language model (Hochreiter & Schmidhuber 1997; torch.nn.LSTM)."""
+    """LSTM language model (Hochreiter & Schmidhuber 1997; torch.nn.LSTM).
+
+    Parameters
+    ----------
+    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt
+        See `_RecurrentModel`: the three cells share them.
+    lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
+        See `NeuralModel`.
+    patience, context, seed, device, compile, threads, checkpoint_dir, progress
+        See `NeuralModel`.
+    """
 
     cell = "lstm"
 
 
 class GRUModel(_RecurrentModel):
-    """GRU language model (Cho et al. 2014; torch.nn.GRU)."""
+    """GRU language model (Cho et al. 2014; torch.nn.GRU).
+
+    Parameters
+    ----------
+    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt
+        See `_RecurrentModel`: the three cells share them.
+    lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
+        See `NeuralModel`.
+    patience, context, seed, device, compile, threads, checkpoint_dir, progress
+        See `NeuralModel`.
+    """
 
     cell = "gru"

@@ -165,6 +165,35 @@ class TransformerModel(NeuralModel):
     Bad calls::
 
         make("transformer", embed_dim=100, n_heads=3)     # embed_dim must divide into the heads
+
+    Parameters
+    ----------
+    embed_dim : int, default 128
+        d, the width of the residual stream; a multiple of `n_heads`.
+    hidden_size : int or None, default None
+        Width of each block's MLP (None: 4 x embed_dim).
+    n_layers : int, default 4
+        Transformer blocks stacked.
+    n_heads : int, default 4
+        Attention heads per block, each of width embed_dim / n_heads.
+    block_size : int, default 128
+        The context window in tokens, `<s>` included.
+    positions : {"sinusoidal", "learned"}, default "sinusoidal"
+        Fixed sinusoidal position encodings or a learned embedding per position.
+    dropout : float, default 0.1
+        Dropout in [0, 1) on the embeddings, attention weights and residual branches.
+    tie_weights : bool, default True
+        Share the token embedding matrix with the output layer.
+    bias : bool, default True
+        Biases in every linear layer and LayerNorm (False: none, as nanoGPT's default).
+    bptt : int or None, default None
+        The training window in stream mode, at most block_size (None: block_size).
+    stride : int or None, default None
+        The step between scoring windows in stream mode (None: block_size // 2).
+    lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
+        See `NeuralModel`.
+    patience, context, seed, device, compile, threads, checkpoint_dir, progress
+        See `NeuralModel`.
     """
 
     architecture = ("embed_dim", "hidden_size", "n_layers", "n_heads", "block_size", "positions",

@@ -33,9 +33,28 @@ MAX_ORDER = 20
 
 
 class NGramModel(LanguageModel):
-    """Base of the n-gram family: `order` >= 1 words of context (order - 1 of history), and
-    optional pruning `min_counts` (per order, e.g. (1, 1, 2): drop n-grams seen fewer times,
-    backoff weights renormalised so each history's distribution still sums to 1)."""
+    """Base of the n-gram family: p(w | h) looks at the last order - 1 words of h.
+
+    The parameters every n-gram model shares are documented here once.
+
+    Parameters
+    ----------
+    order : int, default 3
+        n, the n-gram length: 1 to 20 words of context including the predicted one
+        (order - 1 words of history).
+    min_counts : list of int or None, default None
+        Pruning thresholds, one per order, e.g. (1, 1, 2): n-grams seen fewer times are dropped
+        and backoff weights renormalised, so each history's distribution still sums to 1.
+        Must start with 1 and never decrease. None keeps every n-gram.
+
+    Attributes
+    ----------
+    tables_ : BackoffTables
+        The model in backoff form: each order's sorted n-gram keys with their log10
+        probabilities and backoff weights (what `save_arpa` writes).
+    vocab_ : Vocabulary
+        The training corpus's vocabulary.
+    """
 
     has_incremental_state = True
 
@@ -169,7 +188,13 @@ def _prune(counts, est, p, min_counts):
 # --- the registered models ---------------------------------------------------------------------
 class MLEModel(NGramModel):
     """Maximum likelihood: p(w | h) = c(hw) / c(h) on the longest suffix h of the history seen
-    as a context (unseen words after it get probability 0)."""
+    as a context (unseen words after it get probability 0).
+
+    Parameters
+    ----------
+    order, min_counts
+        See `NGramModel`.
+    """
 
     def _estimate(self, counts):
         return sm.mle(counts)
@@ -180,7 +205,17 @@ class AddKModel(NGramModel):
     suffix of the history seen as a context (V - 1: every word but `<s>`).
 
     ARPA cannot express it (unseen words get a constant, not a share of a lower order):
-    `save` keeps it exactly, `save_arpa` refuses for order > 1."""
+    `save` keeps it exactly, `save_arpa` refuses for order > 1.
+
+    Parameters
+    ----------
+    order : int, default 3
+        See `NGramModel`.
+    k : float, default 1.0
+        The pseudo-count added to every n-gram count, k > 0 (1 is Laplace).
+    min_counts : list of int or None, default None
+        See `NGramModel`.
+    """
 
     def __init__(self, order: int = 3, k: float = 1.0, min_counts: Sequence[int] | None = None):
         super().__init__(order, min_counts)
@@ -195,14 +230,26 @@ class AddKModel(NGramModel):
 
 
 class LaplaceModel(AddKModel):
-    """Add-one smoothing: p(w | h) = (c(hw) + 1) / (c(h) + V - 1) (see AddKModel)."""
+    """Add-one smoothing: p(w | h) = (c(hw) + 1) / (c(h) + V - 1) (see AddKModel).
+
+    Parameters
+    ----------
+    order, min_counts
+        See `NGramModel`.
+    """
 
     def __init__(self, order: int = 3, min_counts: Sequence[int] | None = None):
         super().__init__(order, 1.0, min_counts)
 
 
 class WittenBellModel(NGramModel):
-    """Interpolated Witten-Bell: p = (c(hw) + N1+(h .) p(w | h')) / (c(h) + N1+(h .))."""
+    """Interpolated Witten-Bell: p = (c(hw) + N1+(h .) p(w | h')) / (c(h) + N1+(h .)).
+
+    Parameters
+    ----------
+    order, min_counts
+        See `NGramModel`.
+    """
 
     def _estimate(self, counts):
         return sm.witten_bell(counts)
@@ -210,7 +257,17 @@ class WittenBellModel(NGramModel):
 
 class AbsoluteDiscountModel(NGramModel):
     """Interpolated absolute discounting on raw counts:
-    p = max(c(hw) - D, 0) / c(h) + D N1+(h .) / c(h) * p(w | h')."""
+    p = max(c(hw) - D, 0) / c(h) + D N1+(h .) / c(h) * p(w | h').
+
+    Parameters
+    ----------
+    order : int, default 3
+        See `NGramModel`.
+    discount : float, default 0.75
+        D in [0, 1], subtracted from every seen count of every order.
+    min_counts : list of int or None, default None
+        See `NGramModel`.
+    """
 
     def __init__(self, order: int = 3, discount: float = 0.75, min_counts: Sequence[int] | None = None):
         super().__init__(order, min_counts)
@@ -226,8 +283,25 @@ class AbsoluteDiscountModel(NGramModel):
 
 
 class KneserNeyModel(NGramModel):
-    """Interpolated Kneser-Ney with one discount per order on lmplz's adjusted counts;
-    `discount` None estimates D = n1 / (n1 + 2 n2) per order, a number or a list sets them."""
+    """Interpolated Kneser-Ney with one discount per order on lmplz's adjusted counts:
+    p = max(c'(hw) - D, 0) / c'(h) + D N1+(h .) / c'(h) * p(w | h'), c' the continuation counts
+    below the highest order.
+
+    Parameters
+    ----------
+    order : int, default 3
+        See `NGramModel`.
+    discount : float, list of float or None, default None
+        D per order, each in [0, 1]: None estimates D = n1 / (n1 + 2 n2) from each order's
+        counts-of-counts; a number sets every order's, a list of `order` numbers each one.
+    min_counts : list of int or None, default None
+        See `NGramModel`.
+
+    Attributes
+    ----------
+    discounts_ : list of float
+        The discount used at each order, lowest first.
+    """
 
     def __init__(self, order: int = 3, discount: float | Sequence[float] | None = None,
                  min_counts: Sequence[int] | None = None):
@@ -269,7 +343,24 @@ class KneserNeyModel(NGramModel):
 class ModifiedKneserNeyModel(KneserNeyModel):
     """Modified Kneser-Ney (Chen & Goodman) exactly as KenLM's lmplz estimates it: adjusted
     counts, D1, D2, D3+ per order from counts-of-counts, unigrams interpolated with the uniform
-    distribution. `discount` None estimates them; else a list of (D1, D2, D3+) per order."""
+    distribution.
+
+    Parameters
+    ----------
+    order : int, default 3
+        See `NGramModel`.
+    discount : list of (float, float, float) or None, default None
+        (D1, D2, D3+) per order, subtracted from counts of 1, 2 and 3 or more; None estimates
+        them from counts-of-counts as lmplz does: D_j = j - (j + 1) Y n_{j+1} / n_j,
+        Y = n1 / (n1 + 2 n2).
+    min_counts : list of int or None, default None
+        See `NGramModel`.
+
+    Attributes
+    ----------
+    discounts_ : list of (float, float, float)
+        The (D1, D2, D3+) used at each order, lowest first.
+    """
 
     def _check_params(self):
         NGramModel._check_params(self)
@@ -298,7 +389,19 @@ class KatzModel(NGramModel):
     the rest of each context's mass given to the lower order by a normalised backoff weight.
     A context whose n-grams were all seen more than `max_count` times (Katz would leave unseen
     words nothing) is discounted by the largest count's ratio; unigrams share their left-over
-    mass uniformly."""
+    mass uniformly.
+
+    Parameters
+    ----------
+    order : int, default 3
+        See `NGramModel`.
+    max_count : int, default 5
+        k >= 1: counts r <= k are discounted to d_r r with the Good-Turing ratio
+        d_r = ((r + 1) n_{r+1} / (r n_r) - A) / (1 - A), A = (k + 1) n_{k+1} / n_1; larger
+        counts are trusted as they are.
+    min_counts : list of int or None, default None
+        See `NGramModel`.
+    """
 
     def __init__(self, order: int = 3, max_count: int = 5, min_counts: Sequence[int] | None = None):
         super().__init__(order, min_counts)
@@ -329,6 +432,13 @@ class ArpaModel(NGramModel):
 
     `fit(corpus)` reads `path` on the corpus's vocabulary; without a path it estimates what
     `lmplz -o order` would write (modified Kneser-Ney) and keeps only those ARPA tables.
+
+    Parameters
+    ----------
+    path : str or None, default None
+        The ARPA file to read (plain or .gz); None estimates the tables from the fit corpus.
+    order : int, default 3
+        The model's order: the file's highest order, or lmplz's `-o` when `path` is None.
     """
 
     registry_name = "arpa"        # load_arpa makes it directly, not through `make`

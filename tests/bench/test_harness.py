@@ -128,9 +128,9 @@ def tiny_default_spec(out) -> dict:
         except ImportError:   # a family that has not landed yet
             continue
         params = {**entry.get("params", {}), **FAST_PARAMS.get(entry["model"], {})}
-        if "init" in cls._param_names():
+        if "init" in cls.param_names():
             params["init"] = "random"   # the HMM's cluster init takes seconds even on a tiny corpus
-        entry["params"] = {k: v for k, v in params.items() if k in cls._param_names()}
+        entry["params"] = {k: v for k, v in params.items() if k in cls.param_names()}
         models.append(entry)
     spec["models"] = models
     return spec
