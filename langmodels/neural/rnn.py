@@ -112,7 +112,8 @@ class _RecurrentModel(NeuralModel):
         Truncated back-propagation length in stream mode.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
-    patience, context, seed, device, compile, threads, checkpoint_dir, progress
+    patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
+    checkpoint_seconds, progress
         See `NeuralModel`.
     """
 
@@ -239,7 +240,8 @@ class RNNModel(_RecurrentModel):
         See `_RecurrentModel`: the three cells share them.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
-    patience, context, seed, device, compile, threads, checkpoint_dir, progress
+    patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
+    checkpoint_seconds, progress
         See `NeuralModel`.
     """
 
@@ -255,7 +257,8 @@ class LSTMModel(_RecurrentModel):
         See `_RecurrentModel`: the three cells share them.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
-    patience, context, seed, device, compile, threads, checkpoint_dir, progress
+    patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
+    checkpoint_seconds, progress
         See `NeuralModel`.
     """
 
@@ -271,7 +274,8 @@ class GRUModel(_RecurrentModel):
         See `_RecurrentModel`: the three cells share them.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
-    patience, context, seed, device, compile, threads, checkpoint_dir, progress
+    patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
+    checkpoint_seconds, progress
         See `NeuralModel`.
     """
 

@@ -192,7 +192,8 @@ class TransformerModel(NeuralModel):
         The step between scoring windows in stream mode (None: block_size // 2).
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
-    patience, context, seed, device, compile, threads, checkpoint_dir, progress
+    patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
+    checkpoint_seconds, progress
         See `NeuralModel`.
     """
 
