@@ -78,10 +78,6 @@ def get_class(name: str) -> type:
     return target
 
 
-def _accepts_any_keyword(cls: type) -> bool:
-    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
-
-
 def make(name: str, **params):
     """A new, unfitted model: `make("kneser-ney", order=3)`.
 
@@ -90,8 +86,9 @@ def make(name: str, **params):
     InvalidParameterError naming it.
     """
     cls = get_class(name)
-    allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    if not _accepts_any_keyword(cls):
+    signature = list(inspect.signature(cls.__init__).parameters.values())[1:]   # after self
+    allowed = [p.name for p in signature if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if all(p.kind is not p.VAR_KEYWORD for p in signature):   # **kwargs: the class checks them
         for key in params:
             if key not in allowed:
                 raise InvalidParameterError(
