@@ -1,4 +1,5 @@
-"""Hyper-parameter checks that raise InvalidParameterError naming the parameter and its range."""
+"""Hyper-parameter checks that raise InvalidParameterError naming the parameter and its range,
+and the check of a saved array against the shape a model's parameters imply (CheckpointError)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import InvalidParameterError
+from .errors import CheckpointError, InvalidParameterError
 
 
 def check_int(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
@@ -48,3 +49,16 @@ def _range(low, high) -> str:
     if high is not None:
         return f" <= {high}"
     return ""
+
+
+def check_stored_shape(name: str, arrays: dict, expected: tuple[int, ...]) -> Any:
+    """The saved array `arrays[name]`, which must exist and have the `expected` shape (what the
+    model's saved parameters and vocabulary imply); else CheckpointError naming both shapes."""
+    if name not in arrays:
+        raise CheckpointError(f"the saved arrays lack {name!r} (expected shape {tuple(expected)})")
+    stored = tuple(arrays[name].shape)
+    if stored != tuple(expected):
+        raise CheckpointError(f"saved array {name!r} has shape {stored}, but the saved parameters and "
+                              f"vocabulary imply {tuple(expected)} (an edited config.json, or files from "
+                              f"different checkpoints?)")
+    return arrays[name]

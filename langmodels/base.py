@@ -397,7 +397,10 @@ def load(directory: str | os.PathLike) -> LanguageModel:
     if config.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
         raise CheckpointError(f"{directory}: saved by a newer langmodels (format "
                               f"{config['format_version']}); upgrade to load it")
-    model = make(config["model"], **params_from_json(config["params"]))
+    try:
+        model = make(config["model"], **params_from_json(config["params"]))
+    except InvalidParameterError as e:
+        raise CheckpointError(f"{directory}/config.json: {e}") from None
     vocab = Vocabulary.load(directory / "vocab.json")
     if vocab.fingerprint != config["vocab_fingerprint"]:
         raise VocabularyMismatchError(f"{directory}: vocab.json does not match the vocabulary the "
@@ -418,6 +421,8 @@ def load(directory: str | os.PathLike) -> LanguageModel:
         model.partial_fit_ = config["partial_fit"]
     try:
         model._set_state(arrays, config.get("state", {}))
+    except CheckpointError as e:
+        raise CheckpointError(f"{directory}: {e}") from None
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"{directory}: arrays do not fit a {config['model']} model "
                               f"with these parameters ({type(e).__name__}: {e})") from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_float
+from ._checks import check_float, check_stored_shape
 from .base import LanguageModel
 from .corpus import Corpus
 from .vocabulary import BOS_ID
@@ -27,10 +27,7 @@ class _ContextFreeModel(LanguageModel):
         return {"logprobs": self.logprobs_}, {}
 
     def _set_state(self, arrays, meta):
-        lp = np.asarray(arrays["logprobs"], np.float64)
-        if lp.shape != (len(self.vocab_),):
-            raise ValueError(f"logprobs has shape {lp.shape}, expected ({len(self.vocab_)},)")
-        self.logprobs_ = lp
+        self.logprobs_ = np.asarray(check_stored_shape("logprobs", arrays, (len(self.vocab_),)), np.float64)
 
 
 class UniformModel(_ContextFreeModel):

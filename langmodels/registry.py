@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 
-from .errors import UnknownModelError
+from .errors import InvalidParameterError, UnknownModelError
 
 _MODELS: dict[str, str | type] = {
     # baselines
@@ -52,15 +53,23 @@ def register(name: str, cls: type | str, overwrite: bool = False) -> None:
         cls.registry_name = name
 
 
+def _suggestion(word: str, names: list[str]) -> str:
+    """"; did you mean 'x'?" for the name closest to `word`, case-insensitively, or ""."""
+    folded = {n.casefold(): n for n in names}
+    key = str(word).casefold()
+    close = [folded[key]] if key in folded else difflib.get_close_matches(key, list(folded), n=1)
+    return f"; did you mean {folded.get(close[0], close[0])!r}?" if close else ""
+
+
 def get_class(name: str) -> type:
-    """The class registered under `name` (imported on first use)."""
+    """The class registered under `name` (imported on first use).
+
+    Names are exact: `get_class("LSTM")` raises UnknownModelError suggesting 'lstm'."""
     try:
         target = _MODELS[name]
     except (KeyError, TypeError):
-        close = difflib.get_close_matches(str(name), list(_MODELS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise UnknownModelError(
-            f"unknown model {name!r}{hint} Known models: {', '.join(_MODELS)}") from None
+        raise UnknownModelError(f"unknown model {name!r}{_suggestion(name, list(_MODELS))} "
+                                f"Known models: {', '.join(_MODELS)}") from None
     if isinstance(target, str):
         module, _, attr = target.partition(":")
         target = getattr(importlib.import_module(module), attr)
@@ -70,5 +79,23 @@ def get_class(name: str) -> type:
 
 
 def make(name: str, **params):
-    """A new, unfitted model: `make("kneser-ney", order=3)`."""
-    return get_class(name)(**params)
+    """A new, unfitted model: `make("kneser-ney", order=3)`.
+
+    The parameters are checked here, before any data is read (and again by `fit`, since
+    `set_params` may change them): an unknown name or a value out of range raises
+    InvalidParameterError naming it.
+    """
+    cls = get_class(name)
+    signature = list(inspect.signature(cls.__init__).parameters.values())[1:]   # after self
+    allowed = [p.name for p in signature if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if all(p.kind is not p.VAR_KEYWORD for p in signature):   # **kwargs: the class checks them
+        for key in params:
+            if key not in allowed:
+                raise InvalidParameterError(
+                    f"{name} has no parameter {key!r}{_suggestion(key, allowed)} "
+                    f"(its parameters: {', '.join(allowed)})")
+    model = cls(**params)
+    check = getattr(model, "_check_params", None)
+    if check is not None:
+        check()
+    return model

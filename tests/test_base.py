@@ -20,7 +20,8 @@ def test_unknown_model_names_the_closest_match():
 
 
 def test_unknown_parameter_is_named():
-    with pytest.raises(TypeError, match="order"):
+    with pytest.raises(lm.InvalidParameterError,
+                       match="unigram has no parameter 'order' \\(its parameters: k\\)"):
         make("unigram", order=3)
     with pytest.raises(lm.InvalidParameterError, match="has no parameter 'alpha'"):
         make("unigram").set_params(alpha=1)

@@ -183,6 +183,9 @@ def test_every_family_reports_missing_cuda_as_a_library_error(name, params, no_c
 
 @pytest.mark.parametrize("name, params", FAMILIES)
 @pytest.mark.parametrize("bad", [{"device": "gpu"}, {"threads": 0}])
-def test_every_family_checks_device_and_threads(name, params, bad):
+def test_every_family_checks_device_and_threads_when_made(name, params, bad):
     with pytest.raises(InvalidParameterError, match=next(iter(bad))):
-        make(name, **{**params, **bad}).fit(Corpus.from_texts(TEXTS))
+        make(name, **{**params, **bad})   # before any data is read
+    model = make(name, **params).set_params(**bad)   # set_params skips the check: fit repeats it
+    with pytest.raises(InvalidParameterError, match=next(iter(bad))):
+        model.fit(Corpus.from_texts(TEXTS))

@@ -13,6 +13,7 @@ algebra run in torch (`langmodels.hmm.forward_backward`), imported only when nee
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import sys
@@ -20,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from .._checks import check_choice, check_float, check_int
+from .._checks import check_choice, check_float, check_int, check_stored_shape
 from .._torch import check_device, check_threads, resolve_device, torch_threads
 from ..base import LanguageModel
 from ..corpus import Corpus
@@ -478,10 +479,26 @@ class HMMLanguageModel(LanguageModel):
         return curve
 
     # --- inspection --------------------------------------------------------------------------
+    def _sequence_ids(self, tokens) -> np.ndarray:
+        """`tokens` as checked ids: a sequence of ids, or of words encoded through `vocab_`
+        (a word outside it becomes `<unk>`, as in a corpus)."""
+        if isinstance(tokens, str):
+            raise InvalidParameterError(f"tokens must be a list of words or ids, not one string; "
+                                        f"split it first, e.g. {tokens[:30]!r}.split()")
+        tokens = list(tokens)
+        n_words = sum(isinstance(t, str) for t in tokens)
+        if n_words == len(tokens) and tokens:
+            return self._check_histories([self.vocab_.encode(tokens)])[0]
+        if n_words:
+            raise InvalidParameterError("tokens must be all words or all ids, not a mix of both")
+        return self._check_histories([tokens])[0]
+
     def viterbi(self, tokens, eos: bool = True) -> tuple[float, np.ndarray]:
-        """The most likely state path for `tokens` (+ `</s>` when `eos`): (ln p(path, tokens), states)."""
+        """The most likely state path for `tokens` (+ `</s>` when `eos`): (ln p(path, tokens), states).
+
+        `tokens` are ids or words (encoded through `vocab_`, unknown words as `<unk>`)."""
         self._check_fitted()
-        x = self._check_histories([tokens])[0]
+        x = self._sequence_ids(tokens)
         if eos:
             x = np.append(x, EOS_ID)
         if not len(x):
@@ -501,9 +518,10 @@ class HMMLanguageModel(LanguageModel):
         return float(delta.max()), path
 
     def posteriors(self, tokens, eos: bool = True) -> np.ndarray:
-        """p(z_t = k | tokens (+ `</s>`)): an array (T (+1), K) whose rows sum to 1."""
+        """p(z_t = k | tokens (+ `</s>`)): an array (T (+1), K) whose rows sum to 1; `tokens` as
+        for `viterbi`."""
         self._check_fitted()
-        x = self._check_histories([tokens])[0]
+        x = self._sequence_ids(tokens)
         ht, _, _ = self._torch()
         with torch_threads(self.threads):
             batch = self._batches([x], eos=eos)[0]
@@ -528,10 +546,8 @@ class HMMLanguageModel(LanguageModel):
 
     def _set_state(self, arrays, meta):
         K, V = self.n_states, len(self.vocab_)
-        pi, A, B = (np.asarray(arrays[k], np.float64) for k in ("startprob", "transmat", "emissionprob"))
-        if pi.shape != (K,) or A.shape != (K, K) or B.shape != (K, V):
-            raise ValueError(f"parameter shapes {pi.shape}, {A.shape}, {B.shape} do not fit "
-                             f"n_states={K} and a vocabulary of {V}")
+        pi, A, B = (np.asarray(check_stored_shape(name, arrays, shape), np.float64) for name, shape in
+                    (("startprob", (K,)), ("transmat", (K, K)), ("emissionprob", (K, V))))
         self._set_params(pi, A, B)
         self.history_ = list(meta.get("history", []))
         self.loglik_history_ = list(meta.get("loglik_history", []))
@@ -561,5 +577,10 @@ def _renamed_threads(threads, renamed: dict):
                                         "give only threads")
         threads = n_threads
     if renamed:
-        raise TypeError(f"HMMLanguageModel got unexpected keyword argument(s): {', '.join(sorted(renamed))}")
+        name = sorted(renamed)[0]
+        known = HMMLanguageModel._param_names()
+        close = difflib.get_close_matches(name.casefold(), known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InvalidParameterError(
+            f"hmm has no parameter {name!r}{hint} (its parameters: {', '.join(known)})")
     return threads

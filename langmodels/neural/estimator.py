@@ -13,11 +13,11 @@ from abc import abstractmethod
 
 import numpy as np
 
-from .._checks import check_choice, check_float, check_int
+from .._checks import check_choice, check_float, check_int, check_stored_shape
 from .._torch import check_threads, resolve_device, torch_threads
 from ..base import LanguageModel
 from ..corpus import Corpus
-from ..errors import InvalidParameterError
+from ..errors import CheckpointError, InvalidParameterError
 from ..vocabulary import BOS_ID
 from .batching import IGNORE, pad_rows
 from .training import check_training_params
@@ -314,6 +314,21 @@ class NeuralModel(LanguageModel):
     def _set_state(self, arrays, meta):
         import torch
 
+        # Compare shapes on a module built on the meta device, which allocates nothing: an edited
+        # config (hidden_size=10**9) fails here instead of asking torch for terabytes.
+        try:
+            with torch.device("meta"):
+                expected = self._new_module(len(self.vocab_)).state_dict()
+        except RuntimeError as e:   # sizes whose element count overflows int64, even on meta
+            sizes = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.architecture)
+            raise CheckpointError(f"the saved parameters ({sizes}) imply weights too large to describe "
+                                  f"({e}); an edited config.json?") from None
+        for name in arrays:
+            if name not in expected:
+                raise CheckpointError(f"saved array {name!r} is not a weight of a {type(self).__name__} "
+                                      f"with these parameters")
+        for name, tensor in expected.items():
+            check_stored_shape(name, arrays, tuple(tensor.shape))
         torch.manual_seed(self.seed)
         module = self._new_module(len(self.vocab_))
         module.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()})

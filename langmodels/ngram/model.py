@@ -19,10 +19,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._checks import check_float, check_int
+from .._checks import check_float, check_int, check_stored_shape
 from ..base import LanguageModel
 from ..corpus import Corpus
-from ..errors import InvalidParameterError
+from ..errors import CheckpointError, InvalidParameterError
 from ..vocabulary import Vocabulary
 from . import smoothing as sm
 from .arpa import read_arpa_tables, save_arpa
@@ -145,6 +145,12 @@ class NGramModel(LanguageModel):
 
     def _set_state(self, arrays, meta):
         order = sum(1 for k in arrays if k.startswith("keys"))
+        if order != self.order:
+            raise CheckpointError(f"the saved arrays hold {order} n-gram orders but the saved parameters "
+                                  f"say order={self.order}")
+        V = len(self.vocab_)   # the unigram tables hold every word of the vocabulary
+        for name in ["keys1", "logp1"] + (["logbow1"] if order > 1 else []):
+            check_stored_shape(name, arrays, (V,))
         self.tables_ = BackoffTables([arrays[f"keys{k}"] for k in range(1, order + 1)],
                                      [arrays[f"logp{k}"] for k in range(1, order + 1)],
                                      [arrays[f"logbow{k}"] for k in range(1, order)],

@@ -56,6 +56,36 @@ def test_viterbi_known_example():
     assert logp == pytest.approx(np.log(0.01512), rel=1e-12)
 
 
+def _fever_model():
+    v = Vocabulary(["<unk>", "<s>", "</s>", "normal", "cold", "dizzy"])
+    return HMMLanguageModel.from_parameters(
+        [0.6, 0.4], [[0.7, 0.3], [0.4, 0.6]],
+        [[0.1, 0, 0, 0.4, 0.4, 0.1], [0.1, 0, 0, 0.1, 0.2, 0.6]], v)
+
+
+def test_viterbi_and_posteriors_take_words_as_well_as_ids():
+    m = _fever_model()
+    words = ["normal", "cold", "dizzy", "hungry"]          # "hungry" is outside the vocabulary: <unk>
+    ids = [3, 4, 5, 0]
+    logp, path = m.viterbi(words, eos=False)
+    ref_logp, ref_path = m.viterbi(ids, eos=False)
+    assert path.tolist() == ref_path.tolist() == [0, 0, 1, 1]
+    # .6*.4 * .7*.4 * .3*.6 * .6*.1
+    assert logp == ref_logp == pytest.approx(np.log(0.6 * 0.4 * 0.7 * 0.4 * 0.3 * 0.6 * 0.6 * 0.1), rel=1e-12)
+    np.testing.assert_array_equal(m.posteriors(words, eos=False), m.posteriors(ids, eos=False))
+
+
+@pytest.mark.parametrize("tokens, message", [
+    ("normal cold", "not one string; split it first, e.g. 'normal cold'.split()"),
+    (["normal", 4], "all words or all ids, not a mix"),
+])
+def test_viterbi_and_posteriors_name_a_bad_token_sequence(tokens, message):
+    m = _fever_model()
+    for query in (m.viterbi, m.posteriors):
+        with pytest.raises(InvalidParameterError, match=message.replace("(", "\\(").replace(")", "\\)")):
+            query(tokens)
+
+
 # --- hmmlearn as the reference -------------------------------------------------------------------
 def _reference(model, **kw):
     hmmlearn = pytest.importorskip("hmmlearn.hmm")
@@ -208,7 +238,7 @@ def test_n_threads_is_the_deprecated_name_of_threads():
     assert m.threads == 2 and "n_threads" not in m.get_params()
     with pytest.warns(DeprecationWarning), pytest.raises(InvalidParameterError, match="disagree"):
         HMMLanguageModel(threads=3, n_threads=2)
-    with pytest.raises(TypeError, match="unexpected keyword argument.*: nthreads"):
+    with pytest.raises(InvalidParameterError, match="no parameter 'nthreads'; did you mean 'threads'"):
         HMMLanguageModel(nthreads=2)
 
 
