@@ -363,7 +363,8 @@ def cmd_evaluate(args) -> int:
 
     model = load(args.model_dir)
     info = _training_info(args.model_dir)
-    tokenizer = args.tokenizer or info.get("tokenizer") or "whitespace"
+    # The model's own tokenizer unless told otherwise (training.json names it for older models).
+    tokenizer = args.tokenizer or info.get("tokenizer") or model.tokenizer_name_
     if args.file:
         corpus = Corpus.from_file(args.file, vocab=model.vocab_, tokenizer=tokenizer)
     else:
@@ -387,7 +388,7 @@ def cmd_evaluate(args) -> int:
                                      tokenizer=split.tokenizer, name=split.name))
     report = evaluate(model, corpus)
     ranks = ranking_metrics(model, corpus)
-    partial = getattr(model, "partial_fit_", None)
+    partial = model.partial_fit_ if model.is_partial_fit else None
     if args.json:
         print(json.dumps({**report.to_dict(), **ranks, **({"partial_fit": partial} if partial else {})},
                          indent=2))

@@ -131,6 +131,21 @@ def test_generate_reads_prompts_with_the_tokenizer_of_a_model_saved_from_python(
         "False; set do_sample=True to sample, or leave them out"]
 
 
+def test_evaluate_reads_a_file_with_the_tokenizer_of_a_model_saved_from_python(capsys, tmp_path):
+    import langmodels as lm
+
+    corpus = lm.Corpus.from_texts(["what, my lord?", "my lord, what news?"], tokenizer="treebank")
+    lm.make("unigram", k=1.0).fit(corpus).save(tmp_path / "m")          # no training.json beside it
+    (tmp_path / "t.txt").write_text("what, my lord?\n", encoding="utf-8")
+    code, out, _ = run(capsys, "evaluate", str(tmp_path / "m"), "--file", str(tmp_path / "t.txt"), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert (report["n_tokens"], report["n_oov"]) == (6, 0)   # what , my lord ? </s>: all known
+    code, out, _ = run(capsys, "evaluate", str(tmp_path / "m"), "--file", str(tmp_path / "t.txt"), "--json",
+                       "--tokenizer", "whitespace")
+    assert code == 0 and (json.loads(out)["n_tokens"], json.loads(out)["n_oov"]) == (4, 2)
+
+
 def test_generate_min_new_tokens(capsys, tmp_path):
     import langmodels as lm
 

@@ -112,7 +112,7 @@ class HFCausalModel(LanguageModel):
                  word_batch: int = 64, seed: int = 0, device: str = "cpu", threads: int | None = 1,
                  compile: bool = False,
                  checkpoint_dir: str | None = None, checkpoint_every: int | None = None,
-                 checkpoint_seconds: float | None = 300.0, progress: bool = True):
+                 checkpoint_seconds: float | None = 60.0, progress: bool = True):
         self.pretrained = pretrained
         self.config = config
         self.bpe_vocab_size = bpe_vocab_size

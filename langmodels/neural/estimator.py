@@ -89,7 +89,7 @@ class NeuralModel(LanguageModel):
         continues an interrupted run (to the same weights as a straight run).
     checkpoint_every : int or None, default None
         Also checkpoint every this many optimizer steps within an epoch (needs `checkpoint_dir`).
-    checkpoint_seconds : float or None, default 300
+    checkpoint_seconds : float or None, default 60
         Also checkpoint when this many seconds have passed since the last checkpoint, so a killed
         process loses at most that much work (needs `checkpoint_dir`; None: only at epoch ends
         and every `checkpoint_every` steps).

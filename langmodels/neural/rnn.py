@@ -131,7 +131,7 @@ class _RecurrentModel(NeuralModel):
                  patience: int | None = 3, context: str = "sentence", seed: int = 0,
                  device: str = "auto", compile: bool = False, threads: int | None = 1,
                  checkpoint_dir: str | None = None, checkpoint_every: int | None = None,
-                 checkpoint_seconds: float | None = 300.0, progress: bool = True):
+                 checkpoint_seconds: float | None = 60.0, progress: bool = True):
         self.embed_dim = embed_dim
         self.hidden_size = hidden_size
         self.n_layers = n_layers

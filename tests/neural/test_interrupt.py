@@ -164,3 +164,52 @@ def test_bad_checkpoint_intervals_are_named(corpora):
         make("lstm", **SMALL, checkpoint_every=0).fit(train)
     with pytest.raises(lm.InvalidParameterError, match="checkpoint_seconds"):
         make("lstm", **SMALL, checkpoint_seconds=-1).fit(train)
+
+
+# A real SIGKILL: the child process dies inside a training step, with no exception handler, finally
+# block or atexit hook run, exactly as under `kill -9` or the OOM killer.
+KILLED_CHILD = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+import torch
+torch.set_num_threads(1)
+from langmodels import Corpus, make
+from langmodels.neural import training
+from tests.neural.ddp_train import TEXTS
+
+real, calls = training.summed_cross_entropy, []
+def loss(*args):
+    calls.append(1)
+    if len(calls) == {kill_at}:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*args)
+training.summed_cross_entropy = loss
+train = Corpus.from_texts(TEXTS)
+valid = Corpus.from_texts(["a b c f", "d d e"], vocab=train.vocab)
+make("lstm", **{params!r}).fit(train, valid)
+"""
+
+
+def test_sigkill_mid_epoch_then_resume_gives_the_straight_run(corpora, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    train, valid = corpora
+    name, extra = CASES["lstm-stream"]
+    params = {**SMALL, **extra, "checkpoint_seconds": None}
+    straight = make(name, **params).fit(train, valid)
+    per_epoch = straight.history_[0]["step"]
+    ckpt = tmp_path / "ckpt"
+    child = {**params, "checkpoint_dir": str(ckpt), "checkpoint_every": 2}
+    root = str(Path(__file__).resolve().parents[2])
+    code = KILLED_CHILD.format(root=root, kill_at=per_epoch + 4, params=child)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**__import__("os").environ, "PYTHONPATH": root})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    loop = read_state(ckpt)["loop"]
+    assert loop["epoch"] == 1 and loop["step"] == max(per_epoch, (per_epoch + 3) // 2 * 2)
+
+    resumed = make(name, **child).fit(train, valid, resume=True)
+    assert_same_weights(weights(straight), weights(resumed))
