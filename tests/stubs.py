@@ -42,6 +42,9 @@ FAST_PARAMS: dict[str, dict] = {
     "interpolated": {"components": [["kneser-ney", {"order": 2}], ["unigram", {"k": 0.5}]]},
     "hf-causal": {"config": {"n_layer": 1, "n_embd": 16, "n_head": 2, "n_positions": 128},
                   "bpe_vocab_size": 300, "seed": 0, "progress": False},
+    # masked models (tests/test_masked_contract.py)
+    "bert": {"embed_dim": 8, "n_heads": 2, "n_layers": 1, "block_size": 16, "epochs": 2, "batch_size": 4,
+             "seed": 0, "device": "cpu", "progress": False},
 }
 
 

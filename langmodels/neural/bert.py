@@ -296,7 +296,8 @@ class BertModel(ModuleState, MaskedLanguageModel):
                 b = np.concatenate([np.full(len(where[k]), i) for i, k in enumerate(idx)])
                 t = np.concatenate([where[k] for k in idx])
                 h = self.module_.features(torch.from_numpy(x).to(dev))                # (B, T, d)
-                logits = self.module_.head(h[torch.from_numpy(b).to(dev), torch.from_numpy(t).to(dev)]).double()
+                h = h[torch.from_numpy(b).to(dev), torch.from_numpy(t).to(dev)]        # (masked, d)
+                logits = self.module_.head(h).double()
                 logits[:, BOS_ID] = -torch.inf
                 lp = torch.log_softmax(logits, dim=-1).cpu().numpy()
                 slots = np.concatenate([np.arange(first[k], first[k + 1]) for k in idx])
