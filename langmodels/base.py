@@ -8,6 +8,9 @@ generation — is derived from that question (or a faster path that must agree w
 model can be scored by different rules from another. Three descriptive queries complete what
 evaluation may ask: `scoring_context`, `n_parameters()` and `learning_curve()`.
 
+What does not depend on the query — parameters, `fit`, the fitted-state checks, `save` and
+`load` — lives in `Estimator`, which the masked models' contract (`langmodels.masked`) shares.
+
 Subclasses implement `_fit`, `_next_logprobs` and optionally `_token_logprobs` (a vectorised
 path), `_get_state`/`_set_state` (arrays for `save`), the incremental-state hooks, and
 override the descriptive queries where the defaults do not describe them.
