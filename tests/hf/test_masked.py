@@ -5,34 +5,15 @@ import pytest
 
 import langmodels as lm
 from langmodels import make
-from tests.stubs import TOY_TRAIN
+from tests.stubs import tiny_bert_dir
 
 tf = pytest.importorskip("transformers", reason="hf-masked needs the optional package transformers")
 torch = pytest.importorskip("torch")
 tokenizers = pytest.importorskip("tokenizers")
 
-SPECIALS = {"unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]",
-            "mask_token": "[MASK]"}
-
-
 @pytest.fixture(scope="module")
 def bert_dir(tmp_path_factory):
-    """A BERT directory: WordPiece of 40 pieces (dogs = dog ##s, red = r ##e ##d), a random 1-layer net."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
-    tk = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tk.pre_tokenizer = pre_tokenizers.Whitespace()
-    tk.train_from_iterator(TOY_TRAIN, trainers.WordPieceTrainer(
-        vocab_size=40, special_tokens=list(SPECIALS.values()), show_progress=False))
-    tok = tf.PreTrainedTokenizerFast(tokenizer_object=tk, **SPECIALS)
-    torch.manual_seed(0)
-    net = tf.BertForMaskedLM(tf.BertConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=1,
-                                           num_attention_heads=2, intermediate_size=32,
-                                           max_position_embeddings=64, pad_token_id=tok.pad_token_id))
-    path = tmp_path_factory.mktemp("tiny-bert")
-    tok.save_pretrained(path)
-    net.save_pretrained(path)
-    return path
+    return tiny_bert_dir(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="module")
