@@ -5,6 +5,8 @@ returns `(logits (B, T, V), state)`), `_epoch_batches` (training batches for its
 `_score` (ln p of each counted target) and the incremental-state hooks — and this class adds
 the parameter checks, the one training loop (`training.train`), save/load and the contract's
 normalisation: every distribution is `log_softmax` over the logits with `<s>` set to -inf.
+`ModuleState` is the part the masked `bert` (`langmodels.neural.bert`) shares with them: the torch
+runtime, the parameter count, the learning curve and the module's weights as saved arrays.
 """
 
 from __future__ import annotations
