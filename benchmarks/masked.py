@@ -13,7 +13,7 @@ Pseudo-perplexity is not a perplexity (the PLLs of a sentence do not multiply in
 probability): the two columns answer different questions and are printed side by side only to
 show the scale of each, not to rank the models.
 
-    python benchmarks/masked.py --data-dir ../shared/data [--corpora ptb,wt2] [--epochs 5]
+    python benchmarks/masked.py --data-dir ../shared/data [--corpora ptb,wt2] [--epochs 5] [--models bert,transformer]
 
 Load averages are printed beside each timing; a run with load above the core count is noisy.
 """
@@ -47,7 +47,7 @@ def run(name: str, data_dir: Path, args) -> None:
               "epochs": args.epochs, "batch_size": 32, "lr": args.lr, "weight_decay": 0.01, "warmup": 100,
               "dropout": 0.1, "positions": "learned", "device": "cpu", "threads": args.threads,
               "progress": False}
-    for label in ("bert", "transformer"):
+    for label in args.models.split(","):
         model = lm.make(label, **shared)
         before, t0 = load_avg(), time.perf_counter()
         model.fit(train)
@@ -76,6 +76,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", type=Path, required=True)
     p.add_argument("--corpora", default="ptb,wt2")
+    p.add_argument("--models", default="bert,transformer", help="which of bert,transformer to run")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--dim", type=int, default=128)
     p.add_argument("--layers", type=int, default=2)
