@@ -13,7 +13,8 @@ Pseudo-perplexity is not a perplexity (the PLLs of a sentence do not multiply in
 probability): the two columns answer different questions and are printed side by side only to
 show the scale of each, not to rank the models.
 
-    python benchmarks/masked.py --data-dir ../shared/data [--corpora ptb,wt2] [--epochs 5] [--models bert,transformer]
+    python benchmarks/masked.py --data-dir ../shared/data [--corpora ptb,wt2] [--epochs 5]
+                                [--models bert,transformer]
 
 Load averages are printed beside each timing; a run with load above the core count is noisy.
 """
