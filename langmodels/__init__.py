@@ -1,7 +1,8 @@
 """langmodels: classic and neural language models under one contract.
 
 Every model — n-gram, HMM, RNN/LSTM/GRU, Transformer — predicts the next token over one shared
-vocabulary and is scored by the same code, so their numbers can be compared.
+vocabulary and is scored by the same code, so their numbers can be compared. Masked (BERT-style)
+models have a contract of their own, `MaskedLanguageModel` (`available_models("masked")`).
 
 Heavy dependencies (torch, nltk, hmmlearn) are imported only when a model that needs them is made.
 """
@@ -23,12 +24,13 @@ from .errors import (
     UnknownModelError,
     VocabularyMismatchError,
 )
+from .masked import MaskedLanguageModel
 from .metrics import EvaluationReport, evaluate, perplexity
 from .registry import available_models, get_class, make, register
 from .vocabulary import BOS, EOS, UNK, Vocabulary
 
 __all__ = [
-    "__version__", "LanguageModel", "Corpus", "Vocabulary", "UNK", "BOS", "EOS",
+    "__version__", "LanguageModel", "MaskedLanguageModel", "Corpus", "Vocabulary", "UNK", "BOS", "EOS",
     "make", "available_models", "register", "get_class", "load", "clone",
     "evaluate", "perplexity", "EvaluationReport",
     "LangModelsError", "EmptyCorpusError", "EncodingError", "UnknownModelError",

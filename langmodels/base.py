@@ -8,6 +8,9 @@ generation — is derived from that question (or a faster path that must agree w
 model can be scored by different rules from another. Three descriptive queries complete what
 evaluation may ask: `scoring_context`, `n_parameters()` and `learning_curve()`.
 
+What does not depend on the query — parameters, `fit`, the fitted-state checks, `save` and
+`load` — lives in `Estimator`, which the masked models' contract (`langmodels.masked`) shares.
+
 Subclasses implement `_fit`, `_next_logprobs` and optionally `_token_logprobs` (a vectorised
 path), `_get_state`/`_set_state` (arrays for `save`), the incremental-state hooks, and
 override the descriptive queries where the defaults do not describe them.
@@ -37,25 +40,15 @@ FORMAT_VERSION = 1
 ARRAYS_FILE = "arrays.safetensors"
 
 
-class LanguageModel(ABC):
-    """Base class of every model. See the module docstring for the contract.
-
-    Good calls::
-
-        model = make("kneser-ney", order=3).fit(train)      # fit returns the model
-        model.next_logprobs([[], [5, 9]])                    # (2, V): after <s>, after <s> 5 9
-        model.token_logprobs(test)                           # test built on model.vocab_
-
-    Bad calls::
-
-        model.next_logprobs([[BOS_ID, 5]])   # histories exclude <s>: error
-        model.token_logprobs(other_vocab)    # VocabularyMismatchError
+class Estimator(ABC):
+    """What every registered model shares, causal or masked: scikit-learn-style parameters,
+    `fit` (which adopts the corpus's vocabulary and tokenizer), the fitted-state checks, the
+    descriptive queries `n_parameters` and `learning_curve`, and `save` (config.json, vocab.json
+    and safetensors arrays; `load` reads any of them back). A family subclasses `LanguageModel`
+    (the next-token contract) or `langmodels.masked.MaskedLanguageModel`, never this directly.
     """
 
     registry_name: ClassVar[str | None] = None  # set by the registry
-    #: Families whose scores depend on an incremental state can say so; the default state is
-    #: the list of histories, re-scored from scratch at each step.
-    has_incremental_state: ClassVar[bool] = False
     #: The name of the tokenizer (`langmodels.tokenize`) of the text the model was fitted on:
     #: `generate` splits string prompts and joins outputs with it. `fit` adopts the corpus's,
     #: `load` restores it; a model built another way (an ARPA file, given parameters) and a model
@@ -80,7 +73,7 @@ class LanguageModel(ABC):
         """The constructor's keyword arguments, as stored."""
         return {name: getattr(self, name) for name in self.param_names()}
 
-    def set_params(self, **params) -> LanguageModel:
+    def set_params(self, **params) -> Estimator:
         valid = self.param_names()
         for name, value in params.items():
             if name not in valid:
@@ -94,7 +87,7 @@ class LanguageModel(ABC):
         shown = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
         return f"{type(self).__name__}({', '.join(shown)})"
 
-    def check_params(self) -> LanguageModel:
+    def check_params(self) -> Estimator:
         """Validate the hyper-parameters without fitting (as `fit` does first); returns `self`.
 
         Raises InvalidParameterError naming the bad parameter, so a command can fail before it
@@ -107,7 +100,7 @@ class LanguageModel(ABC):
         """Validate hyper-parameters; raise InvalidParameterError naming the bad one."""
 
     # --- fitting ---------------------------------------------------------------------------
-    def fit(self, corpus: Corpus, valid: Corpus | None = None, **kwargs) -> LanguageModel:
+    def fit(self, corpus: Corpus, valid: Corpus | None = None, **kwargs) -> Estimator:
         """Learn from `corpus` (and `valid`, for early stopping where the family uses it).
 
         Replaces any earlier fit; the model adopts `corpus.vocab` and `corpus.tokenizer`.
@@ -173,17 +166,7 @@ class LanguageModel(ABC):
         self._check_fitted()
         return len(self.vocab_)
 
-    # --- what evaluation may ask besides the query --------------------------------------------
-    # Metrics, the benchmark harness and the CLI read a model through these three and the query
-    # below, never through a family's own attributes.
-    @property
-    def scoring_context(self) -> str:
-        """How `token_logprobs` reads a corpus: "sentence" (each sequence from `<s>`, the
-        default) or "stream" (the corpus as one text, each token seeing the ones before it);
-        a mixture whose components disagree says "mixed"."""
-        self._check_fitted()
-        return "sentence"
-
+    # --- descriptive queries ------------------------------------------------------------------
     def n_parameters(self) -> int:
         """The number of learned numbers the model stores. The default counts every entry of the
         arrays it saves; families whose saved arrays hold more than that (indices, a tokenizer)
@@ -199,6 +182,74 @@ class LanguageModel(ABC):
         keys (the epoch, the learning rate, ...). Empty for a model fitted in one pass."""
         self._check_fitted()
         return []
+
+    # --- persistence -------------------------------------------------------------------------
+    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Learned arrays (saved as safetensors) and JSON-able learned values."""
+        return {}, {}
+
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Restore what `_get_state` returned (self.vocab_ is already set)."""
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write `config.json`, `vocab.json` and the arrays; the directory appears whole or not at all."""
+        self._check_fitted()
+        if self.registry_name is None:
+            raise CheckpointError(f"{type(self).__name__} is not registered; register it to save it")
+        arrays, meta = self._get_state()
+        directory = Path(directory)
+        with atomic_directory(directory) as tmp:
+            write_json_atomic(tmp / "config.json", {
+                "model": self.registry_name,
+                "params": params_to_json(self.get_params()),
+                "state": _jsonable(meta),
+                "vocab_fingerprint": self.vocab_.fingerprint,
+                "tokenizer": self.tokenizer_name_,
+                **({"partial_fit": self.partial_fit_} if self.is_partial_fit else {}),
+                "langmodels_version": __version__,
+                "format_version": FORMAT_VERSION,
+            }, sort_keys=False)  # parameter dicts load in the order they were given
+            self.vocab_.save(tmp / "vocab.json")
+            if arrays:
+                from safetensors.numpy import save_file
+
+                save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp / ARRAYS_FILE))
+            self._save_extra(tmp)
+        return directory
+
+    def _save_extra(self, directory: Path) -> None:
+        """Families may write further files (e.g. ARPA) into the checkpoint directory."""
+
+
+class LanguageModel(Estimator):
+    """Base class of every model. See the module docstring for the contract.
+
+    Good calls::
+
+        model = make("kneser-ney", order=3).fit(train)      # fit returns the model
+        model.next_logprobs([[], [5, 9]])                    # (2, V): after <s>, after <s> 5 9
+        model.token_logprobs(test)                           # test built on model.vocab_
+
+    Bad calls::
+
+        model.next_logprobs([[BOS_ID, 5]])   # histories exclude <s>: error
+        model.token_logprobs(other_vocab)    # VocabularyMismatchError
+    """
+
+    #: Families whose scores depend on an incremental state can say so; the default state is
+    #: the list of histories, re-scored from scratch at each step.
+    has_incremental_state: ClassVar[bool] = False
+
+    # --- what evaluation may ask besides the query --------------------------------------------
+    # Metrics, the benchmark harness and the CLI read a model through these three and the query
+    # below, never through a family's own attributes.
+    @property
+    def scoring_context(self) -> str:
+        """How `token_logprobs` reads a corpus: "sentence" (each sequence from `<s>`, the
+        default) or "stream" (the corpus as one text, each token seeing the ones before it);
+        a mixture whose components disagree says "mixed"."""
+        self._check_fitted()
+        return "sentence"
 
     # --- the query -------------------------------------------------------------------------
     def next_logprobs(self, histories: Sequence[Sequence[int]]) -> np.ndarray:
@@ -340,46 +391,10 @@ class LanguageModel(ABC):
 
         return generate(self, prompts, **kwargs)
 
-    # --- persistence -------------------------------------------------------------------------
-    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Learned arrays (saved as safetensors) and JSON-able learned values."""
-        return {}, {}
 
-    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        """Restore what `_get_state` returned (self.vocab_ is already set)."""
-
-    def save(self, directory: str | os.PathLike) -> Path:
-        """Write `config.json`, `vocab.json` and the arrays; the directory appears whole or not at all."""
-        self._check_fitted()
-        if self.registry_name is None:
-            raise CheckpointError(f"{type(self).__name__} is not registered; register it to save it")
-        arrays, meta = self._get_state()
-        directory = Path(directory)
-        with atomic_directory(directory) as tmp:
-            write_json_atomic(tmp / "config.json", {
-                "model": self.registry_name,
-                "params": params_to_json(self.get_params()),
-                "state": _jsonable(meta),
-                "vocab_fingerprint": self.vocab_.fingerprint,
-                "tokenizer": self.tokenizer_name_,
-                **({"partial_fit": self.partial_fit_} if self.is_partial_fit else {}),
-                "langmodels_version": __version__,
-                "format_version": FORMAT_VERSION,
-            }, sort_keys=False)  # parameter dicts load in the order they were given
-            self.vocab_.save(tmp / "vocab.json")
-            if arrays:
-                from safetensors.numpy import save_file
-
-                save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp / ARRAYS_FILE))
-            self._save_extra(tmp)
-        return directory
-
-    def _save_extra(self, directory: Path) -> None:
-        """Families may write further files (e.g. ARPA) into the checkpoint directory."""
-
-
-def load(directory: str | os.PathLike) -> LanguageModel:
-    """Load a model saved by `LanguageModel.save`. Runs no code from the files."""
+def load(directory: str | os.PathLike) -> Estimator:
+    """Load a model saved by `save`: a `LanguageModel` or a masked one, whichever was saved.
+    Runs no code from the files."""
     from .registry import make
 
     directory = Path(directory)
@@ -439,7 +454,7 @@ def _saved_tokenizer(directory: Path, config: dict) -> str:
     return name
 
 
-def clone(model: LanguageModel) -> LanguageModel:
+def clone(model: Estimator) -> Estimator:
     """A new unfitted model with the same class and parameters, as scikit-learn's `clone` makes it.
 
     Each parameter is deep-copied, so the twin shares no list or dict with `model` (immutable

@@ -295,9 +295,13 @@ def cmd_train(args) -> int:
         "split_seed": args.split_seed, "fit_seconds": seconds})
     msg = f"trained {args.model} on {ds.train.n_tokens} tokens in {seconds:.1f}s; saved to {out}"
     if ds.valid is not None:
+        from .masked import MaskedLanguageModel
         from .metrics import perplexity
 
-        msg += f" (valid perplexity {perplexity(model, ds.valid):.3f})"
+        if isinstance(model, MaskedLanguageModel):
+            msg += f" (valid pseudo-perplexity {model.pseudo_perplexity(ds.valid):.3f})"
+        else:
+            msg += f" (valid perplexity {perplexity(model, ds.valid):.3f})"
     print(msg)
     return 0
 
@@ -357,8 +361,11 @@ def _training_info(model_dir) -> dict:
 
 
 def cmd_evaluate(args) -> int:
+    import numpy as np
+
     from .base import load
     from .corpus import Corpus
+    from .masked import MaskedLanguageModel
     from .metrics import evaluate, ranking_metrics
 
     model = load(args.model_dir)
@@ -386,8 +393,20 @@ def cmd_evaluate(args) -> int:
         corpus = (split if split.vocab.fingerprint == model.vocab_.fingerprint else
                   Corpus.from_tokens([split.vocab.decode(s) for s in split.sequences()], vocab=model.vocab_,
                                      tokenizer=split.tokenizer, name=split.name))
-    report = evaluate(model, corpus)
     ranks = ranking_metrics(model, corpus)
+    if isinstance(model, MaskedLanguageModel):
+        # no perplexity: a masked model's own score, each token masked alone (both sides visible)
+        pll = model.pseudo_log_likelihood(corpus)
+        report = {"pseudo_perplexity": float(np.exp(-pll.mean())), "pseudo_log_likelihood": float(pll.sum()),
+                  "n_tokens": len(pll)}
+        if args.json:
+            print(json.dumps({**report, **ranks}, indent=2))
+        else:
+            print(f"pseudo-perplexity {report['pseudo_perplexity']:.4f} (not comparable with perplexity) | "
+                  f"{len(pll)} tokens")
+            print(" | ".join(f"{k} {v:.4f}" for k, v in ranks.items()) + " (both sides visible)")
+        return 0
+    report = evaluate(model, corpus)
     partial = model.partial_fit_ if model.is_partial_fit else None
     if args.json:
         print(json.dumps({**report.to_dict(), **ranks, **({"partial_fit": partial} if partial else {})},
@@ -403,8 +422,12 @@ def cmd_evaluate(args) -> int:
 def cmd_generate(args) -> int:
     from .base import load
     from .generation import generate
+    from .masked import MaskedLanguageModel
 
     model = load(args.model_dir)
+    if isinstance(model, MaskedLanguageModel):
+        raise UsageError(f"{args.model_dir} holds a masked model ({model.registry_name}): it has no "
+                         "next-token distribution to generate from (its fill_mask fills <mask> slots)")
     # None: the model's own tokenizer (training.json names it for models saved before it was recorded)
     tokenizer = args.tokenizer or _training_info(args.model_dir).get("tokenizer")
     prompts = args.prompt if args.prompt is not None else [""]
@@ -447,7 +470,7 @@ def cmd_datasets(args) -> int:
 def cmd_models(args) -> int:
     from .registry import available_models, get_class
 
-    names = args.names or available_models()
+    names = args.names or available_models() + available_models("masked")
     for name in names:
         try:
             cls = get_class(name)

@@ -37,18 +37,43 @@ _MODELS: dict[str, str | type] = {
     "interpolated": "langmodels.interpolated:InterpolatedModel",
     "hf-causal": "langmodels.hf.model:HFCausalModel",
 }
+# Masked (BERT-style) models obey `langmodels.masked.MaskedLanguageModel`, not the causal contract:
+# `make` builds them, but `available_models()` (what the contract suite and the harness's default
+# iterate) lists only the causal ones.
+_MASKED: dict[str, str | type] = {
+    "bert": "langmodels.neural.bert:BertModel",
+    "hf-masked": "langmodels.hf.masked:HFMaskedModel",
+}
+KINDS = ("causal", "masked")
 
 
-def available_models() -> list[str]:
-    """Names accepted by `make`, in registration order."""
-    return list(_MODELS)
+def _table(kind: str) -> dict[str, str | type]:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    return _MODELS if kind == "causal" else _MASKED
 
 
-def register(name: str, cls: type | str, overwrite: bool = False) -> None:
-    """Add a model class (or a "module:Class" path) under `name`."""
-    if name in _MODELS and not overwrite:
+def available_models(kind: str = "causal") -> list[str]:
+    """Names accepted by `make`, in registration order: the causal models (`LanguageModel`), or
+    with kind="masked" the masked ones (`langmodels.masked.MaskedLanguageModel`)."""
+    return list(_table(kind))
+
+
+def register(name: str, cls: type | str, overwrite: bool = False, kind: str | None = None) -> None:
+    """Add a model class (or a "module:Class" path) under `name`.
+
+    `kind` ("causal" or "masked") says which list it joins; None reads it from a class (a
+    `MaskedLanguageModel` subclass is masked) and means "causal" for a path.
+    """
+    if kind is None:
+        from .masked import MaskedLanguageModel
+
+        kind = "masked" if isinstance(cls, type) and issubclass(cls, MaskedLanguageModel) else "causal"
+    table = _table(kind)
+    if (name in _MODELS or name in _MASKED) and not overwrite:
         raise ValueError(f"model name {name!r} is already registered; pass overwrite=True to replace it")
-    _MODELS[name] = cls
+    (_MASKED if table is _MODELS else _MODELS).pop(name, None)
+    table[name] = cls
     if isinstance(cls, type):
         cls.registry_name = name
 
@@ -62,19 +87,21 @@ def _suggestion(word: str, names: list[str]) -> str:
 
 
 def get_class(name: str) -> type:
-    """The class registered under `name` (imported on first use).
+    """The class registered under `name` (imported on first use), causal or masked.
 
     Names are exact: `get_class("LSTM")` raises UnknownModelError suggesting 'lstm'."""
+    table = _MASKED if isinstance(name, str) and name in _MASKED else _MODELS
     try:
-        target = _MODELS[name]
+        target = table[name]
     except (KeyError, TypeError):
-        raise UnknownModelError(f"unknown model {name!r}{_suggestion(name, list(_MODELS))} "
-                                f"Known models: {', '.join(_MODELS)}") from None
+        known = [*_MODELS, *_MASKED]
+        raise UnknownModelError(f"unknown model {name!r}{_suggestion(name, known)} "
+                                f"Known models: {', '.join(known)}") from None
     if isinstance(target, str):
         module, _, attr = target.partition(":")
         target = getattr(importlib.import_module(module), attr)
         target.registry_name = name
-        _MODELS[name] = target
+        table[name] = target
     return target
 
 

@@ -42,7 +42,35 @@ FAST_PARAMS: dict[str, dict] = {
     "interpolated": {"components": [["kneser-ney", {"order": 2}], ["unigram", {"k": 0.5}]]},
     "hf-causal": {"config": {"n_layer": 1, "n_embd": 16, "n_head": 2, "n_positions": 128},
                   "bpe_vocab_size": 300, "seed": 0, "progress": False},
+    # masked models (tests/test_masked_contract.py)
+    "bert": {"embed_dim": 8, "n_heads": 2, "n_layers": 1, "block_size": 16, "epochs": 2, "batch_size": 4,
+             "seed": 0, "device": "cpu", "progress": False},
 }
+
+
+BERT_SPECIALS = {"unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+                 "mask_token": "[MASK]"}
+
+
+def tiny_bert_dir(path: Path) -> Path:
+    """Save into `path` a BERT directory built offline: WordPiece of 40 pieces trained on TOY_TRAIN
+    (dogs = dog ##s, red = r ##e ##d) and a randomly initialised 1-layer network."""
+    import torch
+    import transformers as tf
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tk = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tk.train_from_iterator(TOY_TRAIN, trainers.WordPieceTrainer(
+        vocab_size=40, special_tokens=list(BERT_SPECIALS.values()), show_progress=False))
+    tok = tf.PreTrainedTokenizerFast(tokenizer_object=tk, **BERT_SPECIALS)
+    torch.manual_seed(0)
+    net = tf.BertForMaskedLM(tf.BertConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=1,
+                                           num_attention_heads=2, intermediate_size=32,
+                                           max_position_embeddings=64, pad_token_id=tok.pad_token_id))
+    tok.save_pretrained(path)
+    net.save_pretrained(path)
+    return path
 
 
 def shared_data_or_skip(*parts: str) -> Path:

@@ -300,3 +300,24 @@ def test_evaluate_says_a_model_is_a_partial_fit(capsys, tmp_path, corpus_dir, mo
     code, out, _ = run(capsys, "evaluate", str(tmp_path / "hmm"), "--file", str(corpus_dir / "test.txt"),
                        "--json")
     assert json.loads(out)["partial_fit"] == {"reason": "interrupted", "iterations": 1}
+
+
+def test_a_masked_model_trains_and_evaluates_by_pseudo_perplexity_and_refuses_to_generate(
+        capsys, tmp_path, corpus_dir):
+    import langmodels as lm
+
+    model_dir = tmp_path / "bert"
+    params = ["embed_dim=8", "n_heads=2", "n_layers=1", "block_size=16", "epochs=1", "batch_size=4",
+              "device=cpu", "progress=False"]
+    code, out, err = run(capsys, "train", "bert", "--corpus", str(corpus_dir), "--out", str(model_dir),
+                         *[x for p in params for x in ("--param", p)])
+    assert code == 0, err
+    assert "valid pseudo-perplexity" in out and "valid perplexity" not in out
+    code, out, err = run(capsys, "evaluate", str(model_dir), "--json")
+    assert code == 0, err
+    metrics = json.loads(out)
+    test = lm.Corpus.from_file(corpus_dir / "test.txt", vocab=lm.load(model_dir).vocab_)
+    assert metrics["pseudo_perplexity"] == pytest.approx(lm.load(model_dir).pseudo_perplexity(test))
+    assert "perplexity" not in metrics and {"top1_accuracy", "mrr"} <= set(metrics)
+    code, out, err = run(capsys, "generate", str(model_dir), "--prompt", "the")
+    assert code == 2 and "masked model" in err

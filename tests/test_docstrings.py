@@ -43,7 +43,7 @@ def constructor_params(cls) -> list[str]:
             if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
-ESTIMATORS = [pytest.param(name, id=name) for name in available_models()]
+ESTIMATORS = [pytest.param(name, id=name) for name in available_models() + available_models("masked")]
 
 
 def _class(name):

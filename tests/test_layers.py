@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "langmodels"
 LAYERS = {  # first component of the module path inside langmodels -> layer
     "errors": 0, "_io": 0, "_checks": 0, "_maths": 0, "_version": 0, "_torch": 0,
     "vocabulary": 0, "tokenize": 0, "corpus": 0, "datasets": 0,
-    "base": 1, "registry": 1,
+    "base": 1, "registry": 1, "masked": 1,
     "baselines": 2, "ngram": 2, "hmm": 2, "neural": 2, "hf": 2, "interpolated": 2,
     "metrics": 3, "generation": 3,
     "classify": 4, "bench": 4,
@@ -141,7 +141,7 @@ def test_the_check_catches_lazy_upward_imports(tmp_path):
 # `check_params`, `check_histories`, `fit_options`, ...). The check reads attribute accesses
 # `x._name` where x is a variable that by the project's naming holds a model or a model class,
 # or a direct `make(...)` / `get_class(...)` result.
-FAMILIES = {"base", "baselines", "ngram", "hmm", "neural", "hf"}
+FAMILIES = {"base", "masked", "baselines", "ngram", "hmm", "neural", "hf"}
 MODEL_NAMES = {"model", "m", "lm", "cls", "component", "twin"}
 MODEL_FACTORIES = {"make", "get_class"}
 

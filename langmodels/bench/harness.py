@@ -27,6 +27,7 @@ from .._maths import bits_per_unit, perplexity_from_total
 from .._version import __version__
 from ..corpus import Corpus
 from ..errors import InvalidParameterError
+from ..masked import MaskedLanguageModel
 from ..metrics import evaluate, ranking_metrics
 from ..registry import get_class, make
 from .records import merge_generations, read_records, write_generations, write_records
@@ -87,8 +88,11 @@ def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None,
             else:
                 write_generations(out, entry["label"], seed, gens)
                 store[key] = record
+                m = record["metrics"]
+                score = (f"ppl {m['perplexity']:.3f}" if "perplexity" in m
+                         else f"pseudo-ppl {m['pseudo_perplexity']:.3f}")
                 log(f"[{i}/{len(todo)}] {entry['label']} seed {seed}: "
-                    f"ppl {record['metrics']['perplexity']:.3f}, fit {record['fit_seconds']:.1f}s, "
+                    f"{score}, fit {record['fit_seconds']:.1f}s, "
                     f"scoring {record['score_seconds']:.1f}s, generation {record['generate_seconds']:.1f}s")
         write_records(out, list(store.values()))
         if bar:
@@ -180,6 +184,8 @@ def score_model(model, data, metric_spec: dict, label: str) -> tuple[dict, list[
     from ..metrics.bleu import continuation_bleu, sample_sequences, unconditional_metrics
 
     test = data.test
+    if isinstance(model, MaskedLanguageModel):
+        return score_masked(model, test, metric_spec)
     t0 = time.perf_counter()
     metrics = evaluate(model, test).to_dict()
     if "ranking" in metric_spec:
@@ -204,6 +210,20 @@ def score_model(model, data, metric_spec: dict, label: str) -> tuple[dict, list[
         gens += [{"model": label, "mode": "unconditional", "prompt": "", "hypothesis": " ".join(s),
                   "reference": None} for s in samples]
     return metrics, gens, {"score_seconds": score_seconds, "generate_seconds": time.perf_counter() - t0}
+
+
+def score_masked(model, test: Corpus, metric_spec: dict) -> tuple[dict, list[dict], dict]:
+    """A masked model's metrics: pseudo-perplexity exp(-mean PLL) (never a perplexity: it goes in
+    its own column) and, with `ranking`, top-k / MRR with each token masked alone. It cannot
+    generate, so it has no BLEU or samples."""
+    t0 = time.perf_counter()
+    pll = model.pseudo_log_likelihood(test)
+    total = float(pll.sum())
+    metrics = {"pseudo_log_likelihood": total, "n_tokens": int(len(pll)), "n_sequences": len(test),
+               "pseudo_perplexity": perplexity_from_total(total, len(pll))}
+    if "ranking" in metric_spec:
+        metrics.update(ranking_metrics(model, test))
+    return metrics, [], {"score_seconds": time.perf_counter() - t0, "generate_seconds": 0.0}
 
 
 def _continuation_rouge(generations: list[dict]) -> dict | None:

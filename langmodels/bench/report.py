@@ -32,6 +32,8 @@ def _pct(get):
 # (column, how to read it from a record, format)
 COLUMNS: list[tuple[str, Callable, str]] = [
     ("perplexity", _get("metrics", "perplexity"), ".2f"),
+    # Masked models: exp(-mean pseudo-log-likelihood), on its own scale (see `notes`).
+    ("pseudo-perplexity", _get("metrics", "pseudo_perplexity"), ".2f"),
     ("bits/char", _get("metrics", "bits_per_char"), ".3f"),
     ("top-1 %", _pct(_get("metrics", "top1_accuracy")), ".2f"),
     ("top-5 %", _pct(_get("metrics", "top5_accuracy")), ".2f"),
@@ -111,6 +113,14 @@ def csv_table(records: list[dict]) -> str:
     return buf.getvalue()
 
 
+MASKED_NOTE = ("- Pseudo-perplexity (masked models): exp(-mean pseudo-log-likelihood), each test token "
+               "scored with it alone masked and both sides visible (Salazar et al., 2020), `</s>` "
+               "included. It is NOT comparable with perplexity: the PLLs of a sentence are not a "
+               "factorisation of its probability, and seeing the right-hand side makes each "
+               "prediction easier. A masked model's top-k / MRR are likewise ranks with both sides "
+               "visible, not next-token ranks.")
+
+
 def notes(records: list[dict]) -> str:
     """What the numbers mean: data, protocols and signatures, measured as recorded."""
     failed = [f"- **Failed**: {r['label']} (seed {r['seed']}): {r['error']}"
@@ -125,6 +135,7 @@ def notes(records: list[dict]) -> str:
              "- Perplexity: exp of the total NLL over all counted test tokens, `</s>` included; bits/char "
              "divides the total NLL in bits by the characters of the detokenised text (one newline each).",
              "- top-k / MRR: rank of each true next token, ties shared at random (in expectation).",
+             *([MASKED_NOTE] if any("pseudo_perplexity" in r["metrics"] for r in models) else []),
              "- ± is the standard deviation over model seeds (ddof 1); models without a seed run once."]
     cb = r0["metrics"].get("continuation_bleu")
     if cb:

@@ -2,10 +2,12 @@
 
 - `model.py`: `HFCausalModel`, a pretrained or freshly configured causal LM scored per word
 - `training.py`: what it gives the one training loop of `langmodels.neural.training`
+- `masked.py`: `HFMaskedModel`, a pretrained masked LM scored per word (the masked contract)
 
 Importing this package imports neither torch nor transformers.
 """
 
+from .masked import HFMaskedModel
 from .model import HFCausalModel
 
-__all__ = ["HFCausalModel"]
+__all__ = ["HFCausalModel", "HFMaskedModel"]

@@ -369,27 +369,40 @@ class HFCausalModel(LanguageModel):
     def _get_state(self):
         arrays = {f"net.{k}": v.detach().cpu().float().numpy().copy()
                   for k, v in self.net_.state_dict().items()}
-        arrays["tokenizer_json"] = np.frombuffer(
-            self.tokenizer_.backend_tokenizer.to_str().encode("utf-8"), dtype=np.uint8).copy()
-        names = ("bos_token", "eos_token", "unk_token", "pad_token")
-        specials = {k: getattr(self.tokenizer_, k) for k in names}
+        tok_arrays, specials = tokenizer_to_arrays(self.tokenizer_,
+                                                   ("bos_token", "eos_token", "unk_token", "pad_token"))
+        arrays.update(tok_arrays)
         return arrays, {"hf_config": self.net_.config.to_dict(), "special_tokens": specials,
                         "history": self.history_}
 
     def _set_state(self, arrays, meta):
         tf = _transformers()
         import torch
-        from tokenizers import Tokenizer
 
-        tok = tf.PreTrainedTokenizerFast(
-            tokenizer_object=Tokenizer.from_str(bytes(arrays["tokenizer_json"]).decode("utf-8")),
-            **{k: v for k, v in meta["special_tokens"].items() if v is not None})
+        tok = tokenizer_from_arrays(arrays, meta["special_tokens"])
         cfg = dict(meta["hf_config"])
         net = tf.AutoModelForCausalLM.from_config(tf.AutoConfig.for_model(cfg.pop("model_type"), **cfg))
         state = {k[4:]: torch.from_numpy(np.asarray(v)) for k, v in arrays.items() if k.startswith("net.")}
         net.load_state_dict(state, strict=True)
         self._adopt(tok, net)
         self.history_ = list(meta.get("history", []))
+
+
+def tokenizer_to_arrays(tok, names) -> tuple[dict, dict]:
+    """A fast tokenizer as a uint8 array of its JSON (safetensors holds arrays only, and JSON runs
+    no code), and the special tokens `names` it needs back."""
+    data = np.frombuffer(tok.backend_tokenizer.to_str().encode("utf-8"), dtype=np.uint8).copy()
+    return {"tokenizer_json": data}, {k: getattr(tok, k) for k in names}
+
+
+def tokenizer_from_arrays(arrays, specials: dict):
+    """Undo `tokenizer_to_arrays`."""
+    tf = _transformers()
+    from tokenizers import Tokenizer
+
+    return tf.PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer.from_str(bytes(arrays["tokenizer_json"]).decode("utf-8")),
+        **{k: v for k, v in specials.items() if v is not None})
 
 
 def _load_pretrained(name: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..corpus import Corpus
+from ..masked import MaskedLanguageModel
 from ..vocabulary import BOS_ID
 
 
@@ -16,13 +17,17 @@ def ranking_metrics(model, corpus: Corpus, ks: tuple[int, ...] = (1, 5),
 
     Ties are broken uniformly at random in expectation (a uniform model gets top-1 accuracy
     exactly 1/(V-1), not 1); `<s>` is never a candidate. The distributions come from
-    `model.target_distributions`, holding at most about `max_batch_floats` scores in memory.
+    `model.target_distributions`, holding at most about `max_batch_floats` scores in memory; for
+    a masked model from `masked_target_distributions`: each token masked alone, both sides
+    visible (so its numbers answer a different, easier question than a causal model's).
     """
     V = len(model.vocab_)
     harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, V + 1))])  # H(n), n = 0..V
     hits = np.zeros(len(ks))
     rr, n = 0.0, 0
-    for lp, target in model.target_distributions(corpus, max_batch_floats):
+    source = (model.masked_target_distributions if isinstance(model, MaskedLanguageModel)
+              else model.target_distributions)
+    for lp, target in source(corpus, max_batch_floats):
         own = lp[np.arange(len(target)), target][:, None]
         greater = (lp > own).sum(axis=1)
         # <s> (always -inf) is never a candidate: take it out of the ties it joins.

@@ -5,6 +5,8 @@ returns `(logits (B, T, V), state)`), `_epoch_batches` (training batches for its
 `_score` (ln p of each counted target) and the incremental-state hooks — and this class adds
 the parameter checks, the one training loop (`training.train`), save/load and the contract's
 normalisation: every distribution is `log_softmax` over the logits with `<s>` set to -inf.
+`ModuleState` is the part the masked `bert` (`langmodels.neural.bert`) shares with them: the torch
+runtime, the parameter count, the learning curve and the module's weights as saved arrays.
 """
 
 from __future__ import annotations
@@ -40,7 +42,64 @@ def carry_over(state: dict, base_vocab, vocab) -> dict:
     return {k: v.index_select(0, idx) if k in VOCAB_ROWS else v.clone() for k, v in state.items()}
 
 
-class NeuralModel(LanguageModel):
+class ModuleState:
+    """What every estimator around one trained `nn.Module` (`module_`, with `history_` from the
+    training loop) shares, causal or masked: the torch runtime, the parameter count, the learning
+    curve, and save / load of the module's weights as arrays."""
+
+    def _threads(self):
+        """The block runs with `threads` torch CPU threads (None: one; see langmodels._torch)."""
+        return torch_threads(self.threads)
+
+    def _torch_device(self):
+        return resolve_device(self.device)
+
+    def n_parameters(self) -> int:
+        """The trainable numbers of the network: the sizes of its parameters, a tied weight
+        counted once (fixed buffers such as sinusoidal positions are not parameters)."""
+        self._check_fitted()
+        return int(sum(p.numel() for p in self.module_.parameters()))
+
+    def learning_curve(self) -> list[dict]:
+        """The `history_` records, one per epoch (epoch, step, lr, train_loss, train_tokens_per_s
+        and valid_loss when validated), each with `train_nll` = train_loss (the mean training
+        loss of the epoch, measured while the weights changed) and `valid_nll` = valid_loss
+        (measured after the epoch), both in nats per counted token."""
+        self._check_fitted()
+        return [{**r, "train_nll": r.get("train_loss"), "valid_nll": r.get("valid_loss")}
+                for r in self.history_]
+
+    # --- persistence ---------------------------------------------------------------------------
+    def _get_state(self):
+        arrays = {k: v.detach().float().cpu().numpy() for k, v in self.module_.state_dict().items()}
+        return arrays, {"history": self.history_}
+
+    def _set_state(self, arrays, meta):
+        import torch
+
+        # Compare shapes on a module built on the meta device, which allocates nothing: an edited
+        # config (hidden_size=10**9) fails here instead of asking torch for terabytes.
+        try:
+            with torch.device("meta"):
+                expected = self._new_module(len(self.vocab_)).state_dict()
+        except RuntimeError as e:   # sizes whose element count overflows int64, even on meta
+            sizes = ", ".join(f"{k}={getattr(self, k)!r}" for k in getattr(self, "architecture", ()))
+            raise CheckpointError(f"the saved parameters ({sizes}) imply weights too large to describe "
+                                  f"({e}); an edited config.json?") from None
+        for name in arrays:
+            if name not in expected:
+                raise CheckpointError(f"saved array {name!r} is not a weight of a {type(self).__name__} "
+                                      f"with these parameters")
+        for name, tensor in expected.items():
+            check_stored_shape(name, arrays, tuple(tensor.shape))
+        torch.manual_seed(self.seed)
+        module = self._new_module(len(self.vocab_))
+        module.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()})
+        self.module_ = module.to(self._torch_device()).eval()
+        self.history_ = list(meta.get("history", []))
+
+
+class NeuralModel(ModuleState, LanguageModel):
     """Base of the neural estimators; see the module docstring. Subclasses define `__init__`.
 
     The training and runtime parameters the RNN, LSTM, GRU and Transformer models share are
@@ -211,13 +270,6 @@ class NeuralModel(LanguageModel):
         with self._threads():
             train(self, corpus, valid, resume=resume, on_epoch_end=on_epoch_end, init=init)
 
-    def _threads(self):
-        """The block runs with `threads` torch CPU threads (None: one; see langmodels._torch)."""
-        return torch_threads(self.threads)
-
-    def _torch_device(self):
-        return resolve_device(self.device)
-
     # --- scoring -------------------------------------------------------------------------------
     def _token_logprobs(self, corpus: Corpus) -> np.ndarray:
         import torch
@@ -290,47 +342,3 @@ class NeuralModel(LanguageModel):
         """The `context` hyper-parameter: "sentence" or "stream" (see `langmodels.neural.batching`)."""
         self._check_fitted()
         return self.context
-
-    def n_parameters(self) -> int:
-        """The trainable numbers of the network: the sizes of its parameters, a tied weight
-        counted once (fixed buffers such as sinusoidal positions are not parameters)."""
-        self._check_fitted()
-        return int(sum(p.numel() for p in self.module_.parameters()))
-
-    def learning_curve(self) -> list[dict]:
-        """The `history_` records, one per epoch (epoch, step, lr, train_loss, train_tokens_per_s
-        and valid_loss when validated), each with `train_nll` = train_loss (the mean training
-        loss of the epoch, measured while the weights changed) and `valid_nll` = valid_loss
-        (measured after the epoch), both in nats per counted token."""
-        self._check_fitted()
-        return [{**r, "train_nll": r.get("train_loss"), "valid_nll": r.get("valid_loss")}
-                for r in self.history_]
-
-    # --- persistence ---------------------------------------------------------------------------
-    def _get_state(self):
-        arrays = {k: v.detach().float().cpu().numpy() for k, v in self.module_.state_dict().items()}
-        return arrays, {"history": self.history_}
-
-    def _set_state(self, arrays, meta):
-        import torch
-
-        # Compare shapes on a module built on the meta device, which allocates nothing: an edited
-        # config (hidden_size=10**9) fails here instead of asking torch for terabytes.
-        try:
-            with torch.device("meta"):
-                expected = self._new_module(len(self.vocab_)).state_dict()
-        except RuntimeError as e:   # sizes whose element count overflows int64, even on meta
-            sizes = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.architecture)
-            raise CheckpointError(f"the saved parameters ({sizes}) imply weights too large to describe "
-                                  f"({e}); an edited config.json?") from None
-        for name in arrays:
-            if name not in expected:
-                raise CheckpointError(f"saved array {name!r} is not a weight of a {type(self).__name__} "
-                                      f"with these parameters")
-        for name, tensor in expected.items():
-            check_stored_shape(name, arrays, tuple(tensor.shape))
-        torch.manual_seed(self.seed)
-        module = self._new_module(len(self.vocab_))
-        module.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()})
-        self.module_ = module.to(self._torch_device()).eval()
-        self.history_ = list(meta.get("history", []))

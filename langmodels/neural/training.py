@@ -1,4 +1,4 @@
-"""The one training loop: the neural family (RNN, LSTM, GRU, Transformer) and Hugging Face models.
+"""The one training loop: the neural family (RNN, LSTM, GRU, Transformer, BERT) and Hugging Face models.
 
     for each epoch (data order drawn from rng(seed, epoch), so a resumed run sees the same batches):
         for each global batch (x, y, reset):          this rank's share of the rows
@@ -30,7 +30,7 @@ bf16 autocast, AdamW is fused, and `compile=True` uses torch.compile.
 
 Checkpoints are `state.json` + `tensors.safetensors` (never pickle), replaced whole each epoch.
 
-What the loop needs from a model (`NeuralModel` and `HFCausalModel` provide it):
+What the loop needs from a model (`NeuralModel`, `HFCausalModel` and the masked `BertModel` provide it):
 
     the training parameters checked by `check_training_params` (lr, optimizer, betas, weight_decay,
         epochs, max_steps, batch_size, clip, warmup, schedule, patience, seed, device, compile,

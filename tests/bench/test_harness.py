@@ -253,3 +253,26 @@ def test_only_names_models_of_the_spec(files, tmp_path):
                        "uniform, unigram"):
         run_benchmark(spec_for(files, tmp_path / "out"), only=["kneser-ney"])
     assert not (tmp_path / "out").exists()
+
+
+def test_a_masked_model_reports_pseudo_perplexity_in_its_own_column(files, tmp_path):
+    params = FAST_PARAMS["bert"]
+    spec = spec_for(files, tmp_path / "out", models=["unigram", {"model": "bert", "params": params}],
+                    metrics={"ranking": True, "continuation_bleu": {"k": 2, "max_prompts": 5,
+                                                                    "sample_seeds": [0]}})
+    records = {r["label"]: r for r in run_benchmark(spec, log=lambda line: None)}
+    train = lm.Corpus.from_file(files["train"])
+    test = lm.Corpus.from_file(files["test"], vocab=train.vocab)
+    bert = lm.make("bert", **params).fit(train, lm.Corpus.from_file(files["valid"], vocab=train.vocab))
+    metrics = records["bert"]["metrics"]
+    assert "perplexity" not in metrics and "continuation_bleu" not in metrics   # it cannot generate
+    assert metrics["pseudo_perplexity"] == pytest.approx(bert.pseudo_perplexity(test), rel=1e-9)
+    assert metrics["top1_accuracy"] == pytest.approx(
+        lm.metrics.ranking_metrics(bert, test)["top1_accuracy"], rel=1e-9)
+    table = (tmp_path / "out" / "results.md").read_text()
+    header = [c.strip() for c in table.splitlines()[2].split("|")]
+    row = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")] for r in table.splitlines()[4:6]}
+    ppl, pseudo = header.index("perplexity"), header.index("pseudo-perplexity")
+    assert row["bert"][ppl] == "" and row["bert"][pseudo] == f"{metrics['pseudo_perplexity']:.2f}"
+    assert row["unigram"][pseudo] == "" and row["unigram"][ppl] != ""
+    assert "NOT comparable with perplexity" in table

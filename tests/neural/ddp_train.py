@@ -1,4 +1,4 @@
-"""Run under torchrun by test_training.py: train two tiny models with DDP, rank 0 saves them.
+"""Run under torchrun by test_training.py: train tiny models with DDP, rank 0 saves them.
 
     python -m torch.distributed.run --standalone --nproc_per_node=2 tests/neural/ddp_train.py OUT
 """
@@ -18,6 +18,9 @@ MODELS = {
     "transformer": {"embed_dim": 8, "n_heads": 2, "n_layers": 1, "block_size": 8, "dropout": 0.0,
                     "context": "stream", "bptt": 4, "warmup": 2, "epochs": 2, "batch_size": 2,
                     "patience": None, "seed": 0, "device": "cpu", "progress": False},
+    # masked: every rank draws the same global batch and masks from rng(seed, epoch), then takes its rows
+    "bert": {"embed_dim": 8, "n_heads": 2, "n_layers": 1, "block_size": 8, "dropout": 0.0, "warmup": 2,
+             "epochs": 2, "batch_size": 2, "patience": None, "seed": 0, "device": "cpu", "progress": False},
 }
 
 
