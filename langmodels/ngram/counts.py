@@ -12,32 +12,33 @@ entry is `key // V`, its word `key % V`, and the successors of a context are one
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
 
 from ..corpus import Corpus
+from ..errors import InvalidParameterError
 from ..vocabulary import BOS_ID, EOS_ID
 
 
-def window_stream(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
+def window_stream(corpus: Corpus, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(tokens, starts): the corpus as one array `<s> a b </s> <s> c </s> ...` and the index
-    of each sentence's `<s>`."""
+    of each sentence's `<s>` (written into `out` when given: int64 by default)."""
     lengths = corpus.lengths.astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths + 2)[:-1]]).astype(np.int64)
-    tokens = np.empty(int((lengths + 2).sum()), dtype=np.int64)
+    n = int((lengths + 2).sum())
+    tokens = np.empty(n, dtype=np.int64) if out is None else out
     tokens[starts] = BOS_ID
     tokens[starts + lengths + 1] = EOS_ID
-    mask = np.ones(len(tokens), bool)
-    mask[starts] = False
-    mask[starts + lengths + 1] = False
-    tokens[mask] = corpus.ids
+    # Each sentence's words sit after its <s>: position i of the ids moves right by 2 per
+    # sentence before it, plus one.
+    for lo in range(0, len(corpus), 1 << 20):           # in slices: bounded temporaries
+        hi = min(lo + (1 << 20), len(corpus))
+        a, b = int(corpus.offsets[lo]), int(corpus.offsets[hi])
+        shift = np.repeat(2 * np.arange(lo, hi, dtype=np.int64) + 1, lengths[lo:hi])
+        tokens[np.arange(a, b, dtype=np.int64) + shift] = corpus.ids[a:b]
     return tokens, starts
-
-
-def positions_in_sentence(tokens_len: int, starts: np.ndarray) -> np.ndarray:
-    """For each stream position, its distance from its sentence's `<s>` (0 at `<s>`)."""
-    pos = np.arange(tokens_len, dtype=np.int64)
-    sent = np.searchsorted(starts, pos, side="right") - 1
-    return pos - starts[sent]
 
 
 def compact_keys(keys: np.ndarray) -> np.ndarray:
@@ -121,9 +122,16 @@ class NGramCounts:
       counts[k-1]  raw window counts (the `<s>` unigram counts sentences)
       suffix[k-1]  index in the order k-1 table of w2..wk (order 1: none)
       bos[k-1]     True where the n-gram starts with `<s>`
+
+    `memory` (bytes, or a size such as "4G" as lmplz's `-S`) bounds the working memory of
+    counting: each order is counted in shards of the window stream (`np.unique` per shard, the
+    sorted runs merged), and when the stream's per-position arrays would take more than half
+    the budget they live in memory-mapped files in `tmp_dir`. The tables themselves, the
+    output, are not bounded. The counts are the same for any budget.
     """
 
-    def __init__(self, corpus: Corpus, order: int):
+    def __init__(self, corpus: Corpus, order: int, memory: int | str | None = None,
+                 tmp_dir: str | None = None):
         V = len(corpus.vocab)
         self.V, self.order = V, order
         inside = np.flatnonzero(corpus.ids == BOS_ID)
@@ -131,27 +139,29 @@ class NGramCounts:
             seq = int(np.searchsorted(corpus.offsets, inside[0], side="right") - 1)
             raise ValueError(f"sequence {seq} of the training corpus contains <s> (a literal '<s>' in "
                              "the text?); <s> only starts a sequence and is never counted as a word")
-        tokens, starts = window_stream(corpus)
-        dist = positions_in_sentence(len(tokens), starts)
-        self.keys = [np.arange(V, dtype=np.int64)]
-        self.counts = [np.bincount(tokens, minlength=V).astype(np.int64)]
-        self.suffix: list[np.ndarray | None] = [None]
-        self.bos = [np.arange(V) == BOS_ID]
-        nodes = [tokens]                  # nodes[k-1][t]: order-k window ending at t, or -1
-        for k in range(2, order + 1):
-            valid = np.flatnonzero(dist >= k - 1)            # windows inside one sentence
-            key = nodes[-1][valid - 1] * V + tokens[valid]
-            keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-            # The suffix w2..wk of the window ending at t is the order k-1 window ending at t.
-            suffix = np.empty(len(keys), np.int64)
-            suffix[inverse] = nodes[-1][valid]
-            node = np.full(len(tokens), -1, np.int64)
-            node[valid] = inverse
-            nodes.append(node)
-            self.keys.append(keys)
-            self.counts.append(counts.astype(np.int64))
-            self.suffix.append(suffix)
-            self.bos.append(self.bos[-1][keys // V])
+        budget = DEFAULT_MEMORY if memory is None else parse_memory(memory)
+        # About 100 bytes of working memory per stream position of a shard (keys, np.unique's sort).
+        shard = int(min(max(budget // 100, 64), 1 << 26))
+        with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="langmodels-counts-") as tmp:
+            n = corpus.n_tokens + 2 * len(corpus)
+            spill = 12 * n > budget // 2          # tokens + two node arrays, 4 bytes a position each
+            alloc = _Allocator(tmp if spill else None)
+            tokens = window_stream(corpus, out=alloc(n, np.int32))[0]
+            self.keys = [np.arange(V, dtype=np.int64)]
+            self.counts = [np.bincount(tokens, minlength=V).astype(np.int64)]
+            self.suffix: list[np.ndarray | None] = [None]
+            self.bos = [np.arange(V) == BOS_ID]
+            node_dtype = np.int32 if n < 2**31 else np.int64
+            prev = node = tokens              # prev[t]: the order k-1 window ending at t
+            for k in range(2, order + 1):
+                node = alloc(n, node_dtype) if k < order else None
+                keys, counts, suffix = _count_order(tokens, prev, V, shard, node)
+                self.keys.append(keys)
+                self.counts.append(counts)
+                self.suffix.append(suffix)
+                self.bos.append(self.bos[-1][keys // V])
+                prev = node
+            del tokens, prev, node            # before the folder of their files goes
 
     def context(self, k: int) -> np.ndarray:
         """Index in the order k-1 table of each order-k n-gram's context (order 1: zeros)."""
@@ -169,3 +179,84 @@ class NGramCounts:
     def continuation_counts(self, k: int) -> np.ndarray:
         """Number of distinct words seen before each order-k n-gram: N1+(. w1..wk), k < order."""
         return np.bincount(self.suffix[k], minlength=len(self.keys[k - 1])).astype(np.int64)
+
+
+# --- counting in shards ---------------------------------------------------------------------------
+DEFAULT_MEMORY = 1 << 30
+_UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_memory(memory: int | str) -> int:
+    """Bytes of a budget given as a number or as lmplz writes it: "512M", "4G", "1.5G"."""
+    if isinstance(memory, (int, np.integer)) and not isinstance(memory, bool) and memory > 0:
+        return int(memory)
+    if isinstance(memory, str):
+        text = memory.strip().upper().removesuffix("B") if memory.strip().upper() != "B" else "B"
+        unit = text[-1] if text and text[-1] in _UNITS else ""
+        try:
+            value = float(text[: len(text) - len(unit)])
+        except ValueError:
+            value = -1.0
+        if value > 0:
+            return max(int(value * _UNITS[unit]), 1)
+    raise InvalidParameterError(f"memory must be a positive number of bytes or a size such as '512M' "
+                                f"or '4G', got {memory!r}")
+
+
+class _Allocator:
+    """Stream-length arrays in memory, or memory-mapped files in `folder` when one is given
+    (the folder is temporary: its files go with it)."""
+
+    def __init__(self, folder: str | None):
+        self.folder, self.count = folder, 0
+
+    def __call__(self, n: int, dtype) -> np.ndarray:
+        if self.folder is None:
+            return np.empty(n, dtype)
+        self.count += 1
+        return np.lib.format.open_memmap(os.path.join(self.folder, f"a{self.count}.npy"), "w+", dtype,
+                                         (max(n, 1),))[:n]
+
+
+def _count_order(tokens, prev, V: int, shard: int, node):
+    """(keys, counts, suffix) of the order-k windows, prev[t] the order k-1 window ending at t;
+    fills node[t] with the order-k window ending at t (-1 where none) unless node is None.
+
+    The window ending at t is `prev[t-1] * V + tokens[t]` where t does not start a sentence
+    and the order k-1 window before it exists (it then lies inside one sentence). Each shard of
+    positions is reduced by `np.unique` to a sorted run; the runs are merged at the end.
+    """
+    n = len(tokens)
+    runs, inverses = [], []
+    for lo in range(1, n, shard):
+        hi = min(lo + shard, n)
+        before = np.asarray(prev[lo - 1:hi - 1], np.int64)
+        tok = np.asarray(tokens[lo:hi], np.int64)
+        valid = np.flatnonzero((before >= 0) & (tok != BOS_ID))
+        keys, first, inverse, counts = np.unique(before[valid] * V + tok[valid], return_index=True,
+                                                 return_inverse=True, return_counts=True)
+        suffix = np.asarray(prev[lo:hi], np.int64)[valid[first]]
+        runs.append((keys, counts, suffix))
+        if node is not None:
+            out = np.full(hi - lo, -1, node.dtype)
+            out[valid] = inverse
+            node[lo:hi] = out
+            inverses.append((lo, hi))
+    if node is not None:
+        node[0] = -1
+    if len(runs) == 1:
+        keys, counts, suffix = runs[0]
+        return keys, counts.astype(np.int64), suffix
+    all_keys = np.concatenate([r[0] for r in runs])
+    keys, first, inverse = np.unique(all_keys, return_index=True, return_inverse=True)
+    # float64 sums are exact below 2**53: no corpus has that many windows.
+    counts = np.bincount(inverse, np.concatenate([r[1] for r in runs]), len(keys)).astype(np.int64)
+    suffix = np.concatenate([r[2] for r in runs])[first]
+    del all_keys, inverse, first
+    if node is not None:                  # shard-relative indices -> indices in the merged table
+        for (lo, hi), (run_keys, _, _) in zip(inverses, runs):
+            local = np.asarray(node[lo:hi], np.int64)
+            hit = local >= 0
+            local[hit] = np.searchsorted(keys, run_keys)[local[hit]]
+            node[lo:hi] = local
+    return keys, counts, suffix
