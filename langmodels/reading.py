@@ -4,9 +4,9 @@
 holding the text or a list of token strings: the file is read in blocks of whole lines, each
 block is split and encoded at once, and only the int32 ids (plus a few numbers per line) stay.
 
-Tokens are first given provisional ids in order of appearance (one dict look-up per token, in
-C through `map`); the vocabulary is built from their counts at the end and the provisional ids
-are mapped to it block by block. For whitespace tokenization the tokens of a block come from
+Tokens are first given provisional ids in order of appearance (one look-up per token in a
+defaultdict, in C through `map`); the vocabulary is built from their counts at the end and the
+provisional ids are mapped to it block by block. For whitespace tokenization the tokens of a block come from
 one `str.split()` and the number of tokens on each line from numpy over the block's bytes:
 a token starts at a byte that is not a space, tab or newline and follows one. That holds only
 when the block has no other character Python counts as whitespace or as a line break (`\\r`,
@@ -17,10 +17,11 @@ does for the other tokenizers and for `normalize`d text (normal forms can make s
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
-import re
 import warnings
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,19 +35,12 @@ from .vocabulary import UNK_ID, Vocabulary
 #: Bytes read at a time (rounded to whole lines): large enough that numpy's per-call cost vanishes.
 BLOCK_BYTES = 1 << 22
 
-# Every character `str.isspace()` accepts other than space, tab and newline, in UTF-8 (the
-# vertical tab, form feed, \r, \x1c-\x1e, U+0085, U+2028 and U+2029 also break lines). A block
-# holding none of them splits into lines at b"\n" and into tokens at b" \t\n", as str does.
-_OTHER_SPACE = re.compile(
-    rb"[\x0b\x0c\r\x1c-\x1f]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]"
-    rb"|\xe2\x81\x9f|\xe3\x80\x80")
-
-
 class _Encoder:
     """Provisional ids for token strings, by first appearance, and the per-line arrays."""
 
     def __init__(self):
-        self.types: dict[str, int] = {}
+        # A new token gets the next id from the dict's own __missing__, all in C under `map`.
+        self.types: defaultdict[str, int] = defaultdict(itertools.count().__next__)
         self.type_chars: list[np.ndarray] = []    # characters of each type, in provisional order
         self.blocks: list[np.ndarray] = []        # provisional int32 ids, one array per block
         self.lengths: list[np.ndarray] = []       # tokens of each kept line, one array per block
@@ -55,11 +49,12 @@ class _Encoder:
     def add(self, tokens: list[str], lengths: np.ndarray, n_chars: np.ndarray | None) -> None:
         if not tokens:
             return
-        new = list(set(tokens).difference(self.types))
-        if new:
-            self.types.update(zip(new, range(len(self.types), len(self.types) + len(new))))
-            self.type_chars.append(np.fromiter(map(len, new), np.int64, count=len(new)))
+        known = len(self.types)
         self.blocks.append(np.fromiter(map(self.types.__getitem__, tokens), np.int32, count=len(tokens)))
+        new = len(self.types) - known
+        if new:
+            self.type_chars.append(np.fromiter(map(len, itertools.islice(self.types, known, None)),
+                                               np.int64, count=new))
         self.lengths.append(lengths)
         self.n_chars.append(n_chars)
 
@@ -77,10 +72,40 @@ def _lines_of(text: str, tokenizer: str, lowercase: bool, normalize: str | None)
     return tokens, lengths, n_chars
 
 
-def _whitespace_block(data: bytes, text: str, lowercase: bool):
+# Every character `str.isspace()` accepts other than space, tab and newline: \x0b \x0c \r
+# \x1c-\x1f, U+0085 U+00A0 (C2 xx in UTF-8), U+1680 (E1 9A 80), U+2000-U+200A U+2028 U+2029
+# U+202F (E2 80 xx), U+205F (E2 81 9F), U+3000 (E3 80 80); several also break lines. A block
+# holding none of them splits into lines at b"\n" and into tokens at b" \t\n", as str does.
+# Bytes that need a closer look: those ASCII ones and the lead bytes of the others (a lead
+# byte never occurs inside another character).
+_SUSPECT = np.zeros(256, bool)
+_SUSPECT[[0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0xC2, 0xE1, 0xE2, 0xE3]] = True
+_SPACE = np.zeros(256, bool)
+_SPACE[[0x20, 0x09, 0x0A]] = True
+
+
+def has_other_space(a: np.ndarray) -> bool:
+    """Whether valid UTF-8 bytes `a` hold whitespace other than space, tab and newline (numpy:
+    one table look-up per byte, then a check of the few suspects)."""
+    at = np.flatnonzero(_SUSPECT[a])
+    if len(at) == 0:
+        return False
+    lead = a[at]
+    if (lead < 0x80).any():
+        return True
+    padded = np.concatenate([a, np.zeros(2, np.uint8)])
+    b1, b2 = padded[at + 1], padded[at + 2]
+    hit = (((lead == 0xC2) & ((b1 == 0x85) | (b1 == 0xA0)))
+           | ((lead == 0xE1) & (b1 == 0x9A) & (b2 == 0x80))
+           | ((lead == 0xE2) & (b1 == 0x80) & ((b2 <= 0x8A) | (b2 == 0xA8) | (b2 == 0xA9) | (b2 == 0xAF)))
+           | ((lead == 0xE2) & (b1 == 0x81) & (b2 == 0x9F))
+           | ((lead == 0xE3) & (b1 == 0x80) & (b2 == 0x80)))
+    return bool(hit.any())
+
+
+def _whitespace_block(a: np.ndarray, text: str, lowercase: bool):
     """(tokens, lengths) of a block free of other whitespace, by `str.split` and numpy."""
-    a = np.frombuffer(data, np.uint8)
-    space = (a == 32) | (a == 9) | (a == 10)
+    space = _SPACE[a]
     start = ~space
     start[1:] &= space[:-1]
     line_ends = np.flatnonzero(a == 10)
@@ -128,8 +153,9 @@ def read_file(path, vocab: Vocabulary | None, tokenizer: str, min_count: int, ma
     fast = tokenizer == "whitespace" and normalize is None
     for offset, data in _blocks(path, block_bytes):
         text = _decode(path, offset, data)
-        if fast and _OTHER_SPACE.search(data) is None:
-            enc.add(*_whitespace_block(data, text, lowercase), None)
+        a = np.frombuffer(data, np.uint8)
+        if fast and not has_other_space(a):
+            enc.add(*_whitespace_block(a, text, lowercase), None)
         else:
             enc.add(*_lines_of(text, tokenizer, lowercase, normalize))
     if not enc.blocks:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from langmodels import Corpus, EncodingError
-from langmodels.reading import _OTHER_SPACE, read_file
+from langmodels.reading import has_other_space, read_file
 
 # Lines that exercise every path: blank and space-only lines, tabs, \r\n, NBSP, U+2028 (a line
 # break for str.splitlines), a form feed, a literal <unk>, non-ASCII words and a last line
@@ -49,15 +49,18 @@ def test_streaming_on_a_given_vocabulary_counts_oovs_but_not_a_literal_unk(tmp_p
     assert same_corpus(test, Corpus.from_texts(["the bird <unk>", "a cat"], vocab=train.vocab))
 
 
-def test_the_other_whitespace_pattern_matches_what_python_splits_on():
-    others = [chr(c) for c in range(0x110000) if chr(c).isspace() and chr(c) not in " \t\n"]
-    assert all(_OTHER_SPACE.search(ch.encode("utf-8")) for ch in others)
-    # ... and nothing else: each multi-byte match is exactly one of those characters.
-    for c in range(0x80, 0x10000):
-        ch = chr(c)
-        if 0xD800 <= c < 0xE000:
-            continue
-        assert bool(_OTHER_SPACE.search(ch.encode("utf-8"))) == (ch in others), hex(c)
+def test_other_whitespace_is_found_exactly_where_python_splits_or_breaks_lines():
+    def found(text):
+        return has_other_space(np.frombuffer(text.encode("utf-8"), np.uint8))
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    other = [c for c in chars if c.isspace() and c not in " \t\n"]
+    # Only ASCII and the lead bytes C2, E1, E2, E3 are looked at: every other character is
+    # passed over without a look, so check those exhaustively.
+    looked_at = [c for c in chars if c < "\x80" or c.encode("utf-8")[0] in (0xC2, 0xE1, 0xE2, 0xE3)]
+    assert set(other) <= set(looked_at)
+    assert [c for c in looked_at if found(f"a{c}b")] == other
+    assert not found("plain words, café — “quoted” 中文\tand\n") and not found("𝔘😀")
 
 
 def test_a_bad_byte_is_reported_at_its_offset_in_the_file(tmp_path):
