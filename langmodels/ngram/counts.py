@@ -17,8 +17,8 @@ import tempfile
 
 import numpy as np
 
+from .._checks import parse_memory
 from ..corpus import Corpus
-from ..errors import InvalidParameterError
 from ..vocabulary import BOS_ID, EOS_ID
 
 
@@ -183,26 +183,6 @@ class NGramCounts:
 
 # --- counting in shards ---------------------------------------------------------------------------
 DEFAULT_MEMORY = 1 << 30
-_UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-
-
-def parse_memory(memory: int | str) -> int:
-    """Bytes of a budget given as a number or as lmplz writes it: "512M", "4G", "1.5G"."""
-    if isinstance(memory, (int, np.integer)) and not isinstance(memory, bool) and memory > 0:
-        return int(memory)
-    if isinstance(memory, str):
-        text = memory.strip().upper().removesuffix("B") if memory.strip().upper() != "B" else "B"
-        unit = text[-1] if text and text[-1] in _UNITS else ""
-        try:
-            value = float(text[: len(text) - len(unit)])
-        except ValueError:
-            value = -1.0
-        if value > 0:
-            return max(int(value * _UNITS[unit]), 1)
-    raise InvalidParameterError(f"memory must be a positive number of bytes or a size such as '512M' "
-                                f"or '4G', got {memory!r}")
-
-
 class _Allocator:
     """Stream-length arrays in memory, or memory-mapped files in `folder` when one is given
     (the folder is temporary: its files go with it)."""

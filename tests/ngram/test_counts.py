@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from langmodels import Corpus, InvalidParameterError
-from langmodels.ngram.counts import NGramCounts, compact_keys, lookup, parse_memory
+from langmodels._checks import parse_memory
+from langmodels.ngram.counts import NGramCounts, compact_keys, lookup
 from langmodels.vocabulary import BOS_ID, EOS_ID
 
 
