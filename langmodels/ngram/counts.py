@@ -124,10 +124,10 @@ class NGramCounts:
       bos[k-1]     True where the n-gram starts with `<s>`
 
     `memory` (bytes, or a size such as "4G" as lmplz's `-S`) bounds the working memory of
-    counting: each order is counted in shards of the window stream (`np.unique` per shard, the
-    sorted runs merged), and when the stream's per-position arrays would take more than half
-    the budget they live in memory-mapped files in `tmp_dir`. The tables themselves, the
-    output, are not bounded. The counts are the same for any budget.
+    counting: each order is counted in shards of the window stream (each shard sorted into a run
+    of distinct n-grams with counts, the runs merged), and when the stream's per-position arrays
+    would take more than half the budget they live in memory-mapped files in `tmp_dir`. The
+    tables themselves, the output, are not bounded. The counts are the same for any budget.
     """
 
     def __init__(self, corpus: Corpus, order: int, memory: int | str | None = None,
@@ -140,8 +140,9 @@ class NGramCounts:
             raise ValueError(f"sequence {seq} of the training corpus contains <s> (a literal '<s>' in "
                              "the text?); <s> only starts a sequence and is never counted as a word")
         budget = DEFAULT_MEMORY if memory is None else parse_memory(memory)
-        # About 100 bytes of working memory per stream position of a shard (keys, np.unique's sort).
-        shard = int(min(max(budget // 100, 64), 1 << 26))
+        # About 100 bytes of working memory per stream position of a shard (keys, their sort);
+        # shards beyond 4M positions are no faster, so a large budget is not spent on them.
+        shard = int(min(max(budget // 100, 64), 1 << 22))
         with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="langmodels-counts-") as tmp:
             n = corpus.n_tokens + 2 * len(corpus)
             spill = 12 * n > budget // 2          # tokens + two node arrays, 4 bytes a position each
@@ -155,7 +156,8 @@ class NGramCounts:
             prev = node = tokens              # prev[t]: the order k-1 window ending at t
             for k in range(2, order + 1):
                 node = alloc(n, node_dtype) if k < order else None
-                keys, counts, suffix = _count_order(tokens, prev, V, shard, node)
+                keys, counts, suffix = _count_order(tokens, prev, V, shard, node, self.keys[-1],
+                                                    self.suffix[-1])
                 self.keys.append(keys)
                 self.counts.append(counts)
                 self.suffix.append(suffix)
@@ -221,7 +223,7 @@ def _sorted_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, first
 
 
-def _count_order(tokens, prev, V: int, shard: int, node):
+def _count_order(tokens, prev, V: int, shard: int, node, lower_keys, lower_suffix):
     """(keys, counts, suffix) of the order-k windows, prev[t] the order k-1 window ending at t;
     fills node[t] with the order-k window ending at t (-1 where none) unless node is None.
 
@@ -231,6 +233,8 @@ def _count_order(tokens, prev, V: int, shard: int, node):
     """
     n = len(tokens)
     runs, spans = [], []
+    if node is not None:
+        node[0] = -1                      # position 0 is the first <s>: no window ends there
     for lo in range(1, n, shard):
         hi = min(lo + shard, n)
         before = np.asarray(prev[lo - 1:hi - 1], np.int64)
@@ -242,9 +246,6 @@ def _count_order(tokens, prev, V: int, shard: int, node):
         starts = np.flatnonzero(first)
         keys = key[order[starts]]
         counts = np.diff(np.append(starts, len(key)))
-        # The suffix w2..wk of the window ending at t is the order k-1 window ending at t.
-        suffix = np.asarray(prev[lo:hi], np.int64)[valid[order[starts]]]
-        runs.append((keys, counts, suffix))
         if node is not None:
             out = np.full(hi - lo, -1, node.dtype)
             inverse = np.empty(len(key), np.int64)
@@ -252,21 +253,58 @@ def _count_order(tokens, prev, V: int, shard: int, node):
             out[valid] = inverse
             node[lo:hi] = out
             spans.append((lo, hi))
-    if node is not None:
-        node[0] = -1
-    if len(runs) == 1:
-        return runs[0]
-    all_keys = np.concatenate([r[0] for r in runs])
-    order, first = _sorted_groups(all_keys)
-    starts = np.flatnonzero(first)
-    keys = all_keys[order[starts]]
-    counts = np.add.reduceat(np.concatenate([r[1] for r in runs])[order], starts)
-    suffix = np.concatenate([r[2] for r in runs])[order[starts]]
-    del all_keys, order, first
+        if n <= 1 + shard:                # one shard: the suffix w2..wk of the window ending at t
+            suffix = np.asarray(prev[lo:hi], np.int64)[valid[order[starts]]]    # is prev[t]
+            return keys, counts, suffix
+        runs.append((keys, counts))
+    keys, counts = _merge_runs(runs)
     if node is not None:                  # shard-relative indices -> indices in the merged table
-        for (lo, hi), (run_keys, _, _) in zip(spans, runs):
+        for (lo, hi), (run_keys, _) in zip(spans, runs):
             local = np.asarray(node[lo:hi], np.int64)
             hit = local >= 0
             local[hit] = np.searchsorted(keys, run_keys)[local[hit]]
             node[lo:hi] = local
-    return keys, counts.astype(np.int64), suffix
+    del runs
+    # The suffix of h w (h an order k-1 entry) is the entry suffix(h) w of the order k-1 table,
+    # looked up a shard's worth of keys at a time (a look-up takes ~80 bytes per query).
+    if lower_suffix is None:
+        return keys, counts, keys % V
+    table = compact_keys(lower_keys)
+    suffix = np.empty(len(keys), np.int64)
+    for lo in range(0, len(keys), shard):
+        part = keys[lo:lo + shard]
+        suffix[lo:lo + shard] = lookup(table, lower_suffix[part // V] * V + part % V)
+    return keys, counts, suffix
+
+
+def _merge_runs(runs) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct keys and summed counts of sorted runs (key, count).
+
+    A key and its count in one run fit together in a uint64 for realistic tables, so the merge
+    is one value sort of `key << bits | count` and a sum over equal keys: about 17 bytes per run
+    entry, where an argsort with gathers would take some 50."""
+    total = sum(len(r[0]) for r in runs)
+    bits = max(int(max(r[1].max(initial=0) for r in runs)).bit_length(), 1)
+    top = max(int(r[0].max(initial=0)) for r in runs)
+    if top.bit_length() + bits > 64:
+        all_keys = np.concatenate([r[0] for r in runs])
+        order, first = _sorted_groups(all_keys)
+        starts = np.flatnonzero(first)
+        counts = np.add.reduceat(np.concatenate([r[1] for r in runs])[order], starts)
+        return all_keys[order[starts]], counts.astype(np.int64)
+    packed = np.empty(total, np.uint64)
+    at = 0
+    for run_keys, run_counts in runs:
+        chunk = packed[at:at + len(run_keys)]
+        np.left_shift(run_keys.astype(np.uint64), np.uint64(bits), out=chunk)
+        chunk |= run_counts.astype(np.uint64)
+        at += len(run_keys)
+    packed.sort()
+    counts = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
+    packed >>= np.uint64(bits)
+    first = np.empty(total, bool)
+    first[:1] = True
+    np.not_equal(packed[1:], packed[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    del first
+    return packed[starts].view(np.int64), np.add.reduceat(counts, starts)

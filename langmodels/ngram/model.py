@@ -98,14 +98,19 @@ class NGramModel(LanguageModel):
     def _fit(self, corpus: Corpus, valid=None, memory=None, tmp_dir=None):
         counts = NGramCounts(corpus, self.order, memory=memory, tmp_dir=tmp_dir)
         est = self._estimate(counts)
+        prune = self.min_counts is not None and max(self.min_counts) > 1
+        if not prune:               # what is left needs only keys and suffixes: free the rest early
+            counts.counts = counts.bos = None
         p = sm.probabilities(counts, est)
         bows = sm.backoff_weights(counts, est, p)
-        keys = counts.keys
-        if self.min_counts is not None and max(self.min_counts) > 1:
+        keys, V, kind = counts.keys, counts.V, est.kind
+        if prune:
             keys, p, bows = _prune(counts, est, p, list(self.min_counts))
-        with np.errstate(divide="ignore"):
-            self.tables_ = BackoffTables(keys, [np.log(x) for x in p], [np.log(b) for b in bows],
-                                         counts.V, uniform_backoff=est.kind == "uniform")
+        del counts, est
+        with np.errstate(divide="ignore"):          # logs in place: no second copy of the tables
+            for x in p + bows:
+                np.log(x, out=x)
+        self.tables_ = BackoffTables(keys, p, bows, V, uniform_backoff=kind == "uniform")
 
     # --- queries ---------------------------------------------------------------------------
     def _next_logprobs(self, histories):

@@ -197,18 +197,22 @@ def kn_discount(x: np.ndarray, order: int, fallback: float = 0.75) -> float:
 
 # --- the recursion ------------------------------------------------------------------------------
 def probabilities(c: NGramCounts, est: Estimate) -> list[np.ndarray]:
-    """p_k of every stored n-gram (the value an ARPA file lists), for k = 1..order."""
+    """p_k of every stored n-gram (the value an ARPA file lists), for k = 1..order.
+
+    Computed in `est.alpha`'s arrays (the estimate's alpha is consumed): at scale, a second
+    float per n-gram is the largest array of the fit."""
     uniform = 1.0 / (c.V - 1)
-    p = [est.alpha[0] + est.gamma[0][0] * uniform]
+    p = [est.alpha[0]]
+    p[0] += est.gamma[0][0] * uniform
     p[0][BOS_ID] = 0.0
     for k in range(2, c.order + 1):
         a = est.alpha[k - 1]
         if est.kind == "interpolated":
-            p.append(a + est.gamma[k - 1][c.context(k)] * p[-1][c.suffix[k - 1]])
+            a += est.gamma[k - 1][c.context(k)] * p[-1][c.suffix[k - 1]]
         elif est.kind == "uniform":
-            p.append(a + est.gamma[k - 1][c.context(k)] * uniform)
-        else:
-            p.append(a.copy())
+            a += est.gamma[k - 1][c.context(k)] * uniform
+        p.append(a)
+    est.alpha = None
     return p
 
 
