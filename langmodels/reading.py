@@ -30,7 +30,7 @@ import numpy as np
 from ._io import atomic_directory
 from .errors import CheckpointError, EmptyCorpusError, EncodingError
 from .tokenize import get_detokenizer, get_tokenizer, normalize_texts
-from .vocabulary import UNK_ID, Vocabulary
+from .vocabulary import Vocabulary
 
 #: Bytes read at a time (rounded to whole lines): large enough that numpy's per-call cost vanishes.
 BLOCK_BYTES = 1 << 22
@@ -147,7 +147,7 @@ def _decode(path, offset: int, data: bytes) -> str:
 
 def read_file(path, vocab: Vocabulary | None, tokenizer: str, min_count: int, max_size: int | None,
               lowercase: bool, normalize: str | None, block_bytes: int = BLOCK_BYTES):
-    """(ids, offsets, vocab, oov_counts, n_chars) of a file, one sequence per non-blank line."""
+    """(ids, offsets, oov_counts, n_chars, vocab) of a file, one sequence per non-blank line."""
     get_tokenizer(tokenizer)                   # an unknown name fails before the file is read
     enc = _Encoder()
     fast = tokenizer == "whitespace" and normalize is None
@@ -167,9 +167,8 @@ def read_file(path, vocab: Vocabulary | None, tokenizer: str, min_count: int, ma
         counts += np.bincount(b, minlength=len(types))
     if vocab is None:
         vocab = Vocabulary.from_counts(types, counts, min_count=min_count, max_size=max_size)
-    index = vocab._index
-    final = np.fromiter((index.get(t, UNK_ID) for t in types), np.int32, count=len(types))
-    oov = np.fromiter((t not in index for t in types), bool, count=len(types))
+    final = np.fromiter(map(vocab.__getitem__, types), np.int32, count=len(types))   # OOV -> <unk>
+    oov = np.fromiter((t not in vocab for t in types), bool, count=len(types))
     return _assemble(enc, final, oov, np.concatenate(enc.type_chars)) + (vocab,)
 
 
