@@ -184,7 +184,10 @@ class NGramCounts:
 
 
 # --- counting in shards ---------------------------------------------------------------------------
+#: The working-memory budget of counting when `fit` is given none (bytes).
 DEFAULT_MEMORY = 1 << 30
+
+
 class _Allocator:
     """Stream-length arrays in memory, or memory-mapped files in `folder` when one is given
     (the folder is temporary: its files go with it)."""
