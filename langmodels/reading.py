@@ -6,9 +6,9 @@ block is split and encoded at once, and only the int32 ids (plus a few numbers p
 
 Tokens are first given provisional ids in order of appearance (one look-up per token in a
 defaultdict, in C through `map`); the vocabulary is built from their counts at the end and the
-provisional ids are mapped to it block by block. For whitespace tokenization the tokens of a block come from
-one `str.split()` and the number of tokens on each line from numpy over the block's bytes:
-a token starts at a byte that is not a space, tab or newline and follows one. That holds only
+provisional ids are mapped to it block by block. For whitespace tokenization the tokens of a
+block come from one `str.split()` and the number of tokens on each line from numpy over the
+block's bytes: a token starts at a byte that is not a space, tab or newline and follows one. That holds only
 when the block has no other character Python counts as whitespace or as a line break (`\\r`,
 `\\x0b`, NBSP, U+2028, ...); a block that has one takes the line-by-line path, as every block
 does for the other tokenizers and for `normalize`d text (normal forms can make spaces).
