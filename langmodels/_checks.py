@@ -4,6 +4,7 @@ and the check of a saved array against the shape a model's parameters imply (Che
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -62,3 +63,18 @@ def check_stored_shape(name: str, arrays: dict, expected: tuple[int, ...]) -> An
                               f"vocabulary imply {tuple(expected)} (an edited config.json, or files from "
                               f"different checkpoints?)")
     return arrays[name]
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_memory(memory: int | str) -> int:
+    """Bytes of a budget given as a number or as lmplz writes it: "512M", "4G", "1.5G"."""
+    if isinstance(memory, numbers.Integral) and not isinstance(memory, bool) and memory > 0:
+        return int(memory)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([KMGT]?)B?\s*", memory, re.IGNORECASE) \
+        if isinstance(memory, str) else None
+    if match and float(match[1]) > 0:
+        return max(int(float(match[1]) * _UNITS[match[2].upper()]), 1)
+    raise InvalidParameterError(f"memory must be a positive number of bytes or a size such as '512M' "
+                                f"or '4G', got {memory!r}")

@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "checkpoint_dir (neural models; default OUT.checkpoint, removed after success)")
     t.add_argument("--init", metavar="MODEL_DIR", help="fine-tune: start from this saved model "
                    "(neural and HMM models), its vocabulary mapped onto this corpus's")
+    t.add_argument("--memory", metavar="SIZE", help="working-memory budget of fitting, e.g. 4G (n-gram "
+                   "models, as lmplz's -S; default 1G): counting runs in shards and spills to disk")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="score a saved model on a split or a file",
@@ -340,8 +342,18 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def _fit_options(model, args) -> dict:
-    """--resume and --init as `fit` keywords, refused up front for a family that has no such option."""
+    """--resume, --init and --memory as `fit` keywords, refused up front for a family that has no
+    such option."""
     options = {}
+    if args.memory:
+        from ._checks import parse_memory
+        from .errors import InvalidParameterError
+
+        try:
+            parse_memory(args.memory)
+        except InvalidParameterError as e:
+            raise UsageError(f"--memory: {e}") from None
+        options["memory"] = args.memory
     if args.resume:
         options["resume"] = True
     if args.init:
@@ -351,7 +363,8 @@ def _fit_options(model, args) -> dict:
     for name in options:
         if name not in model.fit_options:
             raise UsageError(f"--{name}: {args.model} models do not support it "
-                             "(neural models resume; neural and HMM models fine-tune with --init)")
+                             "(neural models resume; neural and HMM models fine-tune with --init; "
+                             "n-gram models take --memory)")
     return options
 
 

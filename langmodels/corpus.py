@@ -10,14 +10,13 @@ in S sequences has N + S counted targets (`targets()`), laid out sequence by seq
 from __future__ import annotations
 
 import os
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ._io import read_utf8
 from .errors import EmptyCorpusError, InvalidParameterError, VocabularyMismatchError
-from .tokenize import get_detokenizer, get_tokenizer
+from .reading import cache_key, cached, read_file
+from .tokenize import NORMAL_FORMS, get_detokenizer, get_tokenizer, normalize_texts
 from .vocabulary import EOS_ID, UNK_ID, Vocabulary
 
 
@@ -122,18 +121,32 @@ class Corpus:
         *,
         lowercase: bool = False,
         normalize: str | None = None,
+        cache_dir: str | os.PathLike | None = None,
     ) -> Corpus:
         """One sequence per non-empty line of a UTF-8 file; `vocab=None` builds one from it.
 
+        The file is read in one streaming pass (blocks of lines split and encoded at once), so
+        memory holds the encoded ids, not the text: the same corpus as
+        `from_texts(text.splitlines(), ...)`.
+
         lowercase, normalize: as in `from_texts`.
+        cache_dir: a folder for the encoded corpus (int32 ids and offsets as `.npy`, and the
+            vocabulary), keyed by the file's SHA-256, the tokenizer, the text options and the
+            vocabulary; a later call with the same key memory-maps the arrays instead of reading
+            the text. None (the default) caches nothing.
         """
-        text = read_utf8(path)
-        lines = text.splitlines()
-        if not any(line.strip() for line in lines):
-            what = "is empty" if not text else "has only blank lines"
-            raise EmptyCorpusError(f"{path}: the file {what}; a corpus needs at least one line of text")
-        return cls.from_texts(lines, vocab, tokenizer, min_count, max_size, name=os.fspath(path),
-                              lowercase=lowercase, normalize=normalize)
+        if normalize is not None and normalize not in NORMAL_FORMS:
+            raise InvalidParameterError(f"normalize must be one of {NORMAL_FORMS} or None, got {normalize!r}")
+
+        def build():
+            return read_file(path, vocab, tokenizer, min_count, max_size, lowercase, normalize)
+
+        if cache_dir is None:
+            ids, offsets, oov_counts, n_chars, vocab = build()
+        else:
+            key = cache_key(path, vocab, tokenizer, min_count, max_size, lowercase, normalize)
+            ids, offsets, oov_counts, n_chars, vocab = cached(cache_dir, key, vocab, build)
+        return cls(ids, offsets, vocab, oov_counts, n_chars, tokenizer, name=os.fspath(path))
 
     # --- access --------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -217,33 +230,6 @@ class Corpus:
                 f"{len(vocab)} tokens (fingerprint {vocab.fingerprint[:12]}); build the corpus "
                 f"with vocab=model.vocab_"
             )
-
-
-# --- text preparation ----------------------------------------------------------------------------
-NORMAL_FORMS = ("NFC", "NFKC", "NFD", "NFKD")
-
-
-def normalize_texts(texts: Iterable[str], *, lowercase: bool = False,
-                    normalize: str | None = None) -> list[str]:
-    """The texts as a list, Unicode-normalised and lower-cased as asked.
-
-    A bare string or bytes is refused: iterating it would make one sequence per character.
-    """
-    if isinstance(texts, (str, bytes)):
-        kind = "string" if isinstance(texts, str) else "bytes object"
-        raise TypeError(f"texts must be a list of texts, one sequence each, not a single {kind} (which "
-                        "would give one sequence per character); pass [text] for one sequence or "
-                        "text.splitlines() for one a line")
-    if normalize is not None and normalize not in NORMAL_FORMS:
-        raise InvalidParameterError(f"normalize must be one of {NORMAL_FORMS} or None, got {normalize!r}")
-    out = []
-    for k, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise TypeError(f"texts[{k}] is a {type(t).__name__}, not a string")
-        if normalize:
-            t = unicodedata.normalize(normalize, t)
-        out.append(t.lower() if lowercase else t)
-    return out
 
 
 def split_corpus(

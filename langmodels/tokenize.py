@@ -7,7 +7,8 @@ tokenizer (rule-based, needs no data download); `char` makes every character a t
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterable
 
 from .errors import InvalidParameterError
 
@@ -69,3 +70,30 @@ def get_tokenizer(name: str) -> Callable[[str], list[str]]:
 def get_detokenizer(name: str) -> Callable[[list[str]], str]:
     """The function that joins tokens back into text (inverse of the tokenizer where it can be)."""
     return _lookup(name)[1]
+
+
+# --- text preparation ----------------------------------------------------------------------------
+NORMAL_FORMS = ("NFC", "NFKC", "NFD", "NFKD")
+
+
+def normalize_texts(texts: Iterable[str], *, lowercase: bool = False,
+                    normalize: str | None = None) -> list[str]:
+    """The texts as a list, Unicode-normalised and lower-cased as asked.
+
+    A bare string or bytes is refused: iterating it would make one sequence per character.
+    """
+    if isinstance(texts, (str, bytes)):
+        kind = "string" if isinstance(texts, str) else "bytes object"
+        raise TypeError(f"texts must be a list of texts, one sequence each, not a single {kind} (which "
+                        "would give one sequence per character); pass [text] for one sequence or "
+                        "text.splitlines() for one a line")
+    if normalize is not None and normalize not in NORMAL_FORMS:
+        raise InvalidParameterError(f"normalize must be one of {NORMAL_FORMS} or None, got {normalize!r}")
+    out = []
+    for k, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"texts[{k}] is a {type(t).__name__}, not a string")
+        if normalize:
+            t = unicodedata.normalize(normalize, t)
+        out.append(t.lower() if lowercase else t)
+    return out

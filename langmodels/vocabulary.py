@@ -62,6 +62,17 @@ class Vocabulary:
         counter: Counter = Counter()
         for seq in sequences:
             counter.update(seq)
+        return cls.from_counts(list(counter), list(counter.values()), min_count, max_size)
+
+    @classmethod
+    def from_counts(cls, tokens: Sequence[str], counts: Sequence[int], min_count: int = 1,
+                    max_size: int | None = None) -> Vocabulary:
+        """Build from distinct tokens and their training counts, as `from_corpus` does."""
+        if not isinstance(min_count, int) or min_count < 1:
+            raise InvalidParameterError(f"min_count must be an integer >= 1, got {min_count!r}")
+        if max_size is not None and (not isinstance(max_size, int) or max_size < len(SPECIALS)):
+            raise InvalidParameterError(f"max_size must be None or an integer >= 3, got {max_size!r}")
+        counter = dict(zip(tokens, (int(c) for c in counts)))
         if not counter:
             raise EmptyCorpusError("cannot build a vocabulary from an empty corpus")
         special_counts = [counter.pop(t, 0) for t in SPECIALS]

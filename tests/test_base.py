@@ -212,7 +212,7 @@ def test_fit_refuses_an_option_the_family_lacks_and_keeps_the_earlier_fit(toy_tr
 
 
 def test_fit_options_declare_what_each_family_accepts():
-    assert lm.get_class("kneser-ney").fit_options == frozenset()
+    assert lm.get_class("kneser-ney").fit_options == {"memory", "tmp_dir"}
     assert lm.get_class("hmm").fit_options == {"init"}
     for name in ("rnn", "lstm", "gru", "transformer"):
         assert lm.get_class(name).fit_options == {"init", "resume", "on_epoch_end"}
@@ -220,6 +220,7 @@ def test_fit_options_declare_what_each_family_accepts():
     # A mixture passes options to every component: those all accept, never one base model (init).
     assert make("interpolated", components=["lstm", "gru"]).fit_options == {"resume", "on_epoch_end"}
     assert make("interpolated", components=["lstm", "unigram"]).fit_options == frozenset()
+    assert make("interpolated", components=["kneser-ney", "katz"]).fit_options == {"memory", "tmp_dir"}
 
 
 def test_public_checks_for_code_that_takes_a_model(toy_train):

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from langmodels.cli import main
@@ -200,6 +201,25 @@ def test_train_refuses_options_a_family_lacks(capsys, tmp_path, corpus_dir):
     code, _, err = run(capsys, "train", "hmm", "--corpus", str(corpus_dir), "--init", str(tmp_path / "none"),
                        "--out", str(tmp_path / "m"))
     assert code == 2 and "no such model directory" in err
+    code, _, err = run(capsys, "train", "hmm", "--corpus", str(corpus_dir), "--memory", "1G",
+                       "--out", str(tmp_path / "m"))
+    assert code == 2 and "--memory: hmm models do not support it" in err
+    code, _, err = run(capsys, "train", "kneser-ney", "--corpus", str(corpus_dir), "--memory", "lots",
+                       "--out", str(tmp_path / "m"))
+    assert code == 2 and "--memory: memory must be a positive number" in err
+
+
+def test_train_with_a_memory_budget_saves_the_same_model(capsys, tmp_path, corpus_dir):
+    import langmodels as lm
+
+    for name, extra in (("plain", []), ("budget", ["--memory", "16K"])):
+        code, _, err = run(capsys, "train", "modified-kneser-ney", "--corpus", str(corpus_dir), "--param",
+                           "order=4", *extra, "--out", str(tmp_path / name))
+        assert code == 0, err
+    a, b = lm.load(tmp_path / "plain").tables_, lm.load(tmp_path / "budget").tables_
+    for k in range(4):
+        np.testing.assert_array_equal(a.keys[k], b.keys[k])
+        np.testing.assert_array_equal(a.logp[k], b.logp[k])
 
 
 def test_train_splits_one_text_file_and_evaluate_scores_the_same_held_out_lines(capsys, tmp_path):

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "langmodels"
 
 LAYERS = {  # first component of the module path inside langmodels -> layer
     "errors": 0, "_io": 0, "_checks": 0, "_maths": 0, "_version": 0, "_torch": 0,
-    "vocabulary": 0, "tokenize": 0, "corpus": 0, "datasets": 0,
+    "vocabulary": 0, "tokenize": 0, "reading": 0, "corpus": 0, "datasets": 0,
     "base": 1, "registry": 1, "masked": 1,
     "baselines": 2, "ngram": 2, "hmm": 2, "neural": 2, "hf": 2, "interpolated": 2,
     "metrics": 3, "generation": 3,

@@ -163,7 +163,9 @@ def run_one(entry: dict, seed, spec: dict, data, data_id: str) -> tuple[dict, li
     memory = _PeakMemory()
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
-    model.fit(data.train, data.valid)
+    # The budget bounds working memory only: the fitted model is the same with or without it.
+    options = {"memory": spec["memory"]} if spec.get("memory") and "memory" in model.fit_options else {}
+    model.fit(data.train, data.valid, **options)
     fit_seconds = time.perf_counter() - t0
     metrics, gens, timing = score_model(model, data, spec["metrics"], entry["label"])
     record = {

@@ -18,6 +18,7 @@ A spec is a mapping (YAML on disk)::
       unconditional: {n_samples: 200, max_new_tokens: 100, temperatures: [0.7, 1.0, 1.3]}
       human: true
     out: bench-out
+    memory: null                 # a working-memory budget ("4G") for the models whose fit takes one
 
 Perplexity (with bits per token and per character) is always measured.
 """
@@ -47,7 +48,7 @@ METRIC_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 TOP_LEVEL = {"name": "bench", "corpus": None, "corpus_params": {}, "data_dir": None, "download": True,
              "tokenizer": None, "vocab": {}, "seeds": [0], "models": None, "metrics": {},
-             "out": "bench-out", "progress": True}
+             "out": "bench-out", "progress": True, "memory": None}
 VOCAB_KEYS = ("min_count", "max_size")
 
 # `langmodels bench` with no spec: every family on the synthetic oracle corpus, sized to finish in
@@ -132,6 +133,13 @@ def check_spec(raw: Any, source: str = "spec") -> dict:
         fail("seeds", f"must be a non-empty list of integers, got {seeds!r}")
     spec["models"] = _check_models(spec["models"], fail)
     spec["metrics"] = _check_metrics(spec["metrics"], fail)
+    if spec["memory"] is not None:
+        from .._checks import parse_memory
+
+        try:
+            parse_memory(spec["memory"])
+        except InvalidParameterError as e:
+            fail("memory", str(e))
     if not isinstance(spec["out"], (str, os.PathLike)):
         fail("out", f"must be a directory path, got {spec['out']!r}")
     return spec

@@ -12,32 +12,33 @@ entry is `key // V`, its word `key % V`, and the successors of a context are one
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
 
+from .._checks import parse_memory
 from ..corpus import Corpus
 from ..vocabulary import BOS_ID, EOS_ID
 
 
-def window_stream(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
+def window_stream(corpus: Corpus, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(tokens, starts): the corpus as one array `<s> a b </s> <s> c </s> ...` and the index
-    of each sentence's `<s>`."""
+    of each sentence's `<s>` (written into `out` when given: int64 by default)."""
     lengths = corpus.lengths.astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths + 2)[:-1]]).astype(np.int64)
-    tokens = np.empty(int((lengths + 2).sum()), dtype=np.int64)
+    n = int((lengths + 2).sum())
+    tokens = np.empty(n, dtype=np.int64) if out is None else out
     tokens[starts] = BOS_ID
     tokens[starts + lengths + 1] = EOS_ID
-    mask = np.ones(len(tokens), bool)
-    mask[starts] = False
-    mask[starts + lengths + 1] = False
-    tokens[mask] = corpus.ids
+    # Each sentence's words sit after its <s>: position i of the ids moves right by 2 per
+    # sentence before it, plus one.
+    for lo in range(0, len(corpus), 1 << 20):           # in slices: bounded temporaries
+        hi = min(lo + (1 << 20), len(corpus))
+        a, b = int(corpus.offsets[lo]), int(corpus.offsets[hi])
+        shift = np.repeat(2 * np.arange(lo, hi, dtype=np.int64) + 1, lengths[lo:hi])
+        tokens[np.arange(a, b, dtype=np.int64) + shift] = corpus.ids[a:b]
     return tokens, starts
-
-
-def positions_in_sentence(tokens_len: int, starts: np.ndarray) -> np.ndarray:
-    """For each stream position, its distance from its sentence's `<s>` (0 at `<s>`)."""
-    pos = np.arange(tokens_len, dtype=np.int64)
-    sent = np.searchsorted(starts, pos, side="right") - 1
-    return pos - starts[sent]
 
 
 def compact_keys(keys: np.ndarray) -> np.ndarray:
@@ -121,9 +122,16 @@ class NGramCounts:
       counts[k-1]  raw window counts (the `<s>` unigram counts sentences)
       suffix[k-1]  index in the order k-1 table of w2..wk (order 1: none)
       bos[k-1]     True where the n-gram starts with `<s>`
+
+    `memory` (bytes, or a size such as "4G" as lmplz's `-S`) bounds the working memory of
+    counting: each order is counted in shards of the window stream (each shard sorted into a run
+    of distinct n-grams with counts, the runs merged), and when the stream's per-position arrays
+    would take more than half the budget they live in memory-mapped files in `tmp_dir`. The
+    tables themselves, the output, are not bounded. The counts are the same for any budget.
     """
 
-    def __init__(self, corpus: Corpus, order: int):
+    def __init__(self, corpus: Corpus, order: int, memory: int | str | None = None,
+                 tmp_dir: str | None = None):
         V = len(corpus.vocab)
         self.V, self.order = V, order
         inside = np.flatnonzero(corpus.ids == BOS_ID)
@@ -131,27 +139,31 @@ class NGramCounts:
             seq = int(np.searchsorted(corpus.offsets, inside[0], side="right") - 1)
             raise ValueError(f"sequence {seq} of the training corpus contains <s> (a literal '<s>' in "
                              "the text?); <s> only starts a sequence and is never counted as a word")
-        tokens, starts = window_stream(corpus)
-        dist = positions_in_sentence(len(tokens), starts)
-        self.keys = [np.arange(V, dtype=np.int64)]
-        self.counts = [np.bincount(tokens, minlength=V).astype(np.int64)]
-        self.suffix: list[np.ndarray | None] = [None]
-        self.bos = [np.arange(V) == BOS_ID]
-        nodes = [tokens]                  # nodes[k-1][t]: order-k window ending at t, or -1
-        for k in range(2, order + 1):
-            valid = np.flatnonzero(dist >= k - 1)            # windows inside one sentence
-            key = nodes[-1][valid - 1] * V + tokens[valid]
-            keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-            # The suffix w2..wk of the window ending at t is the order k-1 window ending at t.
-            suffix = np.empty(len(keys), np.int64)
-            suffix[inverse] = nodes[-1][valid]
-            node = np.full(len(tokens), -1, np.int64)
-            node[valid] = inverse
-            nodes.append(node)
-            self.keys.append(keys)
-            self.counts.append(counts.astype(np.int64))
-            self.suffix.append(suffix)
-            self.bos.append(self.bos[-1][keys // V])
+        budget = DEFAULT_MEMORY if memory is None else parse_memory(memory)
+        # About 100 bytes of working memory per stream position of a shard (keys, their sort);
+        # shards beyond 4M positions are no faster, so a large budget is not spent on them.
+        shard = int(min(max(budget // 100, 64), 1 << 22))
+        with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="langmodels-counts-") as tmp:
+            n = corpus.n_tokens + 2 * len(corpus)
+            spill = 12 * n > budget // 2          # tokens + two node arrays, 4 bytes a position each
+            alloc = _Allocator(tmp if spill else None)
+            tokens = window_stream(corpus, out=alloc(n, np.int32))[0]
+            self.keys = [np.arange(V, dtype=np.int64)]
+            self.counts = [np.bincount(tokens, minlength=V).astype(np.int64)]
+            self.suffix: list[np.ndarray | None] = [None]
+            self.bos = [np.arange(V) == BOS_ID]
+            node_dtype = np.int32 if n < 2**31 else np.int64
+            prev = node = tokens              # prev[t]: the order k-1 window ending at t
+            for k in range(2, order + 1):
+                node = alloc(n, node_dtype) if k < order else None
+                keys, counts, suffix = _count_order(tokens, prev, V, shard, node, self.keys[-1],
+                                                    self.suffix[-1])
+                self.keys.append(keys)
+                self.counts.append(counts)
+                self.suffix.append(suffix)
+                self.bos.append(self.bos[-1][keys // V])
+                prev = node
+            del tokens, prev, node            # before the folder of their files goes
 
     def context(self, k: int) -> np.ndarray:
         """Index in the order k-1 table of each order-k n-gram's context (order 1: zeros)."""
@@ -169,3 +181,133 @@ class NGramCounts:
     def continuation_counts(self, k: int) -> np.ndarray:
         """Number of distinct words seen before each order-k n-gram: N1+(. w1..wk), k < order."""
         return np.bincount(self.suffix[k], minlength=len(self.keys[k - 1])).astype(np.int64)
+
+
+# --- counting in shards ---------------------------------------------------------------------------
+#: The working-memory budget of counting when `fit` is given none (bytes).
+DEFAULT_MEMORY = 1 << 30
+
+
+class _Allocator:
+    """Stream-length arrays in memory, or memory-mapped files in `folder` when one is given
+    (the folder is temporary: its files go with it)."""
+
+    def __init__(self, folder: str | None):
+        self.folder, self.count = folder, 0
+
+    def __call__(self, n: int, dtype) -> np.ndarray:
+        if self.folder is None:
+            return np.empty(n, dtype)
+        self.count += 1
+        return np.lib.format.open_memmap(os.path.join(self.folder, f"a{self.count}.npy"), "w+", dtype,
+                                         (max(n, 1),))[:n]
+
+
+def _sorted_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order, first): `keys[order]` is sorted and `first` marks where each distinct key starts.
+
+    As in `_sort_with_positions`: when key and position fit in 64 bits together, one value sort
+    of `key << bits | position` (numpy's SIMD sort) is many times faster than an argsort."""
+    m = len(keys)
+    bits = max(int(m - 1).bit_length(), 1)
+    if m and int(keys.max()).bit_length() + bits <= 64:
+        packed = keys.astype(np.uint64) << np.uint64(bits)
+        packed |= np.arange(m, dtype=np.uint64)
+        packed.sort()
+        order = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
+        packed >>= np.uint64(bits)
+        ordered = packed.view(np.int64)
+    else:
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+    first = np.empty(m, bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return order, first
+
+
+def _count_order(tokens, prev, V: int, shard: int, node, lower_keys, lower_suffix):
+    """(keys, counts, suffix) of the order-k windows, prev[t] the order k-1 window ending at t;
+    fills node[t] with the order-k window ending at t (-1 where none) unless node is None.
+
+    The window ending at t is `prev[t-1] * V + tokens[t]` where t does not start a sentence
+    and the order k-1 window before it exists (it then lies inside one sentence). Each shard of
+    positions is sorted into a run of distinct keys with counts; the runs are merged at the end.
+    """
+    n = len(tokens)
+    runs, spans = [], []
+    if node is not None:
+        node[0] = -1                      # position 0 is the first <s>: no window ends there
+    for lo in range(1, n, shard):
+        hi = min(lo + shard, n)
+        before = np.asarray(prev[lo - 1:hi - 1], np.int64)
+        tok = np.asarray(tokens[lo:hi], np.int64)
+        valid = np.flatnonzero((before >= 0) & (tok != BOS_ID))
+        key = before[valid] * V + tok[valid]
+        del before, tok
+        order, first = _sorted_groups(key)
+        starts = np.flatnonzero(first)
+        keys = key[order[starts]]
+        counts = np.diff(np.append(starts, len(key)))
+        if node is not None:
+            out = np.full(hi - lo, -1, node.dtype)
+            inverse = np.empty(len(key), np.int64)
+            inverse[order] = np.cumsum(first) - 1
+            out[valid] = inverse
+            node[lo:hi] = out
+            spans.append((lo, hi))
+        if n <= 1 + shard:                # one shard: the suffix w2..wk of the window ending at t
+            suffix = np.asarray(prev[lo:hi], np.int64)[valid[order[starts]]]    # is prev[t]
+            return keys, counts, suffix
+        runs.append((keys, counts))
+    keys, counts = _merge_runs(runs)
+    if node is not None:                  # shard-relative indices -> indices in the merged table
+        for (lo, hi), (run_keys, _) in zip(spans, runs):
+            local = np.asarray(node[lo:hi], np.int64)
+            hit = local >= 0
+            local[hit] = np.searchsorted(keys, run_keys)[local[hit]]
+            node[lo:hi] = local
+    del runs
+    # The suffix of h w (h an order k-1 entry) is the entry suffix(h) w of the order k-1 table,
+    # looked up a shard's worth of keys at a time (a look-up takes ~80 bytes per query).
+    if lower_suffix is None:
+        return keys, counts, keys % V
+    table = compact_keys(lower_keys)
+    suffix = np.empty(len(keys), np.int64)
+    for lo in range(0, len(keys), shard):
+        part = keys[lo:lo + shard]
+        suffix[lo:lo + shard] = lookup(table, lower_suffix[part // V] * V + part % V)
+    return keys, counts, suffix
+
+
+def _merge_runs(runs) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct keys and summed counts of sorted runs (key, count).
+
+    A key and its count in one run fit together in a uint64 for realistic tables, so the merge
+    is one value sort of `key << bits | count` and a sum over equal keys: about 17 bytes per run
+    entry, where an argsort with gathers would take some 50."""
+    total = sum(len(r[0]) for r in runs)
+    bits = max(int(max(r[1].max(initial=0) for r in runs)).bit_length(), 1)
+    top = max(int(r[0].max(initial=0)) for r in runs)
+    if top.bit_length() + bits > 64:
+        all_keys = np.concatenate([r[0] for r in runs])
+        order, first = _sorted_groups(all_keys)
+        starts = np.flatnonzero(first)
+        counts = np.add.reduceat(np.concatenate([r[1] for r in runs])[order], starts)
+        return all_keys[order[starts]], counts.astype(np.int64)
+    packed = np.empty(total, np.uint64)
+    at = 0
+    for run_keys, run_counts in runs:
+        chunk = packed[at:at + len(run_keys)]
+        np.left_shift(run_keys.astype(np.uint64), np.uint64(bits), out=chunk)
+        chunk |= run_counts.astype(np.uint64)
+        at += len(run_keys)
+    packed.sort()
+    counts = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
+    packed >>= np.uint64(bits)
+    first = np.empty(total, bool)
+    first[:1] = True
+    np.not_equal(packed[1:], packed[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    del first
+    return packed[starts].view(np.int64), np.add.reduceat(counts, starts)

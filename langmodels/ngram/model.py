@@ -54,9 +54,18 @@ class NGramModel(LanguageModel):
         probabilities and backoff weights (what `save_arpa` writes).
     vocab_ : Vocabulary
         The training corpus's vocabulary.
+
+    Notes
+    -----
+    `fit(corpus, memory="4G", tmp_dir=None)`: `memory` (bytes or a size as lmplz's `-S`,
+    default 1G) bounds the working memory of counting, which then runs in shards of the corpus
+    and, for a corpus too long for the budget, keeps its per-position arrays in memory-mapped
+    files in `tmp_dir` (default: the system's temporary folder). The model is the same for any
+    budget; the n-gram tables themselves must fit in memory.
     """
 
     has_incremental_state = True
+    fit_options = frozenset({"memory", "tmp_dir"})
 
     def __init__(self, order: int = 3, min_counts: Sequence[int] | None = None):
         self.order = order
@@ -86,17 +95,22 @@ class NGramModel(LanguageModel):
         """
         raise NotImplementedError(f"{type(self).__name__} does not estimate from counts")
 
-    def _fit(self, corpus: Corpus, valid=None):
-        counts = NGramCounts(corpus, self.order)
+    def _fit(self, corpus: Corpus, valid=None, memory=None, tmp_dir=None):
+        counts = NGramCounts(corpus, self.order, memory=memory, tmp_dir=tmp_dir)
         est = self._estimate(counts)
+        prune = self.min_counts is not None and max(self.min_counts) > 1
+        if not prune:               # what is left needs only keys and suffixes: free the rest early
+            counts.counts = counts.bos = None
         p = sm.probabilities(counts, est)
         bows = sm.backoff_weights(counts, est, p)
-        keys = counts.keys
-        if self.min_counts is not None and max(self.min_counts) > 1:
+        keys, V, kind = counts.keys, counts.V, est.kind
+        if prune:
             keys, p, bows = _prune(counts, est, p, list(self.min_counts))
-        with np.errstate(divide="ignore"):
-            self.tables_ = BackoffTables(keys, [np.log(x) for x in p], [np.log(b) for b in bows],
-                                         counts.V, uniform_backoff=est.kind == "uniform")
+        del counts, est
+        with np.errstate(divide="ignore"):          # logs in place: no second copy of the tables
+            for x in p + bows:
+                np.log(x, out=x)
+        self.tables_ = BackoffTables(keys, p, bows, V, uniform_backoff=kind == "uniform")
 
     # --- queries ---------------------------------------------------------------------------
     def _next_logprobs(self, histories):
@@ -454,8 +468,8 @@ class ArpaModel(NGramModel):
         self.order = order
         self.min_counts = None
 
-    def _fit(self, corpus, valid=None):
+    def _fit(self, corpus, valid=None, **options):
         if self.path is None:
-            self.tables_ = ModifiedKneserNeyModel(order=self.order).fit(corpus).tables_
+            self.tables_ = ModifiedKneserNeyModel(order=self.order).fit(corpus, **options).tables_
         else:
             self.tables_ = read_arpa_tables(self.path, vocab=corpus.vocab)[2]

@@ -105,15 +105,26 @@ def witten_bell(c: NGramCounts) -> Estimate:
 def discounted(c: NGramCounts, counts: list[np.ndarray], discounts: list[tuple[float, float, float]]
                ) -> Estimate:
     """Absolute discounting with D(1), D(2), D(3+) per order (Chen & Goodman, eq. 17):
-    alpha = (c(hw) - D(c)) / c(h), gamma = (D1 N1(h .) + D2 N2(h .) + D3 N3+(h .)) / c(h)."""
+    alpha = (c(hw) - D(c)) / c(h), gamma = (D1 N1(h .) + D2 N2(h .) + D3 N3+(h .)) / c(h).
+
+    Consumes `counts` (each order's array becomes its alpha and is dropped from the list): at
+    scale every float per n-gram saved is hundreds of megabytes."""
     alpha, gamma = [], []
-    for k, (x, ds) in enumerate(zip(counts, discounts), start=1):
-        table = np.array([0.0, *ds])
-        d = table[np.minimum(x, 3).astype(np.int64)]
-        d = np.minimum(d, x)                       # a discount never exceeds the count
-        tot = context_sum(c, k, x)
-        alpha.append(_ratio(x - d, tot[c.context(k)], 0.0))
-        gamma.append(_ratio(context_sum(c, k, d), tot))
+    for k, ds in enumerate(discounts, start=1):
+        x, counts[k - 1] = counts[k - 1], None
+        ctx, n_ctx = c.context(k), c.n_contexts(k)
+        d = np.array([0.0, *ds])[np.minimum(x, 3).astype(np.int64)]
+        np.minimum(d, x, out=d)                    # a discount never exceeds the count
+        tot = np.bincount(ctx, weights=x, minlength=n_ctx)
+        gamma.append(_ratio(np.bincount(ctx, weights=d, minlength=n_ctx), tot))
+        num = np.subtract(x, d, out=x)
+        del d
+        den = tot[ctx]
+        del ctx
+        seen = den > 0
+        np.divide(num, den, out=num, where=seen)   # as _ratio(num, den, 0.0), in place
+        num[~seen] = 0.0
+        alpha.append(num)
     return Estimate(alpha, gamma)
 
 
@@ -197,18 +208,22 @@ def kn_discount(x: np.ndarray, order: int, fallback: float = 0.75) -> float:
 
 # --- the recursion ------------------------------------------------------------------------------
 def probabilities(c: NGramCounts, est: Estimate) -> list[np.ndarray]:
-    """p_k of every stored n-gram (the value an ARPA file lists), for k = 1..order."""
+    """p_k of every stored n-gram (the value an ARPA file lists), for k = 1..order.
+
+    Computed in `est.alpha`'s arrays (the estimate's alpha is consumed): at scale, a second
+    float per n-gram is the largest array of the fit."""
     uniform = 1.0 / (c.V - 1)
-    p = [est.alpha[0] + est.gamma[0][0] * uniform]
+    p = [est.alpha[0]]
+    p[0] += est.gamma[0][0] * uniform
     p[0][BOS_ID] = 0.0
     for k in range(2, c.order + 1):
         a = est.alpha[k - 1]
         if est.kind == "interpolated":
-            p.append(a + est.gamma[k - 1][c.context(k)] * p[-1][c.suffix[k - 1]])
+            a += est.gamma[k - 1][c.context(k)] * p[-1][c.suffix[k - 1]]
         elif est.kind == "uniform":
-            p.append(a + est.gamma[k - 1][c.context(k)] * uniform)
-        else:
-            p.append(a.copy())
+            a += est.gamma[k - 1][c.context(k)] * uniform
+        p.append(a)
+    est.alpha = None
     return p
 
 

@@ -49,6 +49,7 @@ def spec_for(files, out, **extra):
     (lambda s: s.update(metrics={"continuation_bleu": {"k": "5"}}), "metrics.continuation_bleu.k: must be"),
     (lambda s: s.update(metrics={"unconditional": {"temperatures": [0]}}), "temperatures: must be a list"),
     (lambda s: s.update(modles=[]), "unknown field 'modles' (did you mean 'models'?)"),
+    (lambda s: s.update(memory="lots"), "memory: memory must be a positive number of bytes"),
 ])
 def test_bad_spec_fails_before_training_naming_the_field(files, tmp_path, change, field):
     spec = spec_for(files, tmp_path / "out")
@@ -57,6 +58,23 @@ def test_bad_spec_fails_before_training_naming_the_field(files, tmp_path, change
         run_benchmark(spec)
     assert field in str(err.value)
     assert not (tmp_path / "out").exists()   # nothing was trained or written
+
+
+def test_the_memory_budget_reaches_the_fit_of_models_that_take_one(files, tmp_path, monkeypatch):
+    from langmodels.ngram.model import NGramModel
+
+    seen, fit = [], NGramModel._fit
+
+    def spy(self, corpus, valid=None, **options):
+        seen.append(options)
+        return fit(self, corpus, valid, **options)
+
+    monkeypatch.setattr(NGramModel, "_fit", spy)
+    spec = spec_for(files, tmp_path / "out", memory="64K", metrics={"ranking": False},
+                    models=["uniform", {"model": "kneser-ney", "params": {"order": 2}}])
+    records = run_benchmark(spec, log=lambda line: None)
+    assert seen == [{"memory": "64K"}]              # the n-gram model got it; the uniform one did not
+    assert [r["label"] for r in records if r["kind"] == "model"] == ["uniform", "kneser-ney-2"]
 
 
 def test_overrides_set_nested_fields():

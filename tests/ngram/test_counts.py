@@ -1,9 +1,12 @@
-"""The vectorised look-up under every n-gram score, against a plain dict."""
+"""Counting and the vectorised look-up under every n-gram score, against plain dicts."""
 
 import numpy as np
 import pytest
 
-from langmodels.ngram.counts import compact_keys, lookup
+from langmodels import Corpus, InvalidParameterError
+from langmodels._checks import parse_memory
+from langmodels.ngram.counts import NGramCounts, compact_keys, lookup
+from langmodels.vocabulary import BOS_ID, EOS_ID
 
 
 @pytest.mark.parametrize("big", [False, True], ids=["uint32 keys", "int64 keys"])
@@ -26,3 +29,55 @@ def test_lookup_matches_a_dict(big):
 def test_lookup_of_nothing():
     assert lookup(compact_keys(np.arange(3)), np.array([], np.int64)).shape == (0,)
     np.testing.assert_array_equal(lookup(compact_keys(np.array([], np.int64)), np.array([0, 1])), [-1, -1])
+
+
+def window_counts_by_dict(sentences, order):
+    """Every window of `<s> w1 .. wn </s>` (no window starts after `<s>` padding) in a Counter."""
+    from collections import Counter
+
+    out = Counter()
+    for s in sentences:
+        seq = [BOS_ID, *s, EOS_ID]
+        for k in range(1, order + 1):
+            out.update(tuple(seq[i:i + k]) for i in range(len(seq) - k + 1))
+    return out
+
+
+@pytest.mark.parametrize("memory", [None, "8K", 1000],
+                         ids=["one pass", "shards, spilled", "64-position shards"])
+def test_counts_in_shards_equal_a_dict_of_windows(memory, tmp_path):
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(30)]
+    texts = [" ".join(rng.choice(words, rng.integers(1, 12))) for _ in range(300)]
+    corpus = Corpus.from_texts(texts)
+    counts = NGramCounts(corpus, 4, memory=memory, tmp_dir=str(tmp_path))
+    expected = window_counts_by_dict([list(s) for s in corpus.sequences()], 4)
+    for k in range(1, 5):
+        table = {t: c for t, c in zip(sorted_tables(counts, k), counts.counts[k - 1].tolist()) if c > 0}
+        assert table == {t: c for t, c in expected.items() if len(t) == k}
+        if k > 1:     # suffix: the order k-1 entry of w2..wk
+            lower = {t: i for i, t in enumerate(sorted_tables(counts, k - 1))}
+            assert [lower[t[1:]] for t in sorted_tables(counts, k)] == counts.suffix[k - 1].tolist()
+    assert list(tmp_path.iterdir()) == []          # the spill files went with their folder
+
+
+def sorted_tables(counts, k):
+    """The order-k table's n-grams as word-id tuples, in table order."""
+    V = counts.V
+    if k == 1:
+        return [(w,) for w in counts.keys[0].tolist()]
+    lower = sorted_tables(counts, k - 1)
+    keys = counts.keys[k - 1]
+    return [(*lower[c], w) for c, w in zip((keys // V).tolist(), (keys % V).tolist())]
+
+
+@pytest.mark.parametrize("text, expected", [(1024, 1024), ("512", 512), ("4K", 4096), ("1.5M", 3 * 2**19),
+                                            ("4G", 4 * 2**30), ("2gb", 2 * 2**30)])
+def test_parse_memory(text, expected):
+    assert parse_memory(text) == expected
+
+
+@pytest.mark.parametrize("bad", [0, -1, "", "G", "lots", "-4G", True, 1.5])
+def test_parse_memory_refuses(bad):
+    with pytest.raises(InvalidParameterError, match="memory must be"):
+        parse_memory(bad)

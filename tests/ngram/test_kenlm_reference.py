@@ -22,11 +22,12 @@ def shakespeare():
     return train, Corpus.from_file(d / "test.txt", vocab=train.vocab)
 
 
-@pytest.mark.parametrize("order", [3, 5])
-def test_every_ngram_matches_lmplz(order, shakespeare):
+@pytest.mark.parametrize("order, memory", [(3, None), (5, None), (5, "1M")],
+                         ids=["3", "5", "5 counted in shards, spilled to disk"])
+def test_every_ngram_matches_lmplz(order, memory, shakespeare):
     train, test = shakespeare
     ref = lm.load_arpa(shared_data_or_skip("kenlm", f"shakespeare-words.o{order}.arpa.gz"), vocab=train.vocab)
-    ours = make("modified-kneser-ney", order=order).fit(train)
+    ours = make("modified-kneser-ney", order=order).fit(train, memory=memory)
     a, b = ours.tables_, ref.tables_
     for k in range(order):
         np.testing.assert_array_equal(a.keys[k], b.keys[k], err_msg=f"{k + 1}-grams differ")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import langmodels as lm
-from langmodels import make
+from langmodels import Corpus, InvalidParameterError, make
 from tests.stubs import histories_for
 
 NAMES = ["mle", "add-k", "witten-bell", "absolute-discount", "kneser-ney", "modified-kneser-ney", "katz"]
@@ -70,3 +70,16 @@ def test_greedy_generation_follows_the_model(toy_train):
         row = m.next_logprobs([history])[0]
         assert tok == int(np.argmax(row)) and lp == pytest.approx(row[tok])
         history.append(tok)
+
+
+@pytest.mark.parametrize("name", ["modified-kneser-ney", "katz", "add-k"])
+def test_a_memory_budget_changes_nothing_but_memory(name, tmp_path):
+    texts = [" ".join(f"w{(i * j) % 17}" for j in range(i % 9 + 1)) for i in range(200)]
+    corpus = Corpus.from_texts(texts)
+    a = make(name, order=4).fit(corpus)
+    b = make(name, order=4).fit(corpus, memory="4K", tmp_dir=str(tmp_path))
+    for k in range(4):
+        np.testing.assert_array_equal(a.tables_.keys[k], b.tables_.keys[k])
+        np.testing.assert_array_equal(a.tables_.logp[k], b.tables_.logp[k])
+    with pytest.raises(InvalidParameterError, match="memory must be"):
+        make(name, order=2).fit(corpus, memory="plenty")

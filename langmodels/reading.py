@@ -1,0 +1,238 @@
+"""Reading a corpus file in a streaming pass, and the encoded-corpus cache.
+
+`read_file` gives exactly what `Corpus.from_texts(text.splitlines(), ...)` gives, without ever
+holding the text or a list of token strings: the file is read in blocks of whole lines, each
+block is split and encoded at once, and only the int32 ids (plus a few numbers per line) stay.
+
+Tokens are first given provisional ids in order of appearance (one look-up per token in a
+defaultdict, in C through `map`); the vocabulary is built from their counts at the end and the
+provisional ids are mapped to it block by block. For whitespace tokenization the tokens of a
+block come from one `str.split()` and the number of tokens on each line from numpy over the
+block's bytes: a token starts at a byte that is not a space, tab or newline and follows one. That holds only
+when the block has no other character Python counts as whitespace or as a line break (`\\r`,
+`\\x0b`, NBSP, U+2028, ...); a block that has one takes the line-by-line path, as every block
+does for the other tokenizers and for `normalize`d text (normal forms can make spaces).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import warnings
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ._io import atomic_directory
+from .errors import CheckpointError, EmptyCorpusError, EncodingError
+from .tokenize import get_detokenizer, get_tokenizer, normalize_texts
+from .vocabulary import Vocabulary
+
+#: Bytes read at a time (rounded to whole lines): large enough that numpy's per-call cost vanishes.
+BLOCK_BYTES = 1 << 22
+
+class _Encoder:
+    """Provisional ids for token strings, by first appearance, and the per-line arrays."""
+
+    def __init__(self):
+        # A new token gets the next id from the dict's own __missing__, all in C under `map`.
+        self.types: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+        self.type_chars: list[np.ndarray] = []    # characters of each type, in provisional order
+        self.blocks: list[np.ndarray] = []        # provisional int32 ids, one array per block
+        self.lengths: list[np.ndarray] = []       # tokens of each kept line, one array per block
+        self.n_chars: list[np.ndarray | None] = []  # characters of each detokenised line, or None
+
+    def add(self, tokens: list[str], lengths: np.ndarray, n_chars: np.ndarray | None) -> None:
+        if not tokens:
+            return
+        known = len(self.types)
+        self.blocks.append(np.fromiter(map(self.types.__getitem__, tokens), np.int32, count=len(tokens)))
+        new = len(self.types) - known
+        if new:
+            self.type_chars.append(np.fromiter(map(len, itertools.islice(self.types, known, None)),
+                                               np.int64, count=new))
+        self.lengths.append(lengths)
+        self.n_chars.append(n_chars)
+
+
+def _lines_of(text: str, tokenizer: str, lowercase: bool, normalize: str | None):
+    """(tokens, lengths, n_chars) of a block's non-blank lines, one line at a time (the
+    reference behaviour the fast path reproduces)."""
+    split, detok = get_tokenizer(tokenizer), get_detokenizer(tokenizer)
+    lines = normalize_texts(text.splitlines(), lowercase=lowercase, normalize=normalize)
+    seqs = [split(t.rstrip("\r\n")) for t in lines if t.strip()]
+    seqs = [s for s in seqs if s]
+    tokens = [t for s in seqs for t in s]
+    lengths = np.fromiter(map(len, seqs), np.int64, count=len(seqs))
+    n_chars = None if tokenizer == "whitespace" else np.array([len(detok(s)) for s in seqs], np.int64)
+    return tokens, lengths, n_chars
+
+
+# Every character `str.isspace()` accepts other than space, tab and newline: \x0b \x0c \r
+# \x1c-\x1f, U+0085 U+00A0 (C2 xx in UTF-8), U+1680 (E1 9A 80), U+2000-U+200A U+2028 U+2029
+# U+202F (E2 80 xx), U+205F (E2 81 9F), U+3000 (E3 80 80); several also break lines. A block
+# holding none of them splits into lines at b"\n" and into tokens at b" \t\n", as str does.
+# Bytes that need a closer look: those ASCII ones and the lead bytes of the others (a lead
+# byte never occurs inside another character).
+_SUSPECT = np.zeros(256, bool)
+_SUSPECT[[0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0xC2, 0xE1, 0xE2, 0xE3]] = True
+_SPACE = np.zeros(256, bool)
+_SPACE[[0x20, 0x09, 0x0A]] = True
+
+
+def has_other_space(a: np.ndarray) -> bool:
+    """Whether valid UTF-8 bytes `a` hold whitespace other than space, tab and newline (numpy:
+    one table look-up per byte, then a check of the few suspects)."""
+    at = np.flatnonzero(_SUSPECT[a])
+    if len(at) == 0:
+        return False
+    lead = a[at]
+    if (lead < 0x80).any():
+        return True
+    padded = np.concatenate([a, np.zeros(2, np.uint8)])
+    b1, b2 = padded[at + 1], padded[at + 2]
+    hit = (((lead == 0xC2) & ((b1 == 0x85) | (b1 == 0xA0)))
+           | ((lead == 0xE1) & (b1 == 0x9A) & (b2 == 0x80))
+           | ((lead == 0xE2) & (b1 == 0x80) & ((b2 <= 0x8A) | (b2 == 0xA8) | (b2 == 0xA9) | (b2 == 0xAF)))
+           | ((lead == 0xE2) & (b1 == 0x81) & (b2 == 0x9F))
+           | ((lead == 0xE3) & (b1 == 0x80) & (b2 == 0x80)))
+    return bool(hit.any())
+
+
+def _whitespace_block(a: np.ndarray, text: str, lowercase: bool):
+    """(tokens, lengths) of a block free of other whitespace, by `str.split` and numpy."""
+    space = _SPACE[a]
+    start = ~space
+    start[1:] &= space[:-1]
+    line_ends = np.flatnonzero(a == 10)
+    per_line = np.bincount(np.searchsorted(line_ends, np.flatnonzero(start)), minlength=len(line_ends) + 1)
+    tokens = (text.lower() if lowercase else text).split()
+    lengths = per_line[per_line > 0].astype(np.int64)
+    if len(tokens) != lengths.sum():      # lower() never makes whitespace; a guard, not a path
+        raise AssertionError("token count mismatch in the whitespace fast path")
+    return tokens, lengths
+
+
+def _blocks(path, block_bytes: int):
+    """(offset, bytes) of whole-line blocks of the file (the last may lack its newline)."""
+    with open(path, "rb") as f:
+        offset, rest = 0, b""
+        while True:
+            data = f.read(block_bytes)
+            if not data:
+                break
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            yield offset, data[:cut]
+            offset += cut
+            rest = data[cut:]
+        if rest:
+            yield offset, rest
+
+
+def _decode(path, offset: int, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise EncodingError(f"{path}: not valid UTF-8 at byte offset {offset + e.start} (byte "
+                            f"0x{data[e.start]:02x}); re-encode the file as UTF-8") from None
+
+
+def read_file(path, vocab: Vocabulary | None, tokenizer: str, min_count: int, max_size: int | None,
+              lowercase: bool, normalize: str | None, block_bytes: int = BLOCK_BYTES):
+    """(ids, offsets, oov_counts, n_chars, vocab) of a file, one sequence per non-blank line."""
+    get_tokenizer(tokenizer)                   # an unknown name fails before the file is read
+    enc = _Encoder()
+    fast = tokenizer == "whitespace" and normalize is None
+    for offset, data in _blocks(path, block_bytes):
+        text = _decode(path, offset, data)
+        a = np.frombuffer(data, np.uint8)
+        if fast and not has_other_space(a):
+            enc.add(*_whitespace_block(a, text, lowercase), None)
+        else:
+            enc.add(*_lines_of(text, tokenizer, lowercase, normalize))
+    if not enc.blocks:
+        what = "is empty" if os.path.getsize(path) == 0 else "has only blank lines"
+        raise EmptyCorpusError(f"{path}: the file {what}; a corpus needs at least one line of text")
+    types = list(enc.types)
+    counts = np.zeros(len(types), np.int64)
+    for b in enc.blocks:
+        counts += np.bincount(b, minlength=len(types))
+    if vocab is None:
+        vocab = Vocabulary.from_counts(types, counts, min_count=min_count, max_size=max_size)
+    final = np.fromiter(map(vocab.__getitem__, types), np.int32, count=len(types))   # OOV -> <unk>
+    oov = np.fromiter((t not in vocab for t in types), bool, count=len(types))
+    return _assemble(enc, final, oov, np.concatenate(enc.type_chars)) + (vocab,)
+
+
+def _assemble(enc: _Encoder, final: np.ndarray, oov: np.ndarray, type_chars: np.ndarray):
+    """Map each block to final ids into one array, freeing blocks as it goes (peak: the output
+    plus one block), with each line's OOV and character counts."""
+    lengths = np.concatenate(enc.lengths)
+    offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    ids = np.empty(int(offsets[-1]), np.int32)
+    oov_counts, n_chars = [], []
+    pos = 0
+    while enc.blocks:
+        block, lens, chars = enc.blocks.pop(0), enc.lengths.pop(0), enc.n_chars.pop(0)
+        ids[pos:pos + len(block)] = final[block]
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        oov_counts.append(np.add.reduceat(oov[block].astype(np.int64), starts))
+        if chars is None:                      # whitespace: the tokens joined by single spaces
+            chars = np.add.reduceat(type_chars[block], starts) + lens - 1
+        n_chars.append(chars)
+        pos += len(block)
+    return ids, offsets, np.concatenate(oov_counts), np.concatenate(n_chars)
+
+
+# --- the encoded-corpus cache -------------------------------------------------------------------
+CACHE_FORMAT = 1
+_ARRAYS = ("ids", "offsets", "oov_counts", "n_chars")
+
+
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cache_key(path, vocab: Vocabulary | None, tokenizer: str, min_count: int, max_size: int | None,
+              lowercase: bool, normalize: str | None) -> str:
+    """Everything the encoded arrays depend on: the file's bytes, the tokenizer and text options,
+    and the vocabulary (given: its fingerprint; built: the options that build it)."""
+    parts = {"format": CACHE_FORMAT, "file": file_sha256(path), "tokenizer": tokenizer,
+             "lowercase": lowercase, "normalize": normalize,
+             "vocab": vocab.fingerprint if vocab is not None else {"min_count": min_count,
+                                                                   "max_size": max_size}}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def cached(cache_dir, key: str, vocab: Vocabulary | None, build: Callable[[], tuple]) -> tuple:
+    """(ids, offsets, oov_counts, n_chars, vocab) from `cache_dir/key`, memory-mapped, or from
+    `build()` (then stored there). A damaged entry is rebuilt."""
+    where = Path(cache_dir) / key
+    try:
+        arrays = [np.load(where / f"{name}.npy", mmap_mode="r") for name in _ARRAYS]
+        if vocab is None:
+            vocab = Vocabulary.load(where / "vocab.json")
+        return (*arrays, vocab)
+    except (OSError, ValueError, CheckpointError) as e:
+        if where.exists():
+            warnings.warn(f"corpus cache {where} is unreadable ({e}); rebuilding it", stacklevel=3)
+    ids, offsets, oov_counts, n_chars, built_vocab = build()
+    with atomic_directory(where) as tmp:
+        for name, a in zip(_ARRAYS, (ids, offsets, oov_counts, n_chars)):
+            np.save(tmp / f"{name}.npy", a)
+        built_vocab.save(tmp / "vocab.json")
+    return ids, offsets, oov_counts, n_chars, built_vocab
+
