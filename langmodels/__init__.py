@@ -34,8 +34,8 @@ __all__ = [
     "LangModelsError", "EmptyCorpusError", "EncodingError", "UnknownModelError",
     "UnknownDatasetError", "MissingSplitError", "VocabularyMismatchError", "CheckpointError",
     "InvalidParameterError", "NotFittedError", "DownloadError", "PartialFitWarning",
-    "split_corpus", "datasets", "load_arpa", "generate", "LMClassifier", "TextClassifier", "classification_scores",
-    "classification_report", "read_labelled",
+    "split_corpus", "datasets", "load_arpa", "generate", "LMClassifier", "TextClassifier",
+    "classification_scores", "classification_report", "read_labelled",
     "corpus_bleu", "continuation_bleu", "test_bleu", "self_bleu", "distinct_n",
 ]
 

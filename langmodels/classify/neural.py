@@ -173,7 +173,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         check_choice("pooling", self.pooling, list(POOLINGS))
         check_choice("vocab", self.vocab, ["train", "init"])
         if self.vocab == "init" and self.init is None:
-            raise InvalidParameterError("vocab='init' needs init: a pre-trained model whose vocabulary to use")
+            raise InvalidParameterError("vocab='init' needs init: a pre-trained model whose "
+                                        "vocabulary to use")
         get_tokenizer(self.tokenizer)
         check_int("min_count", self.min_count, low=1)
         if self.max_size is not None:
