@@ -339,16 +339,18 @@ def run_one(entry: dict, seed, evaluations, spec: dict, data_id: str, log) -> di
 
     y_true, y_pred, per_fold, fit_s, predict_s, extra = [], [], [], 0.0, 0.0, {}
     cache: dict = {}
+    clf = None
     for name, X, y, Xt, yt in evaluations:
         t0 = time.perf_counter()
-        init = None
-        if "pretrain" in entry:
-            uses_train = "train" in entry["pretrain"]["corpus"]
-            k = name if uses_train and name != "dev" else "test" if uses_train else "all"
-            if k not in cache:
-                cache[k] = pretrain(entry, seed, list(X))
-            init = cache[k]
-        clf = make_classifier(entry, seed, init).fit(list(X), y)
+        if name != "dev" or clf is None:   # dev is scored by the classifier fitted for test
+            init = None
+            if "pretrain" in entry:
+                # Pre-trained once per training set (each fold's own when it reads `train`).
+                k = name if "train" in entry["pretrain"]["corpus"] else "all"
+                if k not in cache:
+                    cache[k] = pretrain(entry, seed, list(X))
+                init = cache[k]
+            clf = make_classifier(entry, seed, init).fit(list(X), y)
         t1 = time.perf_counter()
         pred = clf.predict(list(Xt))
         t2 = time.perf_counter()

@@ -238,6 +238,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def _make_encoder(self):
         """The encoder family's (unfitted) model, and (state_dict, vocabulary) to start from or None."""
+        from ..neural.classifier import pretrained_start
+
         family, init = self._family(), self.init
         if init is None:
             return make(family, **self.params).check_params(), None
@@ -248,7 +250,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         arch = {k: v for k, v in init.get_params().items() if k not in TRAINING} \
             if init.registry_name == family else {}
         encoder = make(family, **{**arch, **self.params})
-        return encoder, encoder._base_weights(init)   # checks family, fit and architecture
+        return encoder, pretrained_start(encoder, init)   # checks family, fit and architecture
 
     def _rows(self, tokens: list[list[str]]) -> list[np.ndarray]:
         """Each text as `<s>` + ids, cut to the encoder's reach."""
@@ -263,13 +265,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     # --- what the training loop calls ------------------------------------------------------------
     def _new_module(self, vocab_size: int):
-        from ..neural.classifier import ClassifierModule
-        from ..neural.estimator import carry_over
+        from ..neural.classifier import new_classifier_module
 
-        encoder = self._encoder_._new_module(vocab_size)
-        if self._start_ is not None:
-            encoder.load_state_dict(carry_over(*self._start_, self.vocab_))
-        module = ClassifierModule(encoder, len(self.classes_), self.pooling, self.head_dropout)
+        module = new_classifier_module(self._encoder_, self.vocab_, len(self.classes_), self.pooling,
+                                       self.head_dropout, self._start_)
         module.frozen = self.freeze_epochs > 0 and self._epochs_done() < self.freeze_epochs
         return module
 

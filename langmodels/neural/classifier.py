@@ -63,3 +63,22 @@ class ClassifierModule(nn.Module):
         with torch.no_grad() if self.frozen else contextlib.nullcontext():
             h = token_features(self.encoder, x.clamp(min=0))    # (B, T, C)
         return self.out(self.drop(pool(h, real, self.pooling))).unsqueeze(1), None
+
+
+def pretrained_start(model, init) -> tuple:
+    """(state_dict, vocabulary) of the fitted language model `init` (or a directory it was saved
+    to), to start the encoder of `model`, an unfitted model of the same family and architecture
+    (checked as `NeuralModel.fit(init=)` checks it)."""
+    return model._base_weights(init)
+
+
+def new_classifier_module(model, vocab, n_classes: int, pooling: str, dropout: float,
+                          start: tuple | None = None) -> ClassifierModule:
+    """A ClassifierModule whose encoder is `model`'s network for `vocab`, built under the caller's
+    seeded torch RNG; from `start` (see `pretrained_start`) with its rows carried over to `vocab`."""
+    from .estimator import carry_over
+
+    encoder = model._new_module(len(vocab))
+    if start is not None:
+        encoder.load_state_dict(carry_over(*start, vocab))
+    return ClassifierModule(encoder, n_classes, pooling, dropout)

@@ -74,8 +74,8 @@ def test_kfold_run_writes_every_report_and_resumes(corpus, tmp_path):
 def test_train_dev_test_through_the_cli(corpus, tmp_path, capsys):
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(yaml.safe_dump({
-        "task": "classification", "name": "split", "corpus": {"train": "data/train.tsv", "dev": "data/dev.tsv",
-                                                              "test": "data/test.tsv"},
+        "task": "classification", "name": "split",
+        "corpus": {"train": "data/train.tsv", "dev": "data/dev.tsv", "test": "data/test.tsv"},
         "classifiers": [{"classifier": "tfidf-lr"}, {"classifier": "text", "params": NEURAL}],
         "out": str(tmp_path / "out2")}))
     assert load_spec(spec_file)["protocol"] == {"split": "test"}   # paths relative to the spec file
