@@ -57,6 +57,17 @@ def test_every_encoder_learns_a_keyword_rule(encoder):
     assert len(clf.history_) >= 1 and "valid_loss" in clf.history_[0]
 
 
+def test_a_development_set_replaces_the_held_out_fraction():
+    # validation_fraction would hold out 99% of the texts: with X_valid it holds out none.
+    clf = TextClassifier(**{**TINY, "epochs": 2, "validation_fraction": 0.99}).fit(
+        TRAIN, Y, X_valid=TEST, y_valid=Y_TEST)
+    assert [r["epoch"] for r in clf.history_] == [1, 2] and "valid_loss" in clf.history_[-1]
+    with pytest.raises(ValueError, match="both X_valid and y_valid"):
+        TextClassifier(**TINY).fit(TRAIN, Y, X_valid=TEST)
+    with pytest.raises(ValueError, match=r"label\(s\) \['meh'\]"):
+        TextClassifier(**TINY).fit(TRAIN, Y, X_valid=TEST[:2], y_valid=["pos", "meh"])
+
+
 @pytest.mark.parametrize("pooling", ["max", "mean", "last"])
 def test_padding_never_changes_a_texts_scores(pooling):
     # A text is scored alone and beside a much longer one (padded batch): the same numbers.

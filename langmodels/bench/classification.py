@@ -17,6 +17,9 @@ A spec with `task: classification` (YAML on disk), checked whole before any trai
          pretrain: {corpus: [train], params: {epochs: 5}}}      # an LM of the encoder's family first
     out: bench-out/mr
 
+With a dev split, text classifiers stop early on it (train on train, select on dev, report
+test); otherwise on their own held-out fraction of the training texts.
+
 `pretrain.corpus` lists `train` (the fold's own training texts, without labels) and/or text files
 (one text a line; `lowercase: true` lower-cases them, as MR and SST-2 are); the language model
 gets the classifier's architecture parameters, `pretrain.params` (epochs, lr, ...) and the seed.
@@ -340,6 +343,7 @@ def run_one(entry: dict, seed, evaluations, spec: dict, data_id: str, log) -> di
     y_true, y_pred, per_fold, fit_s, predict_s, extra = [], [], [], 0.0, 0.0, {}
     cache: dict = {}
     clf = None
+    dev = next(((Xt, yt) for name, _, _, Xt, yt in evaluations if name == "dev"), None)
     for name, X, y, Xt, yt in evaluations:
         t0 = time.perf_counter()
         if name != "dev" or clf is None:   # dev is scored by the classifier fitted for test
@@ -350,7 +354,11 @@ def run_one(entry: dict, seed, evaluations, spec: dict, data_id: str, log) -> di
                 if k not in cache:
                     cache[k] = pretrain(entry, seed, list(X))
                 init = cache[k]
-            clf = make_classifier(entry, seed, init).fit(list(X), y)
+            clf = make_classifier(entry, seed, init)
+            if entry["classifier"] == "text" and dev is not None and name != "dev":
+                clf.fit(list(X), y, X_valid=list(dev[0]), y_valid=dev[1])   # select on dev
+            else:
+                clf.fit(list(X), y)
         t1 = time.perf_counter()
         pred = clf.predict(list(Xt))
         t2 = time.perf_counter()

@@ -194,8 +194,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                                         f"architecture parameters are {allowed}")
 
     # --- fitting -------------------------------------------------------------------------------
-    def fit(self, X, y, resume: bool = False) -> TextClassifier:
-        """Train on texts `X` with labels `y` (one per text); `resume=True` continues an
+    def fit(self, X, y, X_valid=None, y_valid=None, resume: bool = False) -> TextClassifier:
+        """Train on texts `X` with labels `y` (one per text).
+
+        `X_valid`, `y_valid`: a labelled development set for early stopping (e.g. SST-2's dev
+        split) instead of holding out `validation_fraction` of X. `resume=True` continues an
         interrupted run from `checkpoint_dir`."""
         from sklearn.model_selection import train_test_split
 
@@ -220,7 +223,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         rows = self._rows(tokens)
         valid = None
         idx = np.arange(len(rows))
-        if self.validation_fraction > 0:
+        if (X_valid is None) != (y_valid is None):
+            raise ValueError("give both X_valid and y_valid, or neither")
+        if X_valid is not None:
+            dev = check_texts(X_valid)
+            y_dev = check_labels(dev, y_valid) if len(set(np.asarray(y_valid).tolist())) > 1 \
+                else np.asarray(y_valid)
+            check_known_labels(self.classes_, y_dev)
+            valid = (self._rows([split(t) for t in dev]), np.searchsorted(self.classes_, y_dev))
+        elif self.validation_fraction > 0:
             n_held = int(np.ceil(self.validation_fraction * len(rows)))
             if n_held >= len(rows):
                 raise ValueError(f"validation_fraction={self.validation_fraction} holds out all "
