@@ -229,3 +229,10 @@ def test_labelled_files(tmp_path):
         bad.write_text(body, encoding="utf-8")
         with pytest.raises(LabelledFileError, match=problem.split("|")[-1]):
             read_labelled(bad)
+
+
+def test_the_epoch_log_speaks_of_texts_not_perplexity(caplog):
+    with caplog.at_level("INFO", logger="langmodels"):
+        TextClassifier(**{**TINY, "epochs": 1}).fit(TRAIN, Y)
+    line = next(r.getMessage() for r in caplog.records if "epoch 1/1" in r.getMessage())
+    assert "valid loss" in line and "texts/s" in line and "ppl" not in line

@@ -110,6 +110,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     """
 
     context = "sentence"   # the training loop's mode: every batch starts from a fresh state
+    target_unit = "text"   # what the loop's losses and speeds count (one label per text)
 
     def __init__(self, encoder: str = "lstm", pooling: str = "max", init=None, vocab: str = "train",
                  tokenizer: str = "whitespace", min_count: int = 2, max_size: int | None = None,
@@ -122,7 +123,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                  threads: int | None = 1, checkpoint_dir: str | None = None,
                  checkpoint_every: int | None = None, checkpoint_seconds: float | None = 300.0,
                  progress: bool = True, **params):
-        for name in OWN:
+        for name in OWN:   # every named argument, stored as given (scikit-learn's rule)
             setattr(self, name, locals()[name])
         self.params = params  # the encoder's architecture, kept apart so scikit-learn can clone
 

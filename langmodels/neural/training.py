@@ -349,11 +349,14 @@ def _keep_partial(model, module, state: LoopState, best, ckpt) -> None:
 
 def _log_epoch(model, record: dict, elapsed: float) -> None:
     """One line per epoch, whatever stderr is (tqdm bars are erased and only show on a terminal)."""
-    valid = (f", valid ppl {math.exp(min(record['valid_loss'], 700)):.2f}"
-             if "valid_loss" in record else "")
+    # A model whose targets are not tokens (a classifier: one label per text) names its unit, and
+    # its validation loss is not a perplexity.
+    unit = getattr(model, "target_unit", "token")
+    valid = ("" if "valid_loss" not in record else f", valid loss {record['valid_loss']:.4f}"
+             if unit != "token" else f", valid ppl {math.exp(min(record['valid_loss'], 700)):.2f}")
     of = f"/{model.epochs}" if not model.max_steps else ""
-    log.info("%s epoch %d%s: train loss %.4f%s, %.0f tokens/s, %.1fs (step %d)", type(model).__name__,
-             record["epoch"], of, record["train_loss"], valid, record["train_tokens_per_s"], elapsed,
+    log.info("%s epoch %d%s: train loss %.4f%s, %.0f %ss/s, %.1fs (step %d)", type(model).__name__,
+             record["epoch"], of, record["train_loss"], valid, record["train_tokens_per_s"], unit, elapsed,
              record["step"])
 
 
