@@ -201,8 +201,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         `X_valid`, `y_valid`: a labelled development set for early stopping (e.g. SST-2's dev
         split) instead of holding out `validation_fraction` of X. `resume=True` continues an
         interrupted run from `checkpoint_dir`."""
-        from sklearn.model_selection import train_test_split
-
         from ..neural.training import train
 
         self._check_params()
@@ -221,32 +219,39 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.vocab_ = Vocabulary.from_corpus(tokens, self.min_count, self.max_size)
         self._start_ = start
-        rows = self._rows(tokens)
-        valid = None
-        idx = np.arange(len(rows))
-        if (X_valid is None) != (y_valid is None):
-            raise ValueError("give both X_valid and y_valid, or neither")
-        if X_valid is not None:
-            dev = check_texts(X_valid)
-            y_dev = check_labels(dev, y_valid) if len(set(np.asarray(y_valid).tolist())) > 1 \
-                else np.asarray(y_valid)
-            check_known_labels(self.classes_, y_dev)
-            valid = (self._rows([split(t) for t in dev]), np.searchsorted(self.classes_, y_dev))
-        elif self.validation_fraction > 0:
-            n_held = int(np.ceil(self.validation_fraction * len(rows)))
-            if n_held >= len(rows):
-                raise ValueError(f"validation_fraction={self.validation_fraction} holds out all "
-                                 f"{len(rows)} training texts")
-            stratify = y_idx if np.bincount(y_idx).min() >= 2 and n_held >= len(self.classes_) else None
-            idx, held = train_test_split(idx, test_size=n_held, random_state=self.seed, stratify=stratify)
-            valid = ([rows[k] for k in held], y_idx[held])
-        data = ([rows[k] for k in idx], y_idx[idx])
+        data, valid = self._train_and_valid(self._rows(tokens), y_idx, X_valid, y_valid)
         for attr in ("module_", "history_", "partial_fit_"):
             self.__dict__.pop(attr, None)
         with torch_threads(self.threads):
             train(TextClassifierTraining(self), data, valid, resume=resume, on_epoch_end=self._unfreeze)
         del self._start_
         return self
+
+    def _train_and_valid(self, rows, y_idx, X_valid, y_valid) -> tuple:
+        """(training rows and class ids, validation rows and class ids or None): the development
+        set when given, else a stratified `validation_fraction` of the training texts (seeded)."""
+        from sklearn.model_selection import train_test_split
+
+        if (X_valid is None) != (y_valid is None):
+            raise ValueError("give both X_valid and y_valid, or neither")
+        if X_valid is not None:
+            dev, y_dev = check_texts(X_valid), np.asarray(y_valid)
+            if y_dev.shape != (len(dev),):
+                raise ValueError(f"y_valid must be one label per text: got {len(dev)} texts and labels "
+                                 f"of shape {y_dev.shape}")
+            check_known_labels(self.classes_, y_dev)
+            split = get_tokenizer(self.tokenizer)
+            return (rows, y_idx), (self._rows([split(t) for t in dev]), np.searchsorted(self.classes_, y_dev))
+        if self.validation_fraction == 0:
+            return (rows, y_idx), None
+        n_held = int(np.ceil(self.validation_fraction * len(rows)))
+        if n_held >= len(rows):
+            raise ValueError(f"validation_fraction={self.validation_fraction} holds out all "
+                             f"{len(rows)} training texts")
+        stratify = y_idx if np.bincount(y_idx).min() >= 2 and n_held >= len(self.classes_) else None
+        keep, held = train_test_split(np.arange(len(rows)), test_size=n_held, random_state=self.seed,
+                                      stratify=stratify)
+        return ([rows[k] for k in keep], y_idx[keep]), ([rows[k] for k in held], y_idx[held])
 
     def _make_encoder(self):
         """The encoder family's (unfitted) model, and (state_dict, vocabulary) to start from or None."""
