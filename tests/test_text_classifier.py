@@ -236,3 +236,15 @@ def test_the_epoch_log_speaks_of_texts_not_perplexity(caplog):
         TextClassifier(**{**TINY, "epochs": 1}).fit(TRAIN, Y)
     line = next(r.getMessage() for r in caplog.records if "epoch 1/1" in r.getMessage())
     assert "valid loss" in line and "texts/s" in line and "ppl" not in line
+
+
+def test_a_bidirectional_encoder_is_given_the_padding_mask():
+    from langmodels.neural.classifier import token_features
+
+    class Bidirectional(torch.nn.Module):
+        def features(self, x, mask):
+            return (x * mask).unsqueeze(-1).float()          # zero wherever the row is padding
+
+    x = torch.tensor([[1, 5, 7], [1, 4, 9]])
+    real = torch.tensor([[True, True, True], [True, True, False]])
+    assert token_features(Bidirectional(), x, real)[..., 0].tolist() == [[1, 5, 7], [1, 4, 0]]

@@ -7,12 +7,14 @@ fitted language model's weights start it (pre-training, then fine-tuning). `ENCO
 encoder name to its registry family; a family plugs in with one line there when its module has
 `features(x)` returning (B, T, C) (the recurrent module returns time-major features and its state,
 which `token_features` turns around). Rows are padded with NO_TOKEN on the right; every family
-here is causal (left to right), so padding never changes the features of a real position.
+here is causal (left to right), so padding never changes the features of a real position; a
+bidirectional one must take `features(x, mask=...)` to ignore it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 
 import torch
 from torch import nn
@@ -25,10 +27,14 @@ POOLINGS = ("mean", "max", "last")
 NO_TOKEN = -1   # input id of padding
 
 
-def token_features(encoder, x):
-    """(B, T) ids -> (B, T, C) features of every position, whatever the family."""
+def token_features(encoder, x, real):
+    """(B, T) ids -> (B, T, C) features of every position, whatever the family. A module whose
+    `features` takes `mask` (a bidirectional encoder, which would otherwise attend to padding) gets
+    the (B, T) mask of real positions."""
     if isinstance(encoder, RNNModule):
         return encoder.features(x)[0].transpose(0, 1)       # time-major (T, B, H) inside
+    if "mask" in inspect.signature(encoder.features).parameters:
+        return encoder.features(x, mask=real)
     return encoder.features(x)
 
 
@@ -61,7 +67,7 @@ class ClassifierModule(nn.Module):
     def forward(self, x, state=None):
         real = x != NO_TOKEN
         with torch.no_grad() if self.frozen else contextlib.nullcontext():
-            h = token_features(self.encoder, x.clamp(min=0))    # (B, T, C)
+            h = token_features(self.encoder, x.clamp(min=0), real)    # (B, T, C)
         return self.out(self.drop(pool(h, real, self.pooling))).unsqueeze(1), None
 
 
