@@ -36,7 +36,8 @@ __all__ = [
     "LangModelsError", "EmptyCorpusError", "EncodingError", "UnknownModelError",
     "UnknownDatasetError", "MissingSplitError", "VocabularyMismatchError", "CheckpointError",
     "InvalidParameterError", "NotFittedError", "DownloadError", "PartialFitWarning",
-    "split_corpus", "datasets", "load_arpa", "generate", "LMClassifier", "classification_scores",
+    "split_corpus", "datasets", "load_arpa", "generate", "LMClassifier", "TextClassifier",
+    "classification_scores", "classification_report", "read_labelled",
     "corpus_bleu", "continuation_bleu", "test_bleu", "self_bleu", "distinct_n",
 ]
 
@@ -45,8 +46,11 @@ _LAZY = {
     "datasets": "langmodels.datasets",
     "load_arpa": "langmodels.ngram.model:load_arpa",
     "generate": "langmodels.generation:generate",
-    "LMClassifier": "langmodels.classify:LMClassifier",
-    "classification_scores": "langmodels.classify:classification_scores",
+    "LMClassifier": "langmodels.classify.generative:LMClassifier",
+    "TextClassifier": "langmodels.classify.neural:TextClassifier",
+    "classification_scores": "langmodels.classify.report:classification_scores",
+    "classification_report": "langmodels.classify.report:classification_report",
+    "read_labelled": "langmodels.classify.data:read_labelled",
     "corpus_bleu": "langmodels.metrics.bleu:sacrebleu_corpus",
     "continuation_bleu": "langmodels.metrics.bleu:continuation_bleu",
     "test_bleu": "langmodels.metrics.bleu:texygen_test_bleu",

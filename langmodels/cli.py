@@ -153,9 +153,12 @@ def cmd_bench(args) -> int:
 
     from .bench.harness import run_benchmark
     from .bench.report import markdown_table
-    from .bench.spec import DEFAULT_SPEC, apply_overrides, check_spec, load_spec
+    from .bench.spec import DEFAULT_SPEC, apply_overrides, check_spec, load_spec, read_spec_file
 
     if args.spec:
+        first = read_spec_file(args.spec)
+        if isinstance(first, dict) and first.get("task") == "classification":
+            return _bench_classification(args, first)
         raw = load_spec(args.spec)
     else:
         raw = DEFAULT_SPEC
@@ -184,6 +187,50 @@ def cmd_bench(args) -> int:
     print(markdown_table(records), end="")
     print(f"\nFull results, notes and plots in {spec['out']}/ (results.md, results.csv, results.jsonl, "
           "generations.jsonl, *.png)")
+    failed = [r for r in records if r.get("kind") == "failed"]
+    for r in failed:
+        print(f"langmodels bench: {r['label']} (seed {r['seed']}) failed: {r['error']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _bench_classification(args, raw: dict) -> int:
+    """`langmodels bench` with a `task: classification` spec (see langmodels.bench.classification)."""
+    from pathlib import Path
+
+    import yaml
+
+    from .bench.classification import check_classification_spec, run_classification
+    from .bench.classification_tables import markdown
+    from .bench.spec import apply_overrides
+
+    raw = dict(raw)
+    if args.corpus:
+        raise UsageError("--corpus: a classification spec names its labelled files in corpus")
+    for field, value in (("data_dir", args.data_dir), ("out", args.out)):
+        if value:
+            raw[field] = value
+    if args.seeds:
+        raw["seeds"] = _int_list("--seeds", args.seeds)
+    if args.quiet:
+        raw["progress"] = False
+    raw = apply_overrides(raw, args.set)
+    spec = check_classification_spec(raw, source=args.spec, base=Path(args.spec).parent)
+    if args.print_spec:
+        print(yaml.safe_dump(spec, sort_keys=False), end="")
+        return 0
+    only = None
+    if args.models:
+        wanted = {x.strip() for x in args.models.split(",") if x.strip()}
+        only = {e["label"] for e in spec["classifiers"] if e["label"] in wanted or e["classifier"] in wanted}
+        missing = sorted(w for w in wanted if not any(w in (e["label"], e["classifier"])
+                                                      for e in spec["classifiers"]))
+        if missing:
+            raise UsageError(f"--models: {', '.join(missing)} not in the spec; its classifiers are "
+                             f"{', '.join(e['label'] for e in spec['classifiers'])}")
+    log = (lambda line: None) if args.quiet else None
+    records = run_classification(spec, resume=not args.fresh, log=log, only=only)
+    print(markdown(records, spec).split("\n## ")[0], end="")
+    print(f"\nFull results in {spec['out']}/ (results.md, results.csv, results.jsonl, confusion.png)")
     failed = [r for r in records if r.get("kind") == "failed"]
     for r in failed:
         print(f"langmodels bench: {r['label']} (seed {r['seed']}) failed: {r['error']}", file=sys.stderr)

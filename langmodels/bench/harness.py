@@ -55,6 +55,13 @@ def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None,
     from .report import write_reports
 
     spec = check_spec(spec)
+    if spec.get("task") == "classification":
+        from .classification import run_classification
+
+        if data is not None:
+            raise InvalidParameterError("data= replaces a language-modelling corpus; a classification "
+                                        "spec names its labelled files")
+        return run_classification(spec, resume=resume, log=log, keep_going=keep_going, only=only)
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     labels = [entry["label"] for entry in spec["models"]]
     unknown = sorted(set(only or ()) - set(labels))

@@ -3,6 +3,7 @@
 A spec is a mapping (YAML on disk)::
 
     name: my-comparison
+    task: language-modelling     # or classification: see langmodels.bench.classification
     corpus: synthetic            # a registered dataset, a directory, or {train: f, valid: f, test: f}
     corpus_params: {}            # extra arguments for datasets.load (e.g. the generator's size)
     data_dir: null               # where registered datasets are cached or found
@@ -86,16 +87,11 @@ DEFAULT_SPEC: dict[str, Any] = {
 
 def load_spec(path: str | os.PathLike) -> dict:
     """Read a YAML spec and check it (see `check_spec`)."""
-    import yaml
+    raw = read_spec_file(path)
+    if isinstance(raw, dict) and raw.get("task") == "classification":
+        from .classification import check_classification_spec
 
-    from .._io import read_utf8
-
-    try:
-        raw = yaml.safe_load(read_utf8(path))
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such spec file") from None
-    except yaml.YAMLError as e:
-        raise SpecError(f"{path}: not valid YAML ({e})") from None
+        return check_classification_spec(raw, source=str(path), base=Path(path).parent)
     spec = check_spec(raw, source=str(path))
     if isinstance(spec["corpus"], str) and not _is_dataset_name(spec["corpus"]):
         # A relative corpus path means relative to the spec file.
@@ -105,10 +101,32 @@ def load_spec(path: str | os.PathLike) -> dict:
     return spec
 
 
+def read_spec_file(path: str | os.PathLike):
+    """The YAML of a spec file as read, unchecked; SpecError for a missing file or bad YAML."""
+    import yaml
+
+    from .._io import read_utf8
+
+    try:
+        return yaml.safe_load(read_utf8(path))
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such spec file") from None
+    except yaml.YAMLError as e:
+        raise SpecError(f"{path}: not valid YAML ({e})") from None
+
+
 def check_spec(raw: Any, source: str = "spec") -> dict:
     """A complete, validated copy of `raw` with defaults filled in; SpecError names any bad field."""
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: a spec is a mapping of fields, got {type(raw).__name__}")
+    if raw.get("task") == "classification":   # a labelled corpus and classifiers: its own checks
+        from .classification import check_classification_spec
+
+        return check_classification_spec(raw, source)
+    if raw.get("task", "language-modelling") != "language-modelling":
+        raise SpecError(f"{source}: task: must be language-modelling (the default) or classification, "
+                        f"got {raw['task']!r}")
+    raw = {k: v for k, v in raw.items() if k != "task"}
     unknown = sorted(set(raw) - set(TOP_LEVEL))
     if unknown:
         raise SpecError(f"{source}: unknown field {unknown[0]!r}{_did_you_mean(unknown[0], TOP_LEVEL)}; "

@@ -131,14 +131,22 @@ def lr_at(model, step: int, total: int, factor: float) -> float:
 
 
 def make_optimizer(model, module, device):
+    """AdamW or SGD over the trainable parameters. A model with `lr_scale_of(name)` (the text
+    classifier's discriminative learning rates) gets one group per scale, each group's lr that
+    factor times the schedule's (its `lr_scale` entry)."""
     import torch
 
-    params = [p for p in module.parameters() if p.requires_grad]
+    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    scale_of = getattr(model, "lr_scale_of", lambda name: 1.0)
+    groups: dict = {}
+    for name, p in named:
+        # No weight decay on biases, norms and embeddings' 1-D companions (nanoGPT's rule: dim < 2).
+        decay = model.weight_decay if (model.optimizer == "sgd" or p.dim() >= 2) else 0.0
+        key = (decay, scale_of(name))
+        groups.setdefault(key, {"params": [], "weight_decay": decay, "lr_scale": key[1]})["params"].append(p)
+    groups = list(groups.values())
     if model.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=model.lr, weight_decay=model.weight_decay)
-    # No weight decay on biases, norms and embeddings' 1-D companions (nanoGPT's rule: dim < 2).
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": model.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+        return torch.optim.SGD(groups, lr=model.lr)
     return torch.optim.AdamW(groups, lr=model.lr, betas=tuple(model.betas), fused=device.type == "cuda")
 
 
@@ -235,7 +243,7 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
                     rng = _rng_states(module)
                 lr = lr_at(model, state.step, total, state.lr_factor)
                 for group in opt.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * group.get("lr_scale", 1.0)
                 with autocast:
                     logits, new_hidden = net(X, None if reset else hidden)     # (b, T, n_out)
                 loss = summed_cross_entropy(logits.flatten(0, 1).float(), Y.reshape(-1))
@@ -341,11 +349,14 @@ def _keep_partial(model, module, state: LoopState, best, ckpt) -> None:
 
 def _log_epoch(model, record: dict, elapsed: float) -> None:
     """One line per epoch, whatever stderr is (tqdm bars are erased and only show on a terminal)."""
-    valid = (f", valid ppl {math.exp(min(record['valid_loss'], 700)):.2f}"
-             if "valid_loss" in record else "")
+    # A model whose targets are not tokens (a classifier: one label per text) names its unit, and
+    # its validation loss is not a perplexity.
+    unit = getattr(model, "target_unit", "token")
+    valid = ("" if "valid_loss" not in record else f", valid loss {record['valid_loss']:.4f}"
+             if unit != "token" else f", valid ppl {math.exp(min(record['valid_loss'], 700)):.2f}")
     of = f"/{model.epochs}" if not model.max_steps else ""
-    log.info("%s epoch %d%s: train loss %.4f%s, %.0f tokens/s, %.1fs (step %d)", type(model).__name__,
-             record["epoch"], of, record["train_loss"], valid, record["train_tokens_per_s"], elapsed,
+    log.info("%s epoch %d%s: train loss %.4f%s, %.0f %ss/s, %.1fs (step %d)", type(model).__name__,
+             record["epoch"], of, record["train_loss"], valid, record["train_tokens_per_s"], unit, elapsed,
              record["step"])
 
 

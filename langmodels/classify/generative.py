@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ._checks import check_int
-from .corpus import Corpus
-from .errors import EmptyCorpusError, InvalidParameterError
-from .registry import get_class, make
-from .tokenize import get_tokenizer
-from .vocabulary import EOS_ID, Vocabulary
+from .._checks import check_int
+from ..corpus import Corpus
+from ..errors import EmptyCorpusError, InvalidParameterError
+from ..registry import get_class, make
+from ..tokenize import get_tokenizer
+from ..vocabulary import EOS_ID, Vocabulary
+from .data import check_known_labels, check_labels, check_texts
 
 _OWN_PARAMS = ("model", "tokenizer", "min_count", "max_size", "priors")
 
@@ -113,12 +113,8 @@ class LMClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y) -> LMClassifier:
         """Fit one `model` per class on the texts of that class (labels `y`, one per text)."""
         self._check_params()
-        texts = _check_texts(X)
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(texts):
-            raise ValueError(f"y must be one label per text: got {len(texts)} texts and labels of "
-                             f"shape {y.shape}")
-        check_classification_targets(y)
+        texts = check_texts(X)
+        y = check_labels(texts, y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         split = get_tokenizer(self.tokenizer)
         tokens = [split(t) for t in texts]
@@ -149,7 +145,7 @@ class LMClassifier(ClassifierMixin, BaseEstimator):
     def sequence_logprobs(self, X) -> np.ndarray:
         """(n_texts, n_classes): ln p(x | c) under each class model, `</s>` included."""
         check_is_fitted(self, "models_")
-        tokens = [get_tokenizer(self.tokenizer)(t) for t in _check_texts(X)]
+        tokens = [get_tokenizer(self.tokenizer)(t) for t in check_texts(X)]
         nonempty = [k for k, t in enumerate(tokens) if t]
         out = np.empty((len(tokens), len(self.models_)))
         if len(nonempty) < len(tokens):  # a blank text is just </s> after <s>
@@ -178,6 +174,12 @@ class LMClassifier(ClassifierMixin, BaseEstimator):
         """(n_texts, n_classes): the posterior p(c | x), columns in `classes_` order."""
         return np.exp(self.predict_log_proba(X))
 
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy on (X, y); a label the classifier was not trained on is an error."""
+        check_is_fitted(self, "models_")
+        check_known_labels(self.classes_, y)
+        return super().score(X, y, sample_weight)
+
     def predict(self, X) -> np.ndarray:
         best = np.argmax(self.predict_log_proba(X), axis=1)
         return self.classes_[best]
@@ -187,24 +189,3 @@ class LMClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
         return tags
-
-
-def classification_scores(y_true, y_pred) -> dict[str, float]:
-    """Accuracy and macro-averaged precision, recall and F1 (from `sklearn.metrics`)."""
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
-
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
-    return {"accuracy": float(accuracy_score(y_true, y_pred)), "precision": float(p),
-            "recall": float(r), "f1": float(f)}
-
-
-def _check_texts(X) -> list[str]:
-    if isinstance(X, (str, bytes)):
-        raise TypeError("X must be a list of texts, not a single string; wrap it: [text]")
-    texts = list(X.ravel()) if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 1 else list(X)
-    if not texts:
-        raise ValueError("X holds no text")
-    for k, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise TypeError(f"X[{k}] is a {type(t).__name__}, not a string; X must be a list of texts")
-    return texts

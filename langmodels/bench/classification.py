@@ -1,0 +1,393 @@
+"""The classification benchmark: classifiers on a labelled corpus, one protocol, one report.
+
+A spec with `task: classification` (YAML on disk), checked whole before any training::
+
+    task: classification
+    name: MR, 10-fold
+    corpus: {all: classification/mr/all.tsv}     # or {train: f, dev: f, test: f} (dev optional);
+    data_dir: ../shared/data                      #   relative paths: to data_dir, else to the spec
+    protocol: {kfold: 10, seed: 0, folds: null}   # k-fold CV (folds: run only the first n), or
+                                                  # {split: test} for train/test corpora
+    seeds: [0, 1, 2]                              # classifiers with a seed run once per seed
+    classifiers:
+      - {classifier: tfidf-lr}                                  # the TF-IDF + LR baseline
+      - {classifier: lm, params: {model: kneser-ney, order: 3}} # LMClassifier, any family
+      - {classifier: text, label: lstm, params: {encoder: lstm, n_layers: 1}}     # TextClassifier
+      - {classifier: text, label: lstm-pre, params: {encoder: lstm, n_layers: 1},
+         pretrain: {corpus: [train], params: {epochs: 5}}}      # an LM of the encoder's family first
+    out: bench-out/mr
+
+With a dev split, text classifiers stop early on it (train on train, select on dev, report
+test); otherwise on their own held-out fraction of the training texts.
+
+`pretrain.corpus` lists `train` (the fold's own training texts, without labels) and/or text files
+(one text a line; `lowercase: true` lower-cases them, as MR and SST-2 are); the language model
+gets the classifier's architecture parameters, `pretrain.params` (epochs, lr, ...) and the seed.
+
+Each (classifier, seed) is one record in results.jsonl: the metrics of the predictions of all
+folds (or the test split) together from `classification_report`, the accuracy of each fold,
+mean and sd, and fit / predict seconds. A finished record with the same spec entry and protocol
+is kept on the next run. The reports: results.md / results.csv (`classification_report_files`)
+and confusion.png.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import to_jsonable
+from ..errors import InvalidParameterError, UnknownModelError
+from .records import read_records, write_records
+from .spec import SpecError, _did_you_mean, _is_int
+
+KINDS = ("tfidf-lr", "lm", "text")
+TOP_LEVEL = {"task": "classification", "name": "classification", "corpus": None, "data_dir": None,
+             "protocol": None, "seeds": [0], "classifiers": None, "out": "bench-out", "progress": True}
+TFIDF_PARAMS = ("C", "ngram_max", "sublinear_tf", "max_iter")
+
+
+# --- the spec ---------------------------------------------------------------------------------
+def check_classification_spec(raw: Any, source: str = "spec", base: str | os.PathLike | None = None) -> dict:
+    """A complete, validated copy of `raw` (corpus paths resolved); SpecError names any bad field.
+    `base`: the directory relative corpus paths are read from when `data_dir` is not set."""
+    if not isinstance(raw, dict):
+        raise SpecError(f"{source}: a spec is a mapping of fields, got {type(raw).__name__}")
+
+    def fail(field, message):
+        raise SpecError(f"{source}: {field}: {message}")
+
+    unknown = sorted(set(raw) - set(TOP_LEVEL))
+    if unknown:
+        fail(unknown[0], f"unknown field{_did_you_mean(unknown[0], TOP_LEVEL)}; a classification spec has "
+                         f"{', '.join(TOP_LEVEL)}")
+    spec = copy.deepcopy(TOP_LEVEL)
+    spec.update(copy.deepcopy(raw))
+    if spec["task"] != "classification":
+        fail("task", f"must be 'classification' here, got {spec['task']!r}")
+    root = Path(spec["data_dir"] if spec["data_dir"] is not None else (base or "."))
+    corpus = spec["corpus"]
+    if not isinstance(corpus, dict) or not corpus:
+        fail("corpus", "must be a mapping {all: FILE} (k-fold) or {train: FILE, test: FILE, dev: FILE}")
+    bad = sorted(set(corpus) - {"all", "train", "dev", "test"})
+    if bad:
+        fail(f"corpus.{bad[0]}", "unknown split; the splits are all, train, dev, test")
+    spec["corpus"] = {}
+    for split, path in corpus.items():
+        full = Path(path) if Path(path).is_absolute() else root / path
+        if not full.is_file():
+            fail(f"corpus.{split}", f"{full}: no such file (set data_dir, e.g. --data-dir ../shared/data)")
+        spec["corpus"][split] = str(full)
+    spec["protocol"] = _check_protocol(spec["protocol"], spec["corpus"], fail)
+    seeds = spec["seeds"]
+    if not isinstance(seeds, list) or not seeds or not all(_is_int(s) for s in seeds):
+        fail("seeds", f"must be a non-empty list of integers, got {seeds!r}")
+    spec["classifiers"] = _check_classifiers(spec["classifiers"], root, fail)
+    if not isinstance(spec["out"], (str, os.PathLike)):
+        fail("out", f"must be a directory path, got {spec['out']!r}")
+    return spec
+
+
+def _check_protocol(protocol, corpus, fail) -> dict:
+    if "all" in corpus:
+        if set(corpus) != {"all"}:
+            fail("corpus", "give either all (for k-fold CV) or train/test splits, not both")
+        protocol = {"kfold": 10, "seed": 0, "folds": None, **(protocol or {})}
+        bad = sorted(set(protocol) - {"kfold", "seed", "folds"})
+        if bad:
+            fail(f"protocol.{bad[0]}", "unknown setting; k-fold CV takes kfold, seed, folds")
+        if not _is_int(protocol["kfold"]) or protocol["kfold"] < 2:
+            fail("protocol.kfold", f"must be an integer >= 2, got {protocol['kfold']!r}")
+        if not _is_int(protocol["seed"]):
+            fail("protocol.seed", f"must be an integer, got {protocol['seed']!r}")
+        folds = protocol["folds"]
+        if folds is not None and not (_is_int(folds) and 1 <= folds <= protocol["kfold"]):
+            fail("protocol.folds", f"must be null or an integer from 1 to kfold, got {folds!r}")
+        return protocol
+    if "train" not in corpus or "test" not in corpus:
+        fail("corpus", f"needs train and test files (dev optional), or all; got {sorted(corpus)}")
+    protocol = {"split": "test", **(protocol or {})}
+    if set(protocol) != {"split"} or protocol["split"] != "test":
+        fail("protocol", f"with train/test files the protocol is {{split: test}}, got {protocol!r}")
+    return protocol
+
+
+def _check_classifiers(entries, root, fail) -> list[dict]:
+    if not isinstance(entries, list) or not entries:
+        fail("classifiers", "missing or empty; e.g. [{classifier: tfidf-lr}, {classifier: text}]")
+    out, labels = [], set()
+    for i, entry in enumerate(entries):
+        where = f"classifiers[{i}]"
+        if isinstance(entry, str):
+            entry = {"classifier": entry}
+        if not isinstance(entry, dict) or entry.get("classifier") not in KINDS:
+            fail(where, f"each entry is a mapping with classifier: one of {', '.join(KINDS)}, got {entry!r}")
+        bad = sorted(set(entry) - {"classifier", "label", "params", "pretrain"})
+        if bad:
+            fail(f"{where}.{bad[0]}", "unknown field; an entry has classifier, label, params, pretrain")
+        entry = {"params": {}, **copy.deepcopy(entry)}
+        if not isinstance(entry["params"], dict):
+            fail(f"{where}.params", f"must be a mapping, got {entry['params']!r}")
+        try:
+            estimator = make_classifier(entry, seed=0)
+            if entry["classifier"] != "tfidf-lr":
+                estimator._check_params()
+        except (InvalidParameterError, UnknownModelError, TypeError, ValueError) as e:
+            fail(f"{where}.params", str(e))
+        if "pretrain" in entry:
+            entry["pretrain"] = _check_pretrain(entry, root,
+                                                lambda f, m, w=where: fail(f"{w}.pretrain{f}", m))
+        label = str(entry.get("label") or _default_label(entry))
+        if label in labels:
+            fail(f"{where}.label", f"{label!r} is used twice; give each classifier a distinct label")
+        labels.add(label)
+        out.append({**entry, "label": label})
+    return out
+
+
+def _check_pretrain(entry, root, fail) -> dict:
+    from ..registry import get_class
+
+    pre = entry["pretrain"]
+    if entry["classifier"] != "text":
+        fail("", "only a text classifier is pre-trained")
+    if not isinstance(pre, dict):
+        fail("", f"must be a mapping {{corpus: [train, FILE], params: {{...}}}}, got {pre!r}")
+    bad = sorted(set(pre) - {"corpus", "params", "lowercase", "min_count"})
+    if bad:
+        fail(f".{bad[0]}", "unknown setting; pretrain takes corpus, params, lowercase, min_count")
+    pre = {"params": {}, "lowercase": False, "min_count": 2, **pre}
+    sources = pre.get("corpus")
+    if not isinstance(sources, list) or not sources:
+        fail(".corpus", "must list train and/or text files, e.g. [train, wikitext-2/valid.txt]")
+    resolved = []
+    for s in sources:
+        if s == "train":
+            resolved.append("train")
+            continue
+        full = Path(s) if Path(s).is_absolute() else root / s
+        if not full.is_file():
+            fail(".corpus", f"{full}: no such file")
+        resolved.append(str(full))
+    pre["corpus"] = resolved
+    family = _lm_family(entry)
+    allowed = get_class(family).param_names()
+    for p in pre["params"]:
+        if p not in allowed:
+            fail(f".params.{p}", f"{family} has no parameter {p!r}{_did_you_mean(p, allowed)}")
+    return pre
+
+
+def _default_label(entry) -> str:
+    params = entry["params"]
+    if entry["classifier"] == "lm":
+        return "lm-" + str(params.get("model", "modified-kneser-ney"))
+    if entry["classifier"] == "text":
+        return "text-" + str(params.get("encoder", "lstm")) + ("-pretrained" if "pretrain" in entry else "")
+    return entry["classifier"]
+
+
+def _lm_family(entry) -> str:
+    from ..neural.classifier import ENCODERS
+
+    return ENCODERS[entry["params"].get("encoder", "lstm")]
+
+
+# --- the classifiers ------------------------------------------------------------------------------
+def make_classifier(entry: dict, seed: int | None, init=None):
+    """The estimator of a spec entry, seeded where it has a seed."""
+    kind, params = entry["classifier"], dict(entry["params"])
+    if kind == "tfidf-lr":
+        from ..classify.baseline import tfidf_logistic_regression
+
+        bad = sorted(set(params) - set(TFIDF_PARAMS))
+        if bad:
+            raise InvalidParameterError(f"tfidf-lr has no parameter {bad[0]!r}; its parameters are "
+                                        f"{', '.join(TFIDF_PARAMS)}")
+        return tfidf_logistic_regression(**params)
+    if kind == "lm":
+        from ..classify.generative import LMClassifier
+        from ..registry import get_class
+
+        clf = LMClassifier(**params)
+        if seed is not None and "seed" in get_class(clf.model).param_names():
+            clf.set_params(seed=seed)
+        return clf
+    from ..classify.neural import TextClassifier
+
+    return TextClassifier(**{**params, **({} if seed is None else {"seed": seed}), "init": init})
+
+
+def has_seed(entry: dict) -> bool:
+    if entry["classifier"] == "text":
+        return True
+    if entry["classifier"] == "lm":
+        from ..registry import get_class
+
+        return "seed" in get_class(entry["params"].get("model", "modified-kneser-ney")).param_names()
+    return False
+
+
+def pretrain(entry: dict, seed: int, train_texts: list[str]):
+    """A language model of the text classifier's family, fitted on the entry's pre-training texts."""
+    from ..classify.neural import TRAINING
+    from ..corpus import Corpus
+    from ..registry import make
+
+    pre = entry["pretrain"]
+    texts: list[str] = []
+    for source in pre["corpus"]:
+        if source == "train":
+            texts += train_texts
+        else:
+            from .._io import read_utf8
+
+            lines = [t for t in read_utf8(source).splitlines() if t.strip()]
+            texts += [t.lower() for t in lines] if pre["lowercase"] else lines
+    clf_params = entry["params"]
+    runtime = {k: clf_params[k] for k in ("device", "threads", "progress") if k in clf_params}
+    arch = {k: v for k, v in clf_params.items()
+            if k not in TRAINING and k in _family_params(_lm_family(entry))}
+    model = make(_lm_family(entry), **{**arch, **runtime, "seed": seed, **pre["params"]})
+    tokenizer = clf_params.get("tokenizer", "whitespace")
+    return model.fit(Corpus.from_texts(texts, tokenizer=tokenizer, min_count=pre["min_count"]))
+
+
+def _family_params(family: str) -> list[str]:
+    from ..registry import get_class
+
+    return get_class(family).param_names()
+
+
+# --- running ----------------------------------------------------------------------------------------
+def load_labelled(spec: dict) -> dict:
+    """{split: (texts as an object array, labels)} for the spec's corpus files."""
+    from ..classify.data import read_labelled
+
+    out = {}
+    for split, path in spec["corpus"].items():
+        texts, labels = read_labelled(path)
+        out[split] = (np.array(texts, dtype=object), np.array(labels))
+    return out
+
+
+def folds(spec: dict, data: dict) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """(name, train texts, train labels, test texts, test labels) for each evaluation of the protocol."""
+    if "all" in data:
+        from sklearn.model_selection import StratifiedKFold
+
+        X, y = data["all"]
+        p = spec["protocol"]
+        splits = StratifiedKFold(p["kfold"], shuffle=True, random_state=p["seed"]).split(X, y)
+        out = [(f"fold{k}", X[tr], y[tr], X[te], y[te]) for k, (tr, te) in enumerate(splits)]
+        return out[:p["folds"]] if p["folds"] else out
+    (X, y), (Xt, yt) = data["train"], data["test"]
+    out = [("test", X, y, Xt, yt)]
+    if "dev" in data:
+        out.append(("dev", X, y, *data["dev"]))
+    return out
+
+
+def run_classification(spec: dict, *, resume: bool = True, log=None, keep_going: bool = True,
+                       only=None) -> list[dict]:
+    """Run a checked classification spec; returns the records the reports show (spec order)."""
+    from .classification_tables import write_classification_reports
+
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    out = Path(spec["out"])
+    data = load_labelled(spec)
+    data_id = _fingerprint({k: (list(v[0]), list(v[1])) for k, v in data.items()})
+    evaluations = folds(spec, data)
+    store = {(r["label"], r.get("seed")): r for r in read_records(out)}
+    runs = [(e, s) for e in spec["classifiers"] for s in (spec["seeds"] if has_seed(e) else [None])]
+    todo = [(e, s) for e, s in runs if only is None or e["label"] in only]
+    for i, (entry, seed) in enumerate(todo, 1):
+        key, tag = (entry["label"], seed), f"[{i}/{len(todo)}] {entry['label']} seed {seed}"
+        if resume and _same(store.get(key), entry, spec, data_id):
+            log(f"{tag}: done earlier, kept")
+            continue
+        log(f"{tag}: {len(evaluations)} evaluation(s) ...")
+        try:
+            store[key] = run_one(entry, seed, evaluations, spec, data_id, log)
+        except Exception as e:   # one failing classifier must not cost the others their results
+            if not keep_going:
+                raise
+            store[key] = {"kind": "failed", "label": entry["label"], "seed": seed,
+                          "error": f"{type(e).__name__}: {e}"}
+            log(f"{tag}: FAILED ({type(e).__name__}: {e})")
+        else:
+            r = store[key]
+            log(f"{tag}: accuracy {100 * r['accuracy_mean']:.2f} (sd {100 * r['accuracy_sd']:.2f}), "
+                f"fit {r['fit_seconds']:.1f}s")
+        write_records(out, list(store.values()))
+    records = [store[e["label"], s] for e, s in runs
+               if store.get((e["label"], s), {}).get("kind") == "failed"
+               or _same(store.get((e["label"], s)), e, spec, data_id)]
+    write_records(out, list(store.values()))
+    write_classification_reports(records, out, spec)
+    return records
+
+
+def run_one(entry: dict, seed, evaluations, spec: dict, data_id: str, log) -> dict:
+    """Fit and score one (classifier, seed) on every evaluation of the protocol."""
+    from ..classify.report import classification_report
+
+    y_true, y_pred, per_fold, fit_s, predict_s, extra = [], [], [], 0.0, 0.0, {}
+    cache: dict = {}
+    clf = None
+    dev = next(((Xt, yt) for name, _, _, Xt, yt in evaluations if name == "dev"), None)
+    for name, X, y, Xt, yt in evaluations:
+        t0 = time.perf_counter()
+        if name != "dev" or clf is None:   # dev is scored by the classifier fitted for test
+            init = None
+            if "pretrain" in entry:
+                # Pre-trained once per training set (each fold's own when it reads `train`).
+                k = name if "train" in entry["pretrain"]["corpus"] else "all"
+                if k not in cache:
+                    cache[k] = pretrain(entry, seed, list(X))
+                init = cache[k]
+            clf = make_classifier(entry, seed, init)
+            if entry["classifier"] == "text" and dev is not None and name != "dev":
+                clf.fit(list(X), y, X_valid=list(dev[0]), y_valid=dev[1])   # select on dev
+            else:
+                clf.fit(list(X), y)
+        t1 = time.perf_counter()
+        pred = clf.predict(list(Xt))
+        t2 = time.perf_counter()
+        acc = float(np.mean(pred == yt))
+        if name == "dev":   # dev is reported beside the test split, never pooled with it
+            extra["dev_accuracy"] = acc
+            continue
+        fit_s, predict_s = fit_s + t1 - t0, predict_s + t2 - t1
+        per_fold.append(acc)
+        y_true += list(yt)
+        y_pred += list(pred)
+        log(f"    {name}: accuracy {100 * acc:.2f}, fit {t1 - t0:.1f}s")
+    report = classification_report(y_true, y_pred)
+    return {"kind": "classifier", "label": entry["label"], "classifier": entry["classifier"], "seed": seed,
+            "entry": _jsonable(entry), "protocol": spec["protocol"], "data": data_id,
+            "accuracy_mean": float(np.mean(per_fold)), "accuracy_sd": float(np.std(per_fold)),
+            "fold_accuracy": per_fold, "metrics": report, "fit_seconds": fit_s,
+            "predict_seconds": predict_s, "load": list(os.getloadavg()), **extra}
+
+
+def _same(record, entry, spec, data_id) -> bool:
+    return bool(record) and record.get("kind") == "classifier" and record.get("entry") == _jsonable(entry) \
+        and record.get("protocol") == spec["protocol"] and record.get("data") == data_id
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(to_jsonable(obj)))
+
+
+def _fingerprint(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+

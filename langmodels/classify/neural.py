@@ -1,0 +1,404 @@
+"""`TextClassifier`: a neural encoder with a pooled classification head, as a scikit-learn estimator.
+
+    texts -> tokens -> ids over a vocabulary (from the training texts, or the pre-trained model's)
+          -> <s> w1 ... wn -> encoder (LSTM / GRU / RNN / Transformer) -> mean | max | last -> linear
+
+The encoder is the network of a neural language-model family, so `init=` a fitted language model
+of that family (or a directory it was saved to) starts it from pre-trained weights, the
+vocabulary carried over as `NeuralModel.fit(init=)` does; `freeze_epochs` and `encoder_lr` add
+ULMFiT's gradual unfreezing (the head alone first) and discriminative learning rates.
+
+Training is the language models' loop (`langmodels.neural.training`), one target per row: the
+same optimizer, schedule, early stopping on a held-out fraction (`validation_fraction`, on the
+validation loss in nats per example), progress, checkpoints, device and threads.
+
+    clf = TextClassifier(encoder="lstm", hidden_size=128, n_layers=1).fit(texts, labels)
+    lm = make("lstm", hidden_size=128, n_layers=1).fit(Corpus.from_texts(unlabelled))
+    TextClassifier(encoder="lstm", init=lm).fit(texts, labels)       # pre-trained, then fine-tuned
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._checks import check_choice, check_float, check_int
+from .._io import read_utf8
+from .._torch import check_threads, resolve_device, torch_threads
+from ..errors import EmptyCorpusError, InvalidParameterError
+from ..registry import get_class, make
+from ..tokenize import get_tokenizer
+from ..vocabulary import BOS_ID, Vocabulary
+from .data import check_known_labels, check_labels, check_texts
+
+# The training parameters the loop reads, with the classifier's defaults (the neural families' own
+# meanings; see `NeuralModel`).
+TRAINING = {"lr": 1e-3, "optimizer": "adamw", "betas": (0.9, 0.999), "weight_decay": 0.01, "epochs": 10,
+            "max_steps": None, "batch_size": 32, "clip": 1.0, "warmup": 0, "schedule": "cosine",
+            "patience": 3, "seed": 0, "device": "auto", "compile": False, "threads": 1,
+            "checkpoint_dir": None, "checkpoint_every": None, "checkpoint_seconds": 300.0,
+            "progress": True}
+OWN = {"encoder": "lstm", "pooling": "max", "init": None, "vocab": "train", "tokenizer": "whitespace",
+       "min_count": 2, "max_size": None, "max_length": None, "head_dropout": 0.3,
+       "validation_fraction": 0.1, "freeze_epochs": 0, "encoder_lr": 1.0, **TRAINING}
+# Rows per scoring batch, and padded positions per batch at most.
+SCORE_ROWS, SCORE_TOKENS = 256, 16384
+
+
+class TextClassifier(ClassifierMixin, BaseEstimator):
+    """A neural text classifier: a language-model encoder, pooled over the text, then a linear layer.
+
+    Parameters
+    ----------
+    encoder : {"lstm", "gru", "rnn", "transformer"}, default "lstm"
+        The neural family whose network encodes the text (`langmodels.neural.classifier.ENCODERS`).
+    pooling : {"max", "mean", "last"}, default "max"
+        How the features of the positions become one vector: their maximum or mean over the
+        text, or the features after its last token.
+    init : LanguageModel, str or None, default None
+        A fitted language model of the encoder's family, or a directory one was saved to, whose
+        weights start the encoder (its architecture parameters are used; any given here must
+        match). None: random initialisation. The model itself is never modified.
+    vocab : {"train", "init"}, default "train"
+        The vocabulary: built from the training texts, or `init`'s own (words only the
+        pre-training text saw keep their embeddings for test time).
+    tokenizer : str, default "whitespace"
+        How texts are split into words (a name `langmodels.tokenize.get_tokenizer` knows).
+    min_count : int, default 2
+        With vocab="train", words seen fewer times in the training texts become `<unk>` (so
+        `<unk>`'s embedding is trained on rare words, as test-time unknown words need).
+    max_size : int or None, default None
+        With vocab="train", keep at most this many vocabulary entries, the most frequent first.
+    max_length : int or None, default None
+        Read at most this many tokens of a text (None: all; a Transformer reads at most its
+        `block_size` - 1 after `<s>`).
+    head_dropout : float, default 0.3
+        Dropout in [0, 1) on the pooled vector before the output layer.
+    validation_fraction : float, default 0.1
+        Fraction of the training texts held out (stratified, drawn with `seed`) for early stopping
+        on the validation loss; 0 trains on everything for `epochs` epochs.
+    freeze_epochs : int, default 0
+        Gradual unfreezing: train only the head for this many epochs, then everything.
+    encoder_lr : float, default 1.0
+        Discriminative learning rates: the encoder's learning rate is `lr` times this factor.
+    lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
+        As for the neural language models (see `langmodels.neural.estimator.NeuralModel`),
+        with batch_size counted in texts.
+    patience, seed, device, compile, threads, checkpoint_dir, checkpoint_every
+        As for the neural language models; `seed` also draws the validation split.
+    checkpoint_seconds, progress
+        As for the neural language models.
+    **params
+        The encoder family's architecture parameters (e.g. `hidden_size=128, n_layers=1`,
+        `dropout`); unset ones take the family's defaults, or `init`'s values.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (C,)
+        The class labels, sorted.
+    vocab_ : Vocabulary
+        The vocabulary texts are mapped to.
+    module_ : torch.nn.Module
+        The trained network (`langmodels.neural.classifier.ClassifierModule`).
+    history_ : list of dict
+        One record per epoch (train_loss and valid_loss in nats per text; "tokens" are texts).
+    """
+
+    context = "sentence"   # the training loop's mode: every batch starts from a fresh state
+    target_unit = "text"   # what the loop's losses and speeds count (one label per text)
+
+    def __init__(self, encoder: str = "lstm", pooling: str = "max", init=None, vocab: str = "train",
+                 tokenizer: str = "whitespace", min_count: int = 2, max_size: int | None = None,
+                 max_length: int | None = None, head_dropout: float = 0.3,
+                 validation_fraction: float = 0.1, freeze_epochs: int = 0, encoder_lr: float = 1.0,
+                 lr: float = 1e-3, optimizer: str = "adamw", betas: tuple[float, float] = (0.9, 0.999),
+                 weight_decay: float = 0.01, epochs: int = 10, max_steps: int | None = None,
+                 batch_size: int = 32, clip: float = 1.0, warmup: int = 0, schedule: str = "cosine",
+                 patience: int | None = 3, seed: int = 0, device: str = "auto", compile: bool = False,
+                 threads: int | None = 1, checkpoint_dir: str | None = None,
+                 checkpoint_every: int | None = None, checkpoint_seconds: float | None = 300.0,
+                 progress: bool = True, **params):
+        for name in OWN:   # every named argument, stored as given (scikit-learn's rule)
+            setattr(self, name, locals()[name])
+        self.params = params  # the encoder's architecture, kept apart so scikit-learn can clone
+
+    # --- scikit-learn parameters: the encoder's keywords are parameters too -------------------
+    def get_params(self, deep: bool = True) -> dict:
+        return {**{name: getattr(self, name) for name in OWN}, **self.params}
+
+    def set_params(self, **params) -> TextClassifier:
+        for name, value in params.items():
+            if name in OWN:
+                setattr(self, name, value)
+            else:
+                self.params = {**self.params, name: value}
+        return self
+
+    def __getattr__(self, name: str):
+        params = self.__dict__.get("params", {})
+        if name in params:
+            return params[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __sklearn_clone__(self):
+        # `init` is passed by reference: scikit-learn would rebuild a fitted language model
+        # unfitted from its parameters, and fitting never modifies it.
+        from sklearn.base import clone
+
+        return type(self)(**{k: v if k == "init" else clone(v, safe=False)
+                             for k, v in self.get_params().items()})
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+    # --- checks ------------------------------------------------------------------------------
+    def _family(self) -> str:
+        from ..neural.classifier import ENCODERS
+
+        check_choice("encoder", self.encoder, list(ENCODERS))
+        return ENCODERS[self.encoder]
+
+    def _check_params(self) -> None:
+        from ..neural.classifier import POOLINGS
+        from ..neural.training import check_training_params
+
+        family = self._family()
+        check_choice("pooling", self.pooling, list(POOLINGS))
+        check_choice("vocab", self.vocab, ["train", "init"])
+        if self.vocab == "init" and self.init is None:
+            raise InvalidParameterError("vocab='init' needs init: a pre-trained model whose "
+                                        "vocabulary to use")
+        get_tokenizer(self.tokenizer)
+        check_int("min_count", self.min_count, low=1)
+        if self.max_size is not None:
+            check_int("max_size", self.max_size, low=3)
+        if self.max_length is not None:
+            check_int("max_length", self.max_length, low=1)
+        check_float("head_dropout", self.head_dropout, low=0.0, high=1.0, high_open=True)
+        check_float("validation_fraction", self.validation_fraction, low=0.0, high=1.0, high_open=True)
+        check_int("freeze_epochs", self.freeze_epochs, low=0)
+        check_float("encoder_lr", self.encoder_lr, low=0.0)
+        check_training_params(self)
+        check_threads(self.threads)
+        allowed = sorted(set(get_class(family).param_names()) - set(TRAINING) - {"context", "bptt", "stride"})
+        bad = sorted(set(self.params) - set(allowed))
+        if bad:
+            raise InvalidParameterError(f"the {self.encoder} encoder has no parameter {bad[0]!r}; its "
+                                        f"architecture parameters are {allowed}")
+
+    # --- fitting -------------------------------------------------------------------------------
+    def fit(self, X, y, X_valid=None, y_valid=None, resume: bool = False) -> TextClassifier:
+        """Train on texts `X` with labels `y` (one per text).
+
+        `X_valid`, `y_valid`: a labelled development set for early stopping (e.g. SST-2's dev
+        split) instead of holding out `validation_fraction` of X. `resume=True` continues an
+        interrupted run from `checkpoint_dir`."""
+        from ..neural.training import train
+
+        self._check_params()
+        texts = check_texts(X)
+        y = check_labels(texts, y)
+        self._encoder_, start = self._make_encoder()
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        split = get_tokenizer(self.tokenizer)
+        tokens = [split(t) for t in texts]
+        blank = [k for k, t in enumerate(tokens) if not t]
+        if blank:
+            raise EmptyCorpusError(f"X[{blank[0]}] is empty (no token after tokenising; {len(blank)} "
+                                   "such text(s)); drop empty texts before fitting")
+        if self.vocab == "init":
+            self.vocab_ = start[1]
+        else:
+            self.vocab_ = Vocabulary.from_corpus(tokens, self.min_count, self.max_size)
+        self._start_ = start
+        data, valid = self._train_and_valid(self._rows(tokens), y_idx, X_valid, y_valid)
+        for attr in ("module_", "history_", "partial_fit_"):
+            self.__dict__.pop(attr, None)
+        with torch_threads(self.threads):
+            train(TextClassifierTraining(self), data, valid, resume=resume, on_epoch_end=self._unfreeze)
+        del self._start_
+        return self
+
+    def _train_and_valid(self, rows, y_idx, X_valid, y_valid) -> tuple:
+        """(training rows and class ids, validation rows and class ids or None): the development
+        set when given, else a stratified `validation_fraction` of the training texts (seeded)."""
+        from sklearn.model_selection import train_test_split
+
+        if (X_valid is None) != (y_valid is None):
+            raise ValueError("give both X_valid and y_valid, or neither")
+        if X_valid is not None:
+            dev, y_dev = check_texts(X_valid), np.asarray(y_valid)
+            if y_dev.shape != (len(dev),):
+                raise ValueError(f"y_valid must be one label per text: got {len(dev)} texts and labels "
+                                 f"of shape {y_dev.shape}")
+            check_known_labels(self.classes_, y_dev)
+            split = get_tokenizer(self.tokenizer)
+            return (rows, y_idx), (self._rows([split(t) for t in dev]), np.searchsorted(self.classes_, y_dev))
+        if self.validation_fraction == 0:
+            return (rows, y_idx), None
+        n_held = int(np.ceil(self.validation_fraction * len(rows)))
+        if n_held >= len(rows):
+            raise ValueError(f"validation_fraction={self.validation_fraction} holds out all "
+                             f"{len(rows)} training texts")
+        stratify = y_idx if np.bincount(y_idx).min() >= 2 and n_held >= len(self.classes_) else None
+        keep, held = train_test_split(np.arange(len(rows)), test_size=n_held, random_state=self.seed,
+                                      stratify=stratify)
+        return ([rows[k] for k in keep], y_idx[keep]), ([rows[k] for k in held], y_idx[held])
+
+    def _make_encoder(self):
+        """The encoder family's (unfitted) model, and (state_dict, vocabulary) to start from or None."""
+        from ..neural.classifier import pretrained_start
+
+        family, init = self._family(), self.init
+        if init is None:
+            return make(family, **self.params).check_params(), None
+        if isinstance(init, (str, os.PathLike)):
+            from ..base import load
+
+            init = load(init)
+        arch = {k: v for k, v in init.get_params().items() if k not in TRAINING} \
+            if init.registry_name == family else {}
+        encoder = make(family, **{**arch, **self.params})
+        return encoder, pretrained_start(encoder, init)   # checks family, fit and architecture
+
+    def _rows(self, tokens: list[list[str]]) -> list[np.ndarray]:
+        """Each text as `<s>` + ids, cut to the encoder's reach."""
+        limit = self.max_length
+        window = getattr(self._encoder_, "block_size", None)
+        if window is not None:
+            limit = window - 1 if limit is None else min(limit, window - 1)
+        return [np.concatenate([[BOS_ID], self.vocab_.encode(t[:limit])]).astype(np.int64) for t in tokens]
+
+    def _unfreeze(self, record: dict) -> None:
+        self.module_.frozen = record["epoch"] < self.freeze_epochs
+
+    # --- what the training loop calls ------------------------------------------------------------
+    def _new_module(self, vocab_size: int):
+        from ..neural.classifier import new_classifier_module
+
+        module = new_classifier_module(self._encoder_, self.vocab_, len(self.classes_), self.pooling,
+                                       self.head_dropout, self._start_)
+        module.frozen = self.freeze_epochs > 0 and self._epochs_done() < self.freeze_epochs
+        return module
+
+    def _epochs_done(self) -> int:
+        """Epochs a checkpoint in checkpoint_dir has finished (0 without one): a resumed run
+        continues frozen or not as the interrupted one was."""
+        from ..neural.training import STATE_FILE
+
+        path = Path(self.checkpoint_dir or "") / STATE_FILE
+        if not self.checkpoint_dir or not path.exists():
+            return 0
+        return json.loads(read_utf8(path))["loop"]["epoch"]
+
+    def lr_scale_of(self, name: str) -> float:
+        """The learning-rate factor of a module parameter: `encoder_lr` in the encoder, 1 in the head."""
+        return self.encoder_lr if name.startswith("encoder.") else 1.0
+
+    def _epoch_batches(self, data, rng: np.random.Generator) -> list:
+        """Shuffled batches of texts of similar length (less padding): (x (B, T), y (B, 1), reset)."""
+        rows, labels = data
+        order = rng.permutation(len(rows))
+        chunk = self.batch_size * 50              # sort by length within chunks of 50 batches
+        batches = []
+        for start in range(0, len(order), chunk):
+            part = sorted(order[start:start + chunk], key=lambda k: len(rows[k]))
+            batches += [part[i:i + self.batch_size] for i in range(0, len(part), self.batch_size)]
+        return [(_pad([rows[k] for k in batches[b]]), labels[batches[b]][:, None].astype(np.int64), True)
+                for b in rng.permutation(len(batches))]
+
+    def _score(self, data) -> np.ndarray:
+        """ln p(true class) of every row: the loop's validation loss is minus their mean."""
+        rows, labels = data
+        logp = _log_softmax(self._logits(rows))
+        return logp[np.arange(len(rows)), labels]
+
+    def _logits(self, rows: list[np.ndarray]) -> np.ndarray:
+        import torch
+
+        out = np.empty((len(rows), len(self.classes_)))
+        order = np.argsort([len(r) for r in rows], kind="stable")
+        dev = resolve_device(self.device)
+        self.module_.eval()
+        with torch.no_grad():
+            start = 0
+            while start < len(order):
+                width = len(rows[order[min(start + SCORE_ROWS, len(order)) - 1]])
+                stop = min(start + SCORE_ROWS, start + max(1, SCORE_TOKENS // width), len(order))
+                idx = order[start:stop]
+                x = torch.from_numpy(_pad([rows[k] for k in idx])).to(dev)
+                out[idx] = self.module_(x)[0][:, 0].double().cpu().numpy()
+                start = stop
+        return out
+
+    # --- prediction ----------------------------------------------------------------------------
+    def decision_function(self, X) -> np.ndarray:
+        """The head's scores: (n,) for two classes (positive: `classes_[1]`), else (n, C)."""
+        scores = self._predict_logits(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        return _log_softmax(self._predict_logits(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """(n_texts, n_classes): p(c | x), columns in `classes_` order."""
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self._predict_logits(X), axis=1)]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy on (X, y); a label the classifier was not trained on is an error."""
+        check_is_fitted(self, "module_")
+        check_known_labels(self.classes_, y)
+        return super().score(X, y, sample_weight)
+
+    def _predict_logits(self, X) -> np.ndarray:
+        check_is_fitted(self, "module_")
+        split = get_tokenizer(self.tokenizer)
+        rows = self._rows([split(t) for t in check_texts(X)])
+        with torch_threads(self.threads):
+            return self._logits(rows)
+
+
+class TextClassifierTraining:
+    """The classifier as the training loop sees it: its attributes, with parameters that a
+    checkpoint can store as JSON (`init` described, not the model object)."""
+
+    def __init__(self, clf: TextClassifier):
+        object.__setattr__(self, "_clf", clf)
+
+    def __getattr__(self, name):
+        return getattr(self._clf, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._clf, name, value)
+
+    def get_params(self, deep: bool = True) -> dict:
+        params = dict(self._clf.get_params())
+        init = params["init"]
+        if init is not None and not isinstance(init, (str, os.PathLike)):
+            params["init"] = f"fitted {type(init).__name__} on vocabulary {init.vocab_.fingerprint}"
+        return {k: str(v) if isinstance(v, os.PathLike) else v for k, v in params.items()}
+
+
+def _pad(rows: list[np.ndarray]) -> np.ndarray:
+    from ..neural.classifier import NO_TOKEN
+
+    x = np.full((len(rows), max(len(r) for r in rows)), NO_TOKEN, np.int64)
+    for i, r in enumerate(rows):
+        x[i, :len(r)] = r
+    return x
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))

@@ -1,0 +1,115 @@
+"""The classification benchmark: a `task: classification` spec checked before training, run on
+k-fold CV or train/dev/test files, with results.md/.csv/.jsonl and confusion.png."""
+
+import json
+
+import pytest
+import yaml
+
+from langmodels.bench.classification import check_classification_spec, run_classification
+from langmodels.bench.harness import run_benchmark
+from langmodels.bench.spec import SpecError, load_spec
+from langmodels.cli import main
+
+NEURAL = {"embed_dim": 16, "hidden_size": 16, "n_layers": 1, "epochs": 3, "lr": 0.01, "progress": False,
+          "device": "cpu", "batch_size": 16}
+
+
+def write_tsv(path, n, seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    keys = {"0": ["bad", "awful", "dull"], "1": ["good", "great", "fine"]}
+    lines = []
+    for k in range(n):
+        label = str(k % 2)
+        words = list(rng.choice(["the", "film", "was", "a", "plot"], 4)) + [str(rng.choice(keys[label]))]
+        lines.append(f"{label}\t{' '.join(words)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    write_tsv(d / "all.tsv", 120, 0)
+    write_tsv(d / "train.tsv", 120, 1)
+    write_tsv(d / "dev.tsv", 30, 2)
+    write_tsv(d / "test.tsv", 40, 3)
+    return d
+
+
+@pytest.mark.slow
+def test_kfold_run_writes_every_report_and_resumes(corpus, tmp_path):
+    spec = check_classification_spec({
+        "task": "classification", "name": "tiny", "data_dir": str(corpus), "corpus": {"all": "all.tsv"},
+        "protocol": {"kfold": 3, "folds": 2}, "seeds": [0, 1], "out": str(tmp_path / "out"),
+        "classifiers": [{"classifier": "tfidf-lr"},
+                        {"classifier": "lm", "params": {"model": "unigram", "k": 0.5}},
+                        {"classifier": "text", "label": "lstm-pre", "params": NEURAL,
+                         "pretrain": {"corpus": ["train"], "params": {"epochs": 1}}}]})
+    log = []
+    records = run_classification(spec, log=log.append)
+    # Seedless classifiers run once, the text classifiers once per seed.
+    assert [(r["label"], r["seed"]) for r in records] == [
+        ("tfidf-lr", None), ("lm-unigram", None), ("lstm-pre", 0), ("lstm-pre", 1)]
+    for r in records:
+        assert r["kind"] == "classifier" and len(r["fold_accuracy"]) == 2
+        assert r["metrics"]["n"] == 80 and r["metrics"]["labels"] == ["0", "1"]   # 2 folds of 40
+        assert sum(map(sum, r["metrics"]["confusion"])) == 80
+    assert records[0]["accuracy_mean"] == 1.0     # the keywords separate the classes
+    out = tmp_path / "out"
+    md = (out / "results.md").read_text()
+    assert "| tfidf-lr | 1 | 100.00 |" in md and "## lstm-pre (seed 1)" in md
+    assert (out / "results.csv").read_text().splitlines()[0].startswith("classifier,seeds,accuracy %")
+    assert (out / "confusion.png").stat().st_size > 0
+    assert len((out / "results.jsonl").read_text().splitlines()) == 4
+    log.clear()
+    again = run_classification(spec, log=log.append)
+    assert all("done earlier, kept" in line for line in log)
+    assert [r["accuracy_mean"] for r in again] == [r["accuracy_mean"] for r in records]
+
+
+def test_train_dev_test_through_the_cli(corpus, tmp_path, capsys):
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump({
+        "task": "classification", "name": "split",
+        "corpus": {"train": "data/train.tsv", "dev": "data/dev.tsv", "test": "data/test.tsv"},
+        "classifiers": [{"classifier": "tfidf-lr"}, {"classifier": "text", "params": NEURAL}],
+        "out": str(tmp_path / "out2")}))
+    assert load_spec(spec_file)["protocol"] == {"split": "test"}   # paths relative to the spec file
+    assert main(["bench", str(spec_file), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "| tfidf-lr | 1 | 100.00 |" in printed
+    records = [json.loads(line) for line in (tmp_path / "out2" / "results.jsonl").read_text().splitlines()]
+    assert records[0]["metrics"]["n"] == 40 and records[0]["dev_accuracy"] == 1.0
+    # run_benchmark, the harness's one entry point, dispatches on the task.
+    assert len(run_benchmark({**yaml.safe_load(spec_file.read_text()), "data_dir": str(tmp_path)},
+                             log=lambda line: None)) == 2
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"task": "regression"}, "task: must be 'classification'"),
+    ({"corpus": {"all": "nope.tsv"}}, "corpus.all: .*nope.tsv: no such file"),
+    ({"protocol": {"kfold": 1}}, "protocol.kfold: must be an integer >= 2"),
+    ({"protocol": {"split": "test"}}, "protocol.split: unknown setting"),
+    ({"classifiers": [{"classifier": "svm"}]}, r"classifiers\[0\]: each entry .* tfidf-lr, lm, text"),
+    ({"classifiers": [{"classifier": "tfidf-lr", "params": {"c": 1}}]}, "tfidf-lr has no parameter 'c'"),
+    ({"classifiers": [{"classifier": "text", "params": {"encoder": "cnn"}}]}, "encoder"),
+    ({"classifiers": [{"classifier": "lm", "params": {"model": "unigram", "order": 3}}]},
+     "unigram has no parameter 'order'"),
+    ({"classifiers": [{"classifier": "lm", "pretrain": {"corpus": ["train"]}}]},
+     "only a text classifier is pre-trained"),
+    ({"classifiers": [{"classifier": "text", "pretrain": {"corpus": ["missing.txt"]}}]},
+     r"classifiers\[0\].pretrain.corpus: .*missing.txt: no such file"),
+    ({"classifiers": [{"classifier": "text", "pretrain": {"corpus": ["train"], "params": {"epoch": 1}}}]},
+     "lstm has no parameter 'epoch'"),
+    ({"classifiers": ["tfidf-lr", "tfidf-lr"]}, "'tfidf-lr' is used twice"),
+    ({"metrics": {}}, "unknown field"),
+])
+def test_spec_errors_name_the_field(corpus, change, message):
+    raw = {"task": "classification", "data_dir": str(corpus), "corpus": {"all": "all.tsv"},
+           "classifiers": ["tfidf-lr"], **change}
+    with pytest.raises(SpecError, match=message):
+        check_classification_spec(raw)
