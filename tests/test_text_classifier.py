@@ -248,3 +248,44 @@ def test_a_bidirectional_encoder_is_given_the_padding_mask():
     x = torch.tensor([[1, 5, 7], [1, 4, 9]])
     real = torch.tensor([[True, True, True], [True, True, False]])
     assert token_features(Bidirectional(), x, real)[..., 0].tolist() == [[1, 5, 7], [1, 4, 0]]
+
+
+TINY_BERT = {"embed_dim": 16, "n_layers": 1, "n_heads": 2, "block_size": 12, "epochs": 6, "lr": 1e-2,
+             "progress": False, "device": "cpu", "batch_size": 16}
+
+
+@pytest.fixture(scope="module")
+def pretrained_bert():
+    corpus = lm.Corpus.from_texts(TRAIN + TEST)
+    return lm.make("bert", **{**TINY_BERT, "epochs": 1}).fit(corpus)
+
+
+def test_bert_encodes_from_random_initialisation():
+    clf = TextClassifier(encoder="bert", **TINY_BERT).fit(TRAIN, Y)
+    assert clf.score(TEST, Y_TEST) == 1.0
+
+
+def test_bert_starts_the_encoder_then_is_fine_tuned(pretrained_bert):
+    """BERT's own pre-train -> fine-tune path: the masked LM's encoder starts the classifier."""
+    V = len(pretrained_bert.vocab_)
+    start = TextClassifier(encoder="bert", init=pretrained_bert, **{**TINY_BERT, "epochs": 0}).fit(TRAIN, Y)
+    enc, base = start.module_.encoder, pretrained_bert.module_
+    for name, value in base.blocks.state_dict().items():        # encoder blocks copied as they are
+        torch.testing.assert_close(enc.blocks.state_dict()[name], value)
+    for word in ("good", "film"):                                # embedding rows follow the words
+        torch.testing.assert_close(enc.embed.weight[start.vocab_[word]],
+                                   base.embed.weight[pretrained_bert.vocab_[word]])
+    # the network's own ids ([MASK], padding) come after the classifier's vocabulary, unchanged
+    torch.testing.assert_close(enc.embed.weight[-2:], base.embed.weight[V:V + 2])
+    assert enc.embed.weight.shape[0] == len(start.vocab_) + 2
+    tuned = TextClassifier(encoder="bert", init=pretrained_bert, **TINY_BERT).fit(TRAIN, Y)
+    assert tuned.score(TEST, Y_TEST) == 1.0
+    with pytest.raises(lm.InvalidParameterError, match="n_layers"):
+        TextClassifier(encoder="bert", init=pretrained_bert, **{**TINY_BERT, "n_layers": 2}).fit(TRAIN, Y)
+
+
+def test_bert_padding_never_changes_a_texts_scores(pretrained_bert):
+    clf = TextClassifier(encoder="bert", init=pretrained_bert, **{**TINY_BERT, "epochs": 1}).fit(TRAIN, Y)
+    alone = clf.predict_proba(TEST[:1])
+    with_longer = clf.predict_proba([TEST[0], "the film was a plot and it was good and dull"])[:1]
+    np.testing.assert_allclose(alone, with_longer, atol=1e-6)

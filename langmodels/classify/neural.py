@@ -55,7 +55,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    encoder : {"lstm", "gru", "rnn", "transformer"}, default "lstm"
+    encoder : {"lstm", "gru", "rnn", "transformer", "bert"}, default "lstm"
         The neural family whose network encodes the text (`langmodels.neural.classifier.ENCODERS`).
     pooling : {"max", "mean", "last"}, default "max"
         How the features of the positions become one vector: their maximum or mean over the

@@ -153,6 +153,11 @@ class BertModel(ModuleState, MaskedLanguageModel):
     # The training loop's sentence mode: every row on its own, no state carried between batches.
     context = "sentence"
     fit_options = frozenset({"resume", "on_epoch_end"})
+    # What a pre-trained encoder must share with the model it starts (`_base_weights`), and the
+    # weights with a row per shared id ([MASK] and padding rows follow the vocabulary's).
+    architecture = ("embed_dim", "hidden_size", "n_layers", "n_heads", "block_size", "positions",
+                    "tie_weights")
+    vocab_rows = ("embed.weight", "out.weight", "out_bias")
 
     def __init__(self, embed_dim: int = 128, hidden_size: int | None = None, n_layers: int = 4,
                  n_heads: int = 4, block_size: int = 128, positions: str = "learned",

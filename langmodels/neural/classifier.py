@@ -22,7 +22,7 @@ from torch import nn
 from .rnn import RNNModule
 
 #: encoder name -> registry name of the language-model family whose module encodes the text.
-ENCODERS = {"rnn": "rnn", "lstm": "lstm", "gru": "gru", "transformer": "transformer"}
+ENCODERS = {"rnn": "rnn", "lstm": "lstm", "gru": "gru", "transformer": "transformer", "bert": "bert"}
 POOLINGS = ("mean", "max", "last")
 NO_TOKEN = -1   # input id of padding
 
@@ -56,8 +56,11 @@ class ClassifierModule(nn.Module):
 
     def __init__(self, encoder, n_classes: int, pooling: str, dropout: float):
         super().__init__()
-        width = encoder.head.in_features
-        encoder.head = nn.Identity()                           # the language model's output layer is unused
+        if isinstance(encoder.head, nn.Linear):
+            width = encoder.head.in_features
+            encoder.head = nn.Identity()                       # the language model's output layer is unused
+        else:                                                  # BERT: features() never reaches its head
+            width = encoder.embed.embedding_dim
         self.encoder = encoder
         self.pooling = pooling
         self.drop = nn.Dropout(dropout)
@@ -67,7 +70,9 @@ class ClassifierModule(nn.Module):
     def forward(self, x, state=None):
         real = x != NO_TOKEN
         with torch.no_grad() if self.frozen else contextlib.nullcontext():
-            h = token_features(self.encoder, x.clamp(min=0), real)    # (B, T, C)
+            # padding as the encoder's own padding id where it has one (BERT masks those keys)
+            ids = torch.where(real, x, getattr(self.encoder, "pad_id", 0))
+            h = token_features(self.encoder, ids, real)                  # (B, T, C)
         return self.out(self.drop(pool(h, real, self.pooling))).unsqueeze(1), None
 
 
@@ -86,5 +91,5 @@ def new_classifier_module(model, vocab, n_classes: int, pooling: str, dropout: f
 
     encoder = model._new_module(len(vocab))
     if start is not None:
-        encoder.load_state_dict(carry_over(*start, vocab))
+        encoder.load_state_dict(carry_over(*start, vocab, model.vocab_rows))
     return ClassifierModule(encoder, n_classes, pooling, dropout)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._checks import check_choice, check_float, check_int, check_stored_shape
 from .._torch import check_threads, resolve_device, torch_threads
-from ..base import LanguageModel
+from ..base import Estimator, LanguageModel
 from ..corpus import Corpus
 from ..errors import CheckpointError, InvalidParameterError
 from ..vocabulary import BOS_ID
@@ -33,13 +33,19 @@ SCORE_BUDGET, SCORE_TOKENS = 1 << 24, 4096
 VOCAB_ROWS = ("embed.weight", "head.weight", "head.bias")
 
 
-def carry_over(state: dict, base_vocab, vocab) -> dict:
-    """A state_dict for `vocab` from one for `base_vocab`: vocabulary rows gathered through
-    `vocab.index_in(base_vocab)` (unknown words take `<unk>`'s row), the rest as is."""
+def carry_over(state: dict, base_vocab, vocab, rows: tuple[str, ...] = VOCAB_ROWS) -> dict:
+    """A state_dict for `vocab` from one for `base_vocab`: the vocabulary rows of the entries named in
+    `rows` gathered through `vocab.index_in(base_vocab)` (unknown words take `<unk>`'s row), rows
+    past the vocabulary (a network's own ids, such as BERT's [MASK]) kept after them, the rest as is."""
     import torch
 
     idx = torch.from_numpy(vocab.index_in(base_vocab))
-    return {k: v.index_select(0, idx) if k in VOCAB_ROWS else v.clone() for k, v in state.items()}
+    V = len(base_vocab)
+
+    def gather(v):
+        return torch.cat([v.index_select(0, idx), v[V:]]) if len(v) > V else v.index_select(0, idx)
+
+    return {k: gather(v) if k in rows else v.clone() for k, v in state.items()}
 
 
 class ModuleState:
@@ -68,6 +74,35 @@ class ModuleState:
         self._check_fitted()
         return [{**r, "train_nll": r.get("train_loss"), "valid_nll": r.get("valid_loss")}
                 for r in self.history_]
+
+    #: state_dict entries with one row per vocabulary id (see `carry_over`).
+    vocab_rows: tuple[str, ...] = VOCAB_ROWS
+
+    def _base_weights(self, init) -> tuple:
+        """(state_dict copy, vocabulary) of the model to fine-tune from, checked against self."""
+        import os
+
+        from ..base import load
+
+        if isinstance(init, (str, os.PathLike)):
+            init = load(init)
+        if not isinstance(init, Estimator):
+            raise TypeError(f"init must be a fitted {type(self).__name__} or a saved model directory, "
+                            f"got {type(init).__name__}")
+        if type(init) is not type(self):
+            raise InvalidParameterError(
+                f"init is a {type(init).__name__} ({init.registry_name!r}), not a "
+                f"{type(self).__name__} ({self.registry_name!r}): only the same model family can "
+                f"start its training")
+        init._check_fitted()
+        self._check_params()
+        for name in self.architecture:
+            if getattr(init, name) != getattr(self, name):
+                raise InvalidParameterError(
+                    f"init has {name}={getattr(init, name)!r} but this model has "
+                    f"{name}={getattr(self, name)!r}; architecture parameters must match")
+        state = {k: v.detach().cpu().clone() for k, v in init.module_.state_dict().items()}
+        return state, init.vocab_
 
     # --- persistence ---------------------------------------------------------------------------
     def _get_state(self):
@@ -234,39 +269,13 @@ class NeuralModel(ModuleState, LanguageModel):
             start = self._base_weights(init)
         return super().fit(corpus, valid, resume=resume, on_epoch_end=on_epoch_end, init=start)
 
-    def _base_weights(self, init) -> tuple:
-        """(state_dict copy, vocabulary) of the model to fine-tune from, checked against self."""
-        import os
-
-        from ..base import load
-
-        if isinstance(init, (str, os.PathLike)):
-            init = load(init)
-        if not isinstance(init, LanguageModel):
-            raise TypeError(f"init must be a fitted {type(self).__name__} or a saved model directory, "
-                            f"got {type(init).__name__}")
-        if type(init) is not type(self):
-            raise InvalidParameterError(
-                f"init is a {type(init).__name__} ({init.registry_name!r}), not a "
-                f"{type(self).__name__} ({self.registry_name!r}): only the same model family can "
-                f"start its training")
-        init._check_fitted()
-        self._check_params()
-        for name in self.architecture:
-            if getattr(init, name) != getattr(self, name):
-                raise InvalidParameterError(
-                    f"init has {name}={getattr(init, name)!r} but this model has "
-                    f"{name}={getattr(self, name)!r}; architecture parameters must match")
-        state = {k: v.detach().cpu().clone() for k, v in init.module_.state_dict().items()}
-        return state, init.vocab_
-
     def _fit(self, corpus: Corpus, valid: Corpus | None = None, resume: bool = False,
              on_epoch_end=None, init: tuple | None = None) -> None:
         """Train with the shared loop, from `init`'s (state_dict, vocabulary) when given."""
         from .training import train
 
         if init is not None:
-            init = carry_over(*init, self.vocab_)
+            init = carry_over(*init, self.vocab_, self.vocab_rows)
         with self._threads():
             train(self, corpus, valid, resume=resume, on_epoch_end=on_epoch_end, init=init)
 
