@@ -26,12 +26,13 @@ from ..errors import EmptyCorpusError, InvalidParameterError
 from ..registry import get_class, make
 from ..tokenize import get_tokenizer
 from ..vocabulary import EOS_ID, Vocabulary
+from ._params import FamilyKeywords
 from .data import check_known_labels, check_labels, check_texts
 
 _OWN_PARAMS = ("model", "tokenizer", "min_count", "max_size", "priors")
 
 
-class LMClassifier(ClassifierMixin, BaseEstimator):
+class LMClassifier(FamilyKeywords, ClassifierMixin, BaseEstimator):
     """One language model per class; predicts argmax_c  ln p(c) + ln p(x | c).
 
     Parameters
@@ -75,26 +76,7 @@ class LMClassifier(ClassifierMixin, BaseEstimator):
         self.priors = priors
         self.params = params  # kept apart so scikit-learn can clone the estimator
 
-    # --- scikit-learn parameters: the family's keywords are parameters too ----------------
-    def get_params(self, deep: bool = True) -> dict:
-        out = {name: getattr(self, name) for name in _OWN_PARAMS}
-        out.update(self.params)
-        return out
-
-    def set_params(self, **params) -> LMClassifier:
-        for name, value in params.items():
-            if name in _OWN_PARAMS:
-                setattr(self, name, value)
-            else:
-                self.params = {**self.params, name: value}
-        return self
-
-    def __getattr__(self, name: str):
-        # The family's keywords read like attributes too (clf.order), as scikit-learn expects.
-        params = self.__dict__.get("params", {})
-        if name in params:
-            return params[name]
-        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+    own_params = tuple(_OWN_PARAMS)   # the rest of get_params() is the family's keywords
 
     def _check_params(self) -> type:
         cls = get_class(self.model)

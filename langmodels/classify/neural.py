@@ -34,6 +34,7 @@ from ..errors import EmptyCorpusError, InvalidParameterError
 from ..registry import get_class, make
 from ..tokenize import get_tokenizer
 from ..vocabulary import BOS_ID, Vocabulary
+from ._params import FamilyKeywords
 from .data import check_known_labels, check_labels, check_texts
 
 # The training parameters the loop reads, with the classifier's defaults (the neural families' own
@@ -50,7 +51,7 @@ OWN = {"encoder": "lstm", "pooling": "max", "init": None, "vocab": "train", "tok
 SCORE_ROWS, SCORE_TOKENS = 256, 16384
 
 
-class TextClassifier(ClassifierMixin, BaseEstimator):
+class TextClassifier(FamilyKeywords, ClassifierMixin, BaseEstimator):
     """A neural text classifier: a language-model encoder, pooled over the text, then a linear layer.
 
     Parameters
@@ -127,23 +128,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             setattr(self, name, locals()[name])
         self.params = params  # the encoder's architecture, kept apart so scikit-learn can clone
 
-    # --- scikit-learn parameters: the encoder's keywords are parameters too -------------------
-    def get_params(self, deep: bool = True) -> dict:
-        return {**{name: getattr(self, name) for name in OWN}, **self.params}
-
-    def set_params(self, **params) -> TextClassifier:
-        for name, value in params.items():
-            if name in OWN:
-                setattr(self, name, value)
-            else:
-                self.params = {**self.params, name: value}
-        return self
-
-    def __getattr__(self, name: str):
-        params = self.__dict__.get("params", {})
-        if name in params:
-            return params[name]
-        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+    own_params = tuple(OWN)   # the rest of get_params() is the family's keywords
 
     def __sklearn_clone__(self):
         # `init` is passed by reference: scikit-learn would rebuild a fitted language model

@@ -167,7 +167,7 @@ class BertModel(ModuleState, MaskedLanguageModel):
                  batch_size: int = 32, clip: float = 1.0, warmup: int = 100, schedule: str = "cosine",
                  patience: int | None = 3, seed: int = 0, device: str = "auto", compile: bool = False,
                  threads: int | None = 1, checkpoint_dir: str | None = None,
-                 checkpoint_every: int | None = None, checkpoint_seconds: float | None = 300.0,
+                 checkpoint_every: int | None = None, checkpoint_seconds: float | None = 60.0,
                  progress: bool = True):
         self.embed_dim = embed_dim
         self.hidden_size = hidden_size
