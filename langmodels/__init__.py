@@ -37,6 +37,7 @@ __all__ = [
     "UnknownDatasetError", "MissingSplitError", "VocabularyMismatchError", "CheckpointError",
     "InvalidParameterError", "NotFittedError", "DownloadError", "PartialFitWarning",
     "split_corpus", "datasets", "load_arpa", "generate", "LMClassifier", "TextClassifier",
+    "HFSequenceClassifier",
     "classification_scores", "classification_report", "read_labelled",
     "corpus_bleu", "continuation_bleu", "test_bleu", "self_bleu", "distinct_n",
 ]
@@ -48,6 +49,7 @@ _LAZY = {
     "generate": "langmodels.generation:generate",
     "LMClassifier": "langmodels.classify.generative:LMClassifier",
     "TextClassifier": "langmodels.classify.neural:TextClassifier",
+    "HFSequenceClassifier": "langmodels.classify.hf:HFSequenceClassifier",
     "classification_scores": "langmodels.classify.report:classification_scores",
     "classification_report": "langmodels.classify.report:classification_report",
     "read_labelled": "langmodels.classify.data:read_labelled",

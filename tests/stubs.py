@@ -73,6 +73,29 @@ def tiny_bert_dir(path: Path) -> Path:
     return path
 
 
+def tiny_bert_classifier_dir(path: Path, texts: list[str]) -> Path:
+    """Save into `path` a 1-layer BERT (hidden 16, random weights, no head) and a WordPiece
+    tokenizer of 80 pieces trained on `texts` that writes [CLS] text [SEP], built offline."""
+    import torch
+    import transformers as tf
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+
+    tk = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tk.train_from_iterator(texts, trainers.WordPieceTrainer(
+        vocab_size=80, special_tokens=list(BERT_SPECIALS.values()), show_progress=False))
+    tk.post_processor = processors.BertProcessing(("[SEP]", tk.token_to_id("[SEP]")),
+                                                  ("[CLS]", tk.token_to_id("[CLS]")))
+    tok = tf.PreTrainedTokenizerFast(tokenizer_object=tk, **BERT_SPECIALS)
+    torch.manual_seed(0)
+    net = tf.BertModel(tf.BertConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=32,
+                                     max_position_embeddings=64, pad_token_id=tok.pad_token_id))
+    tok.save_pretrained(path)
+    net.save_pretrained(path)
+    return path
+
+
 def shared_data_or_skip(*parts: str) -> Path:
     """Path under ../shared/data, or skip the test with the reason."""
     path = SHARED_DATA.joinpath(*parts)

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from langmodels.classify import LMClassifier, TextClassifier
+from langmodels.classify import HFSequenceClassifier, LMClassifier, TextClassifier
 from langmodels.registry import available_models, get_class
 
 ENTRY = re.compile(r"^(\w+(?:, \w+)*)(?: : .+)?$")  # "name : type" or "a, b : type", unindented
@@ -47,11 +47,13 @@ ESTIMATORS = [pytest.param(name, id=name) for name in available_models() + avail
 
 
 def _class(name):
-    return {"classifier": LMClassifier, "text-classifier": TextClassifier}.get(name) or get_class(name)
+    return {"classifier": LMClassifier, "text-classifier": TextClassifier,
+            "hf-classifier": HFSequenceClassifier}.get(name) or get_class(name)
 
 
 @pytest.mark.parametrize("name", [*ESTIMATORS, pytest.param("classifier", id="LMClassifier"),
-                                  pytest.param("text-classifier", id="TextClassifier")])
+                                  pytest.param("text-classifier", id="TextClassifier"),
+                                  pytest.param("hf-classifier", id="HFSequenceClassifier")])
 def test_every_constructor_parameter_is_documented(name):
     cls = _class(name)
     assert cls.__dict__.get("__doc__"), f"{cls.__name__} has no docstring of its own"
@@ -61,7 +63,8 @@ def test_every_constructor_parameter_is_documented(name):
 
 
 @pytest.mark.parametrize("name", [*ESTIMATORS, pytest.param("classifier", id="LMClassifier"),
-                                  pytest.param("text-classifier", id="TextClassifier")])
+                                  pytest.param("text-classifier", id="TextClassifier"),
+                                  pytest.param("hf-classifier", id="HFSequenceClassifier")])
 def test_documented_parameters_exist_and_attributes_are_learned_ones(name):
     cls = _class(name)
     own = section(cls.__dict__["__doc__"], "Parameters")

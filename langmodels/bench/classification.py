@@ -15,9 +15,13 @@ A spec with `task: classification` (YAML on disk), checked whole before any trai
       - {classifier: text, label: lstm, params: {encoder: lstm, n_layers: 1}}     # TextClassifier
       - {classifier: text, label: lstm-pre, params: {encoder: lstm, n_layers: 1},
          pretrain: {corpus: [train], params: {epochs: 5}}}      # an LM of the encoder's family first
+      - {classifier: hf, params: {pretrained: path/to/bert}}    # HFSequenceClassifier (transformers)
     out: bench-out/mr
 
-With a dev split, text classifiers stop early on it (train on train, select on dev, report
+An `hf` entry needs the optional `transformers` package: without it the spec check fails with
+a message saying so. Its `pretrained` directory is read as given (not relative to data_dir).
+
+With a dev split, text and hf classifiers stop early on it (train on train, select on dev, report
 test); otherwise on their own held-out fraction of the training texts.
 
 `pretrain.corpus` lists `train` (the fold's own training texts, without labels) and/or text files
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -49,7 +54,7 @@ from ..errors import InvalidParameterError, UnknownModelError
 from .records import read_records, write_records
 from .spec import SpecError, _did_you_mean, _is_int
 
-KINDS = ("tfidf-lr", "lm", "text")
+KINDS = ("tfidf-lr", "lm", "text", "hf")
 TOP_LEVEL = {"task": "classification", "name": "classification", "corpus": None, "data_dir": None,
              "protocol": None, "seeds": [0], "classifiers": None, "out": "bench-out", "progress": True}
 TFIDF_PARAMS = ("C", "ngram_max", "sublinear_tf", "max_iter")
@@ -136,11 +141,14 @@ def _check_classifiers(entries, root, fail) -> list[dict]:
         entry = {"params": {}, **copy.deepcopy(entry)}
         if not isinstance(entry["params"], dict):
             fail(f"{where}.params", f"must be a mapping, got {entry['params']!r}")
+        if entry["classifier"] == "hf" and importlib.util.find_spec("transformers") is None:
+            fail(where, "classifier: hf needs the optional package transformers (pip install "
+                        "'langmodels[hf]'); drop the entry or install it")
         try:
             estimator = make_classifier(entry, seed=0)
             if entry["classifier"] != "tfidf-lr":
                 estimator._check_params()
-        except (InvalidParameterError, UnknownModelError, TypeError, ValueError) as e:
+        except (InvalidParameterError, UnknownModelError, TypeError, ValueError, FileNotFoundError) as e:
             fail(f"{where}.params", str(e))
         if "pretrain" in entry:
             entry["pretrain"] = _check_pretrain(entry, root,
@@ -221,13 +229,17 @@ def make_classifier(entry: dict, seed: int | None, init=None):
         if seed is not None and "seed" in get_class(clf.model).param_names():
             clf.set_params(seed=seed)
         return clf
+    if kind == "hf":
+        from ..classify.hf import HFSequenceClassifier
+
+        return HFSequenceClassifier(**{**params, **({} if seed is None else {"seed": seed})})
     from ..classify.neural import TextClassifier
 
     return TextClassifier(**{**params, **({} if seed is None else {"seed": seed}), "init": init})
 
 
 def has_seed(entry: dict) -> bool:
-    if entry["classifier"] == "text":
+    if entry["classifier"] in ("text", "hf"):
         return True
     if entry["classifier"] == "lm":
         from ..registry import get_class
@@ -355,7 +367,7 @@ def run_one(entry: dict, seed, evaluations, spec: dict, data_id: str, log) -> di
                     cache[k] = pretrain(entry, seed, list(X))
                 init = cache[k]
             clf = make_classifier(entry, seed, init)
-            if entry["classifier"] == "text" and dev is not None and name != "dev":
+            if entry["classifier"] in ("text", "hf") and dev is not None and name != "dev":
                 clf.fit(list(X), y, X_valid=list(dev[0]), y_valid=dev[1])   # select on dev
             else:
                 clf.fit(list(X), y)

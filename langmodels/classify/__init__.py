@@ -1,17 +1,18 @@
 """Text classification: generative (`LMClassifier`, one language model per class) and
-discriminative (`TextClassifier`, a neural encoder with a classification head), the metrics
-report and the labelled-file reader.
+discriminative (`TextClassifier`, a neural encoder with a classification head;
+`HFSequenceClassifier`, a fine-tuned Hugging Face checkpoint), the metrics report and the
+labelled-file reader.
 
-`TextClassifier` imports torch, so it is loaded on first use: `import langmodels.classify`
-stays torch-free.
+The discriminative classifiers import torch, so they are loaded on first use: `import
+langmodels.classify` stays torch-free.
 """
 
 from .data import LabelledFileError, read_labelled
 from .generative import LMClassifier
 from .report import classification_report, classification_scores
 
-__all__ = ["LMClassifier", "TextClassifier", "classification_scores", "classification_report",
-           "read_labelled", "LabelledFileError"]
+__all__ = ["LMClassifier", "TextClassifier", "HFSequenceClassifier", "classification_scores",
+           "classification_report", "read_labelled", "LabelledFileError"]
 
 
 def __getattr__(name):
@@ -19,4 +20,8 @@ def __getattr__(name):
         from .neural import TextClassifier
 
         return TextClassifier
+    if name == "HFSequenceClassifier":
+        from .hf import HFSequenceClassifier
+
+        return HFSequenceClassifier
     raise AttributeError(f"module 'langmodels.classify' has no attribute {name!r}")

@@ -40,3 +40,16 @@ def piece_batches(model, corpus: Corpus, rng: np.random.Generator) -> list:
         row = np.asarray(model._pieces(np.append(seq, EOS_ID))[0][:model._max_pieces + 1], np.int64)
         pieces.append((row[:-1], row[1:]))
     return [(x, y, True) for x, y in sentence_batches(pieces, model.batch_size, rng)]
+
+
+class SequenceClassifierModule(nn.Module):
+    """A `transformers` sequence classifier behind the loop's forward(x, state) -> (logits, state)
+    (`langmodels.classify.hf.HFSequenceClassifier`): padding masked out of attention, logits
+    (B, 1, C), one target per row. The network is `net`, so checkpoints name its weights `net.<name>`."""
+
+    def __init__(self, net, pad_id: int):
+        super().__init__()
+        self.net, self.pad_id = net, pad_id
+
+    def forward(self, x, state=None):
+        return self.net(input_ids=x, attention_mask=(x != self.pad_id).long()).logits[:, None], None

@@ -113,3 +113,16 @@ def test_spec_errors_name_the_field(corpus, change, message):
            "classifiers": ["tfidf-lr"], **change}
     with pytest.raises(SpecError, match=message):
         check_classification_spec(raw)
+
+
+def test_an_hf_entry_without_transformers_fails_the_check_saying_why(corpus, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "transformers"
+                        else real(name, *a))
+    raw = {"task": "classification", "data_dir": str(corpus), "corpus": {"all": "all.tsv"},
+           "classifiers": ["tfidf-lr", {"classifier": "hf", "params": {"pretrained": "bert-dir"}}]}
+    with pytest.raises(SpecError, match=r"classifiers\[1\]: classifier: hf needs the optional package "
+                                        "transformers"):
+        check_classification_spec(raw)

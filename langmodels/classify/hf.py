@@ -1,0 +1,294 @@
+"""`HFSequenceClassifier`: a Hugging Face sequence-classification model, fine-tuned as a
+scikit-learn estimator.
+
+    texts -> the checkpoint's own tokenizer (pieces, [CLS] ... [SEP], cut to max_length)
+          -> AutoModelForSequenceClassification (a fresh head of len(classes_) outputs) -> logits
+
+The checkpoint is read from a local directory only (`local_files_only=True`: never the network).
+Training is the language models' one loop (`langmodels.neural.training`), one target per text,
+as for `TextClassifier`: the same optimizer, schedule, early stopping on a held-out fraction,
+progress, checkpoints, device and threads.
+
+    clf = HFSequenceClassifier(pretrained="path/to/bert", epochs=3, lr=5e-5).fit(texts, labels)
+
+Needs the optional `transformers` package (`pip install langmodels[hf]`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._checks import check_float, check_int
+from .._torch import check_threads, resolve_device, torch_threads
+from ..errors import InvalidParameterError
+from .data import check_known_labels, check_labels, check_texts
+from .neural import SCORE_ROWS, SCORE_TOKENS, _log_softmax
+
+# Fine-tuning defaults of BERT's paper (lr 5e-5 .. 2e-5, a few epochs, batches of 16 or 32).
+PARAMS = {"pretrained": None, "max_length": 128, "validation_fraction": 0.1, "lr": 5e-5,
+          "optimizer": "adamw", "betas": (0.9, 0.999), "weight_decay": 0.01, "epochs": 3,
+          "max_steps": None, "batch_size": 16, "clip": 1.0, "warmup": 0, "schedule": "cosine",
+          "patience": 2, "seed": 0, "device": "auto", "compile": False, "threads": 1,
+          "checkpoint_dir": None, "checkpoint_every": None, "checkpoint_seconds": 300.0,
+          "progress": True}
+
+
+def _transformers():
+    try:
+        import transformers
+    except ImportError:
+        raise ImportError("HFSequenceClassifier needs the optional package transformers: "
+                          "pip install 'langmodels[hf]' (or pip install transformers)") from None
+    return transformers
+
+
+class HFSequenceClassifier(ClassifierMixin, BaseEstimator):
+    """A `transformers` sequence classifier from a local checkpoint, fine-tuned on labelled texts.
+
+    Parameters
+    ----------
+    pretrained : str or path
+        A local directory holding a checkpoint and its tokenizer (`save_pretrained`), e.g. a BERT;
+        its classification head is new, sized to the classes of `fit`.
+    max_length : int, default 128
+        Pieces of a text read at most, special pieces included (also capped by the network's
+        position limit).
+    validation_fraction : float, default 0.1
+        Fraction of the training texts held out (stratified, drawn with `seed`) for early
+        stopping on the validation loss; 0 trains on everything for `epochs` epochs.
+    lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
+        As for the neural language models (see `langmodels.neural.estimator.NeuralModel`),
+        with batch_size counted in texts; the defaults are BERT's fine-tuning recipe.
+    patience, seed, device, compile, threads, checkpoint_dir, checkpoint_every
+        As for the neural language models; `seed` also draws the validation split and the head.
+    checkpoint_seconds, progress
+        As for the neural language models.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (C,)
+        The class labels, sorted.
+    tokenizer_ : transformers tokenizer
+        The checkpoint's tokenizer.
+    module_ : torch.nn.Module
+        The fine-tuned network (`langmodels.hf.training.SequenceClassifierModule`; the
+        `transformers` model is its `net`).
+    history_ : list of dict
+        One record per epoch (train_loss and valid_loss in nats per text).
+    """
+
+    context = "sentence"   # the training loop's mode: every batch starts from a fresh state
+    target_unit = "text"   # what the loop's losses and speeds count (one label per text)
+
+    def __init__(self, pretrained: str | os.PathLike | None = None, max_length: int = 128,
+                 validation_fraction: float = 0.1, lr: float = 5e-5, optimizer: str = "adamw",
+                 betas: tuple[float, float] = (0.9, 0.999), weight_decay: float = 0.01, epochs: int = 3,
+                 max_steps: int | None = None, batch_size: int = 16, clip: float = 1.0, warmup: int = 0,
+                 schedule: str = "cosine", patience: int | None = 2, seed: int = 0, device: str = "auto",
+                 compile: bool = False, threads: int | None = 1, checkpoint_dir: str | None = None,
+                 checkpoint_every: int | None = None, checkpoint_seconds: float | None = 300.0,
+                 progress: bool = True):
+        for name in PARAMS:   # every named argument, stored as given (scikit-learn's rule)
+            setattr(self, name, locals()[name])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+    def _check_params(self) -> None:
+        """InvalidParameterError for a bad value; FileNotFoundError for a missing checkpoint."""
+        from ..neural.training import check_training_params
+
+        if self.pretrained is None:
+            raise InvalidParameterError("pretrained is required: a local directory saved by "
+                                        "save_pretrained (a checkpoint and its tokenizer)")
+        if not isinstance(self.pretrained, (str, os.PathLike)):
+            raise InvalidParameterError(f"pretrained must be a directory path, got {self.pretrained!r}")
+        path = Path(self.pretrained)
+        if not path.is_dir():
+            raise FileNotFoundError(f"pretrained={str(path)!r}: no such directory; give a local "
+                                    "directory saved by save_pretrained (the hub is never contacted)")
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"pretrained={str(path)!r} has no config.json: not a directory "
+                                    "saved by save_pretrained")
+        check_int("max_length", self.max_length, low=3)
+        check_float("validation_fraction", self.validation_fraction, low=0.0, high=1.0, high_open=True)
+        check_training_params(self)
+        check_threads(self.threads)
+
+    # --- fitting -------------------------------------------------------------------------------
+    def fit(self, X, y, X_valid=None, y_valid=None, resume: bool = False) -> HFSequenceClassifier:
+        """Fine-tune on texts `X` with labels `y` (one per text).
+
+        `X_valid`, `y_valid`: a labelled development set for early stopping instead of holding
+        out `validation_fraction` of X. `resume=True` continues an interrupted run from
+        `checkpoint_dir`."""
+        from ..neural.training import train
+
+        self._check_params()
+        texts = check_texts(X)
+        y = check_labels(texts, y)
+        tf = _transformers()
+        self.tokenizer_ = tf.AutoTokenizer.from_pretrained(str(self.pretrained), local_files_only=True)
+        if self.tokenizer_.pad_token_id is None:
+            raise InvalidParameterError(f"the tokenizer of {self.pretrained} has no padding piece; "
+                                        "set tokenizer.pad_token and save it again")
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        data, valid = self._train_and_valid(self._rows(texts), y_idx, X_valid, y_valid)
+        for attr in ("module_", "history_", "partial_fit_"):
+            self.__dict__.pop(attr, None)
+        with torch_threads(self.threads):
+            train(_Training(self), data, valid, resume=resume)
+        return self
+
+    def _train_and_valid(self, rows, y_idx, X_valid, y_valid) -> tuple:
+        """(training rows and class ids, validation rows and class ids or None), as TextClassifier."""
+        from sklearn.model_selection import train_test_split
+
+        if (X_valid is None) != (y_valid is None):
+            raise ValueError("give both X_valid and y_valid, or neither")
+        if X_valid is not None:
+            dev, y_dev = check_texts(X_valid), np.asarray(y_valid)
+            if y_dev.shape != (len(dev),):
+                raise ValueError(f"y_valid must be one label per text: got {len(dev)} texts and labels "
+                                 f"of shape {y_dev.shape}")
+            check_known_labels(self.classes_, y_dev)
+            return (rows, y_idx), (self._rows(dev), np.searchsorted(self.classes_, y_dev))
+        if self.validation_fraction == 0:
+            return (rows, y_idx), None
+        n_held = int(np.ceil(self.validation_fraction * len(rows)))
+        if n_held >= len(rows):
+            raise ValueError(f"validation_fraction={self.validation_fraction} holds out all "
+                             f"{len(rows)} training texts")
+        stratify = y_idx if np.bincount(y_idx).min() >= 2 and n_held >= len(self.classes_) else None
+        keep, held = train_test_split(np.arange(len(rows)), test_size=n_held, random_state=self.seed,
+                                      stratify=stratify)
+        return ([rows[k] for k in keep], y_idx[keep]), ([rows[k] for k in held], y_idx[held])
+
+    def _rows(self, texts: list[str]) -> list[np.ndarray]:
+        """Each text as the tokenizer's piece ids with its special pieces, cut to max_length."""
+        limit = min(self.max_length, getattr(self.tokenizer_, "model_max_length", self.max_length))
+        ids = self.tokenizer_(texts, truncation=True, max_length=limit)["input_ids"]
+        return [np.asarray(r, np.int64) for r in ids]
+
+    # --- what the training loop calls ------------------------------------------------------------
+    def _new_module(self, vocab_size: int):
+        from ..hf.training import SequenceClassifierModule
+
+        tf = _transformers()
+        verbosity = tf.logging.get_verbosity()
+        tf.logging.set_verbosity_error()   # "newly initialized: classifier.weight" is the point here
+        try:
+            net = tf.AutoModelForSequenceClassification.from_pretrained(
+                str(self.pretrained), local_files_only=True, num_labels=len(self.classes_),
+                id2label=dict(enumerate(map(str, self.classes_))),
+                label2id={str(c): k for k, c in enumerate(self.classes_)})
+        finally:
+            tf.logging.set_verbosity(verbosity)
+        return SequenceClassifierModule(net, self.tokenizer_.pad_token_id)
+
+    def _epoch_batches(self, data, rng: np.random.Generator) -> list:
+        """Shuffled batches of texts of similar length: (x (B, T), y (B, 1), reset)."""
+        rows, labels = data
+        order = rng.permutation(len(rows))
+        chunk = self.batch_size * 50              # sort by length within chunks of 50 batches
+        batches = []
+        for start in range(0, len(order), chunk):
+            part = sorted(order[start:start + chunk], key=lambda k: len(rows[k]))
+            batches += [part[i:i + self.batch_size] for i in range(0, len(part), self.batch_size)]
+        return [(self._pad([rows[k] for k in batches[b]]), labels[batches[b]][:, None].astype(np.int64), True)
+                for b in rng.permutation(len(batches))]
+
+    def _score(self, data) -> np.ndarray:
+        """ln p(true class) of every row: the loop's validation loss is minus their mean."""
+        rows, labels = data
+        return _log_softmax(self._logits(rows))[np.arange(len(rows)), labels]
+
+    def _pad(self, rows: list[np.ndarray]) -> np.ndarray:
+        x = np.full((len(rows), max(len(r) for r in rows)), self.tokenizer_.pad_token_id, np.int64)
+        for i, r in enumerate(rows):
+            x[i, :len(r)] = r
+        return x
+
+    def _logits(self, rows: list[np.ndarray]) -> np.ndarray:
+        import torch
+
+        out = np.empty((len(rows), len(self.classes_)))
+        order = np.argsort([len(r) for r in rows], kind="stable")
+        dev = resolve_device(self.device)
+        self.module_.eval()
+        with torch.no_grad():
+            start = 0
+            while start < len(order):
+                width = len(rows[order[min(start + SCORE_ROWS, len(order)) - 1]])
+                stop = min(start + SCORE_ROWS, start + max(1, SCORE_TOKENS // width), len(order))
+                idx = order[start:stop]
+                x = torch.from_numpy(self._pad([rows[k] for k in idx])).to(dev)
+                out[idx] = self.module_(x)[0][:, 0].double().cpu().numpy()
+                start = stop
+        return out
+
+    # --- prediction ----------------------------------------------------------------------------
+    def decision_function(self, X) -> np.ndarray:
+        """The head's scores: (n,) for two classes (positive: `classes_[1]`), else (n, C)."""
+        scores = self._predict_logits(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        return _log_softmax(self._predict_logits(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """(n_texts, n_classes): p(c | x), columns in `classes_` order."""
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self._predict_logits(X), axis=1)]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy on (X, y); a label the classifier was not trained on is an error."""
+        check_is_fitted(self, "module_")
+        check_known_labels(self.classes_, y)
+        return super().score(X, y, sample_weight)
+
+    def _predict_logits(self, X) -> np.ndarray:
+        check_is_fitted(self, "module_")
+        rows = self._rows(check_texts(X))
+        with torch_threads(self.threads):
+            return self._logits(rows)
+
+
+class _Training:
+    """The classifier as the training loop sees it: its attributes, plus `vocab_`, the pieces'
+    size and fingerprint (a checkpoint resumes only on the same tokenizer)."""
+
+    def __init__(self, clf: HFSequenceClassifier):
+        object.__setattr__(self, "_clf", clf)
+        pieces = clf.tokenizer_.get_vocab()
+        digest = hashlib.sha256(json.dumps(sorted(pieces.items())).encode()).hexdigest()[:16]
+        object.__setattr__(self, "vocab_", _Pieces(len(clf.tokenizer_), digest))
+
+    def __getattr__(self, name):
+        return getattr(self._clf, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._clf, name, value)
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {k: str(v) if isinstance(v, os.PathLike) else v for k, v in self._clf.get_params().items()}
+
+
+class _Pieces:
+    def __init__(self, size: int, fingerprint: str):
+        self.size, self.fingerprint = size, fingerprint
+
+    def __len__(self) -> int:
+        return self.size
