@@ -185,8 +185,11 @@ class HFSequenceClassifier(ClassifierMixin, BaseEstimator):
         from ..hf.training import SequenceClassifierModule
 
         tf = _transformers()
-        verbosity = tf.logging.get_verbosity()
-        tf.logging.set_verbosity_error()   # "newly initialized: classifier.weight" is the point here
+        verbosity, bars = tf.logging.get_verbosity(), tf.logging.is_progress_bar_enabled()
+        # Quiet: "newly initialized: classifier.weight" is the point here, and a loading bar
+        # per fit (per fold, per seed) buries the training's own progress.
+        tf.logging.set_verbosity_error()
+        tf.logging.disable_progress_bar()
         try:
             net = tf.AutoModelForSequenceClassification.from_pretrained(
                 str(self.pretrained), local_files_only=True, num_labels=len(self.classes_),
@@ -194,6 +197,8 @@ class HFSequenceClassifier(ClassifierMixin, BaseEstimator):
                 label2id={str(c): k for k, c in enumerate(self.classes_)})
         finally:
             tf.logging.set_verbosity(verbosity)
+            if bars:
+                tf.logging.enable_progress_bar()
         return SequenceClassifierModule(net, self.tokenizer_.pad_token_id)
 
     def _epoch_batches(self, data, rng: np.random.Generator) -> list:
