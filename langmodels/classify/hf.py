@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._checks import check_float, check_int
 from .._torch import check_threads, resolve_device, torch_threads
-from ..errors import InvalidParameterError
+from ..errors import EmptyCorpusError, InvalidParameterError
 from .data import check_known_labels, check_labels, check_texts
 from .neural import SCORE_ROWS, SCORE_TOKENS, _log_softmax
 
@@ -137,6 +137,10 @@ class HFSequenceClassifier(ClassifierMixin, BaseEstimator):
         self._check_params()
         texts = check_texts(X)
         y = check_labels(texts, y)
+        blank = [k for k, t in enumerate(texts) if not t.strip()]
+        if blank:
+            raise EmptyCorpusError(f"X[{blank[0]}] is empty ({len(blank)} blank text(s)); drop empty "
+                                   "texts before fitting")
         tf = _transformers()
         self.tokenizer_ = tf.AutoTokenizer.from_pretrained(str(self.pretrained), local_files_only=True)
         if self.tokenizer_.pad_token_id is None:

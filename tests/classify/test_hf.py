@@ -10,7 +10,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from langmodels.bench.classification import check_classification_spec, run_classification
 from langmodels.bench.spec import SpecError
-from langmodels.errors import InvalidParameterError
+from langmodels.errors import EmptyCorpusError, InvalidParameterError
 
 from .test_neural import TEST, TRAIN, Y_TEST, Y, keyword_task
 
@@ -79,6 +79,8 @@ def test_bad_input_and_parameters_get_clear_errors(tmp_path, fitted, bert_dir):
         HFSequenceClassifier(pretrained=bert_dir).fit(TRAIN, ["pos"] * len(TRAIN))
     with pytest.raises(ValueError, match="one label per text"):
         HFSequenceClassifier(pretrained=bert_dir).fit(TRAIN, Y[:-1])
+    with pytest.raises(EmptyCorpusError, match=r"X\[1\] is empty"):
+        HFSequenceClassifier(pretrained=bert_dir).fit(["good film", "  ", "bad"], ["pos", "neg", "neg"])
     with pytest.raises(ValueError, match=r"label\(s\) \['mid'\]"):
         fitted.score(TEST[:2], ["mid", "pos"])
 
