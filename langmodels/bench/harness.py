@@ -1,6 +1,7 @@
 """The comparison harness: every model of a spec on the same data and vocabulary, scored alike.
 
-    spec --check--> data (train/valid/test, one vocabulary) --> for each model and seed:
+    spec --check--> data (train/valid/test, one vocabulary; valid carved from train when the corpus
+    has none, see `validation`) --> for each model and seed:
         fit (timed, peak memory) -> perplexity, bits/char, top-k, MRR -> continuation BLEU,
         unconditional samples -> one record in results.jsonl
     --> reference rows (oracle, human text) --> results.md / results.csv / plots
@@ -32,6 +33,7 @@ from ..metrics import evaluate, ranking_metrics
 from ..registry import get_class, make
 from .records import merge_generations, read_records, write_generations, write_records
 from .spec import check_spec
+from .validation import with_validation
 
 DEPENDENCIES = ("numpy", "torch", "nltk", "scikit-learn", "hmmlearn", "sacrebleu", "safetensors")
 
@@ -41,7 +43,10 @@ def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None,
     """Run `spec` (a mapping; see `langmodels.bench.spec`); returns the records the reports show.
 
     `data` replaces the spec's corpus with an object holding `train`, `valid` (or None) and
-    `test` corpora on one vocabulary (and optionally `oracle_logprobs`). `log` receives progress
+    `test` corpora on one vocabulary (and optionally `oracle_logprobs`). Without `valid`, the spec's
+    `valid_fraction` of train (default 0.1, seeded by `valid_seed`) becomes valid, and the
+    vocabulary is rebuilt from the rest (`langmodels.bench.validation`); every model's `fit` gets
+    the same train and valid. `log` receives progress
     lines (default: stderr). With `keep_going`, a model that raises is recorded as
     {"kind": "failed", "error": ...} and the others still run; it is retried on the next run.
     `only` (labels) runs those models of the spec alone; the others keep their earlier records.
@@ -68,7 +73,8 @@ def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None,
     if unknown:
         raise InvalidParameterError(f"only: {', '.join(unknown)} not in the spec; its models are "
                                     f"{', '.join(labels)}")
-    data = data or load_data(spec)
+    data = with_validation(data or load_data(spec), spec["valid_fraction"], spec["valid_seed"],
+                           spec["vocab"].get("min_count", 1), spec["vocab"].get("max_size"))
     out = Path(spec["out"])
     data_id = data_fingerprint(data)
     store = {(r["label"], r.get("seed")): r for r in read_records(out) if r.get("kind") != "reference"}
@@ -374,7 +380,8 @@ def data_summary(data, data_id: str) -> dict:
     return {"name": str(getattr(data, "name", None) or tr.name), "hash": data_id, "vocab_size": len(tr.vocab),
             "tokenizer": tr.tokenizer, "train_tokens": tr.n_tokens, "test_tokens": te.n_tokens,
             "test_sequences": len(te), "test_oov": te.n_oov,
-            "valid_tokens": None if getattr(data, "valid", None) is None else data.valid.n_tokens}
+            "valid_tokens": None if getattr(data, "valid", None) is None else data.valid.n_tokens,
+            "valid": getattr(data, "valid_source", None)}
 
 
 def environment() -> dict:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import write_text_atomic
+from .validation import describe
 
 
 def _get(*path) -> Callable[[dict], float | None]:
@@ -132,6 +133,8 @@ def notes(records: list[dict]) -> str:
     lines = [f"- Data: {d['name']} (hash {d['hash'][:12]}), vocabulary {d['vocab_size']}, tokenizer "
              f"{d['tokenizer']}, {d['train_tokens']} training tokens, {d['test_tokens']} test tokens in "
              f"{d['test_sequences']} sequences ({d['test_oov']} OOV).",
+             f"- Validation (the same for every model; early stopping, EM stopping and mixture weights use "
+             f"it, the other families ignore it): {describe(d.get('valid'))}.",
              "- Perplexity: exp of the total NLL over all counted test tokens, `</s>` included; bits/char "
              "divides the total NLL in bits by the characters of the detokenised text (one newline each).",
              "- top-k / MRR: rank of each true next token, ties shared at random (in expectation).",

@@ -9,6 +9,8 @@ A spec is a mapping (YAML on disk)::
     data_dir: null               # where registered datasets are cached or found
     tokenizer: null              # whitespace | treebank | char; null: the dataset's own
     vocab: {min_count: 1, max_size: null}
+    valid_fraction: null         # corpus without a valid split: this fraction of train (null: 0.1; 0: none)
+    valid_seed: 0                # which training sequences that fraction draws
     seeds: [0, 1, 2]             # models with a `seed` parameter run once per seed
     models:
       - {model: kneser-ney, params: {order: 3}}
@@ -48,7 +50,8 @@ METRIC_DEFAULTS: dict[str, dict[str, Any]] = {
     "human": {},
 }
 TOP_LEVEL = {"name": "bench", "corpus": None, "corpus_params": {}, "data_dir": None, "download": True,
-             "tokenizer": None, "vocab": {}, "seeds": [0], "models": None, "metrics": {},
+             "tokenizer": None, "vocab": {}, "valid_fraction": None, "valid_seed": 0, "seeds": [0],
+             "models": None, "metrics": {},
              "out": "bench-out", "progress": True, "memory": None}
 VOCAB_KEYS = ("min_count", "max_size")
 
@@ -146,6 +149,11 @@ def check_spec(raw: Any, source: str = "spec") -> dict:
     if spec["tokenizer"] is not None and spec["tokenizer"] not in TOKENIZERS:
         fail("tokenizer", f"unknown tokenizer {spec['tokenizer']!r}; choose one of {sorted(TOKENIZERS)}")
     _check_vocab(spec["vocab"], fail)
+    vf = spec["valid_fraction"]
+    if vf is not None and (isinstance(vf, bool) or not isinstance(vf, (int, float)) or not 0 <= vf < 1):
+        fail("valid_fraction", f"must be null or a fraction in [0, 1) (0: no validation split), got {vf!r}")
+    if not _is_int(spec["valid_seed"]):
+        fail("valid_seed", f"must be an integer, got {spec['valid_seed']!r}")
     seeds = spec["seeds"]
     if not isinstance(seeds, list) or not seeds or not all(_is_int(s) for s in seeds):
         fail("seeds", f"must be a non-empty list of integers, got {seeds!r}")

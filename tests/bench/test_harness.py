@@ -167,6 +167,11 @@ def test_default_spec_is_valid_and_runs_end_to_end_at_a_tiny_size(tmp_path):
     for r in records:
         if r["kind"] == "model":
             assert r["metrics"]["perplexity"] > 0, r["label"]
+            assert r["data"]["valid"]["source"] == "corpus", r["label"]   # the synthetic valid split
+    for name in ("rnn", "lstm", "gru", "transformer"):   # early stopping scored every epoch on valid
+        r = next(r for r in records if r["label"] == name)
+        valid = r["curves"]["valid"]
+        assert len(valid) == r["params"]["epochs"] and not any(math.isnan(v) for v in valid), name
     assert "oracle" in (tmp_path / "out" / "results.md").read_text()
 
 
