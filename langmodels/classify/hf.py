@@ -26,10 +26,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._checks import check_float, check_int
-from .._torch import check_threads, resolve_device, torch_threads
+from .._torch import check_threads, torch_threads
 from ..errors import EmptyCorpusError, InvalidParameterError
+from ._head import HeadPredictions, log_softmax
 from .data import check_known_labels, check_labels, check_texts
-from .neural import SCORE_ROWS, SCORE_TOKENS, _log_softmax
 
 # Fine-tuning defaults of BERT's paper (lr 5e-5 .. 2e-5, a few epochs, batches of 16 or 32).
 PARAMS = {"pretrained": None, "max_length": 128, "validation_fraction": 0.1, "lr": 5e-5,
@@ -49,7 +49,7 @@ def _transformers():
     return transformers
 
 
-class HFSequenceClassifier(ClassifierMixin, BaseEstimator):
+class HFSequenceClassifier(HeadPredictions, ClassifierMixin, BaseEstimator):
     """A `transformers` sequence classifier from a local checkpoint, fine-tuned on labelled texts.
 
     Parameters
@@ -220,53 +220,11 @@ class HFSequenceClassifier(ClassifierMixin, BaseEstimator):
     def _score(self, data) -> np.ndarray:
         """ln p(true class) of every row: the loop's validation loss is minus their mean."""
         rows, labels = data
-        return _log_softmax(self._logits(rows))[np.arange(len(rows)), labels]
+        return log_softmax(self._logits(rows))[np.arange(len(rows)), labels]
 
-    def _pad(self, rows: list[np.ndarray]) -> np.ndarray:
-        x = np.full((len(rows), max(len(r) for r in rows)), self.tokenizer_.pad_token_id, np.int64)
-        for i, r in enumerate(rows):
-            x[i, :len(r)] = r
-        return x
-
-    def _logits(self, rows: list[np.ndarray]) -> np.ndarray:
-        import torch
-
-        out = np.empty((len(rows), len(self.classes_)))
-        order = np.argsort([len(r) for r in rows], kind="stable")
-        dev = resolve_device(self.device)
-        self.module_.eval()
-        with torch.no_grad():
-            start = 0
-            while start < len(order):
-                width = len(rows[order[min(start + SCORE_ROWS, len(order)) - 1]])
-                stop = min(start + SCORE_ROWS, start + max(1, SCORE_TOKENS // width), len(order))
-                idx = order[start:stop]
-                x = torch.from_numpy(self._pad([rows[k] for k in idx])).to(dev)
-                out[idx] = self.module_(x)[0][:, 0].double().cpu().numpy()
-                start = stop
-        return out
-
-    # --- prediction ----------------------------------------------------------------------------
-    def decision_function(self, X) -> np.ndarray:
-        """The head's scores: (n,) for two classes (positive: `classes_[1]`), else (n, C)."""
-        scores = self._predict_logits(X)
-        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
-
-    def predict_log_proba(self, X) -> np.ndarray:
-        return _log_softmax(self._predict_logits(X))
-
-    def predict_proba(self, X) -> np.ndarray:
-        """(n_texts, n_classes): p(c | x), columns in `classes_` order."""
-        return np.exp(self.predict_log_proba(X))
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self._predict_logits(X), axis=1)]
-
-    def score(self, X, y, sample_weight=None) -> float:
-        """Accuracy on (X, y); a label the classifier was not trained on is an error."""
-        check_is_fitted(self, "module_")
-        check_known_labels(self.classes_, y)
-        return super().score(X, y, sample_weight)
+    @property
+    def _pad_id(self) -> int:
+        return self.tokenizer_.pad_token_id
 
     def _predict_logits(self, X) -> np.ndarray:
         check_is_fitted(self, "module_")

@@ -29,11 +29,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._checks import check_choice, check_float, check_int
 from .._io import read_utf8
-from .._torch import check_threads, resolve_device, torch_threads
+from .._torch import check_threads, torch_threads
 from ..errors import EmptyCorpusError, InvalidParameterError
 from ..registry import get_class, make
 from ..tokenize import get_tokenizer
 from ..vocabulary import BOS_ID, Vocabulary
+from ._head import HeadPredictions, log_softmax
 from ._params import FamilyKeywords
 from .data import check_known_labels, check_labels, check_texts
 
@@ -48,10 +49,9 @@ OWN = {"encoder": "lstm", "pooling": "max", "init": None, "vocab": "train", "tok
        "min_count": 2, "max_size": None, "max_length": None, "head_dropout": 0.3,
        "validation_fraction": 0.1, "freeze_epochs": 0, "encoder_lr": 1.0, **TRAINING}
 # Rows per scoring batch, and padded positions per batch at most.
-SCORE_ROWS, SCORE_TOKENS = 256, 16384
 
 
-class TextClassifier(FamilyKeywords, ClassifierMixin, BaseEstimator):
+class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstimator):
     """A neural text classifier: a language-model encoder, pooled over the text, then a linear layer.
 
     Parameters
@@ -297,54 +297,20 @@ class TextClassifier(FamilyKeywords, ClassifierMixin, BaseEstimator):
         for start in range(0, len(order), chunk):
             part = sorted(order[start:start + chunk], key=lambda k: len(rows[k]))
             batches += [part[i:i + self.batch_size] for i in range(0, len(part), self.batch_size)]
-        return [(_pad([rows[k] for k in batches[b]]), labels[batches[b]][:, None].astype(np.int64), True)
+        return [(self._pad([rows[k] for k in batches[b]]), labels[batches[b]][:, None].astype(np.int64), True)
                 for b in rng.permutation(len(batches))]
 
     def _score(self, data) -> np.ndarray:
         """ln p(true class) of every row: the loop's validation loss is minus their mean."""
         rows, labels = data
-        logp = _log_softmax(self._logits(rows))
+        logp = log_softmax(self._logits(rows))
         return logp[np.arange(len(rows)), labels]
 
-    def _logits(self, rows: list[np.ndarray]) -> np.ndarray:
-        import torch
+    @property
+    def _pad_id(self) -> int:
+        from ..neural.classifier import NO_TOKEN  # the network's module imports torch
 
-        out = np.empty((len(rows), len(self.classes_)))
-        order = np.argsort([len(r) for r in rows], kind="stable")
-        dev = resolve_device(self.device)
-        self.module_.eval()
-        with torch.no_grad():
-            start = 0
-            while start < len(order):
-                width = len(rows[order[min(start + SCORE_ROWS, len(order)) - 1]])
-                stop = min(start + SCORE_ROWS, start + max(1, SCORE_TOKENS // width), len(order))
-                idx = order[start:stop]
-                x = torch.from_numpy(_pad([rows[k] for k in idx])).to(dev)
-                out[idx] = self.module_(x)[0][:, 0].double().cpu().numpy()
-                start = stop
-        return out
-
-    # --- prediction ----------------------------------------------------------------------------
-    def decision_function(self, X) -> np.ndarray:
-        """The head's scores: (n,) for two classes (positive: `classes_[1]`), else (n, C)."""
-        scores = self._predict_logits(X)
-        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
-
-    def predict_log_proba(self, X) -> np.ndarray:
-        return _log_softmax(self._predict_logits(X))
-
-    def predict_proba(self, X) -> np.ndarray:
-        """(n_texts, n_classes): p(c | x), columns in `classes_` order."""
-        return np.exp(self.predict_log_proba(X))
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self._predict_logits(X), axis=1)]
-
-    def score(self, X, y, sample_weight=None) -> float:
-        """Accuracy on (X, y); a label the classifier was not trained on is an error."""
-        check_is_fitted(self, "module_")
-        check_known_labels(self.classes_, y)
-        return super().score(X, y, sample_weight)
+        return NO_TOKEN
 
     def _predict_logits(self, X) -> np.ndarray:
         check_is_fitted(self, "module_")
@@ -374,16 +340,3 @@ class TextClassifierTraining:
             params["init"] = f"fitted {type(init).__name__} on vocabulary {init.vocab_.fingerprint}"
         return {k: str(v) if isinstance(v, os.PathLike) else v for k, v in params.items()}
 
-
-def _pad(rows: list[np.ndarray]) -> np.ndarray:
-    from ..neural.classifier import NO_TOKEN
-
-    x = np.full((len(rows), max(len(r) for r in rows)), NO_TOKEN, np.int64)
-    for i, r in enumerate(rows):
-        x[i, :len(r)] = r
-    return x
-
-
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))

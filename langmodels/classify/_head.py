@@ -1,0 +1,80 @@
+"""What the neural classifiers share once a network gives one row of class scores per text:
+padded batches, exact batched scoring, and scikit-learn's prediction methods.
+
+    p(c | x) = softmax(logits(x))_c        decision_function: logit(pos) - logit(neg) for two classes
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from .._torch import resolve_device
+from .data import check_known_labels
+
+# Scoring batches: at most this many texts, and about this many positions, per forward pass.
+SCORE_ROWS, SCORE_TOKENS = 256, 16384
+
+
+def pad_rows(rows: list[np.ndarray], fill: int) -> np.ndarray:
+    """(n, longest) int64 ids, each row followed by `fill`."""
+    x = np.full((len(rows), max(len(r) for r in rows)), fill, np.int64)
+    for i, r in enumerate(rows):
+        x[i, :len(r)] = r
+    return x
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+class HeadPredictions:
+    """Mixin for a classifier with a fitted `module_` that maps padded ids (B, T) to logits
+    (B, 1, C). Subclasses give `_pad_id` (the id that fills a short row) and `_predict_logits(X)`."""
+
+    _pad_id: int
+
+    def _pad(self, rows: list[np.ndarray]) -> np.ndarray:
+        return pad_rows(rows, self._pad_id)
+
+    def _logits(self, rows: list[np.ndarray]) -> np.ndarray:
+        """(n, C) logits of id rows, in batches of similar lengths (padding does not change them)."""
+        import torch
+
+        out = np.empty((len(rows), len(self.classes_)))
+        order = np.argsort([len(r) for r in rows], kind="stable")
+        dev = resolve_device(self.device)
+        self.module_.eval()
+        with torch.no_grad():
+            start = 0
+            while start < len(order):
+                width = len(rows[order[min(start + SCORE_ROWS, len(order)) - 1]])
+                stop = min(start + SCORE_ROWS, start + max(1, SCORE_TOKENS // width), len(order))
+                idx = order[start:stop]
+                x = torch.from_numpy(self._pad([rows[k] for k in idx])).to(dev)
+                out[idx] = self.module_(x)[0][:, 0].double().cpu().numpy()
+                start = stop
+        return out
+
+    # --- prediction ----------------------------------------------------------------------------
+    def decision_function(self, X) -> np.ndarray:
+        """The head's scores: (n,) for two classes (positive: `classes_[1]`), else (n, C)."""
+        scores = self._predict_logits(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        return log_softmax(self._predict_logits(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """(n_texts, n_classes): p(c | x), columns in `classes_` order."""
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self._predict_logits(X), axis=1)]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy on (X, y); a label the classifier was not trained on is an error."""
+        check_is_fitted(self, "module_")
+        check_known_labels(self.classes_, y)
+        return super().score(X, y, sample_weight)
