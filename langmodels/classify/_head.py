@@ -1,5 +1,6 @@
 """What the neural classifiers share once a network gives one row of class scores per text:
-padded batches, exact batched scoring, and scikit-learn's prediction methods.
+the training loop's batches and validation score, exact batched scoring, and scikit-learn's
+prediction methods.
 
     p(c | x) = softmax(logits(x))_c        decision_function: logit(pos) - logit(neg) for two classes
 """
@@ -37,6 +38,24 @@ class HeadPredictions:
 
     def _pad(self, rows: list[np.ndarray]) -> np.ndarray:
         return pad_rows(rows, self._pad_id)
+
+    # --- what the training loop asks (see langmodels.neural.training) --------------------------
+    def _epoch_batches(self, data, rng: np.random.Generator) -> list:
+        """Shuffled batches of texts of similar length (less padding): (x (B, T), y (B, 1), reset)."""
+        rows, labels = data
+        order = rng.permutation(len(rows))
+        chunk = self.batch_size * 50              # sort by length within chunks of 50 batches
+        batches = []
+        for start in range(0, len(order), chunk):
+            part = sorted(order[start:start + chunk], key=lambda k: len(rows[k]))
+            batches += [part[i:i + self.batch_size] for i in range(0, len(part), self.batch_size)]
+        return [(self._pad([rows[k] for k in batches[b]]), labels[batches[b]][:, None].astype(np.int64), True)
+                for b in rng.permutation(len(batches))]
+
+    def _score(self, data) -> np.ndarray:
+        """ln p(true class) of every row: the loop's validation loss is minus their mean."""
+        rows, labels = data
+        return log_softmax(self._logits(rows))[np.arange(len(rows)), labels]
 
     def _logits(self, rows: list[np.ndarray]) -> np.ndarray:
         """(n, C) logits of id rows, in batches of similar lengths (padding does not change them)."""

@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._checks import check_float, check_int
 from .._torch import check_threads, torch_threads
 from ..errors import EmptyCorpusError, InvalidParameterError
-from ._head import HeadPredictions, log_softmax
+from ._head import HeadPredictions
 from .data import check_known_labels, check_labels, check_texts
 
 # Fine-tuning defaults of BERT's paper (lr 5e-5 .. 2e-5, a few epochs, batches of 16 or 32).
@@ -204,23 +204,6 @@ class HFSequenceClassifier(HeadPredictions, ClassifierMixin, BaseEstimator):
             if bars:
                 tf.logging.enable_progress_bar()
         return SequenceClassifierModule(net, self.tokenizer_.pad_token_id)
-
-    def _epoch_batches(self, data, rng: np.random.Generator) -> list:
-        """Shuffled batches of texts of similar length: (x (B, T), y (B, 1), reset)."""
-        rows, labels = data
-        order = rng.permutation(len(rows))
-        chunk = self.batch_size * 50              # sort by length within chunks of 50 batches
-        batches = []
-        for start in range(0, len(order), chunk):
-            part = sorted(order[start:start + chunk], key=lambda k: len(rows[k]))
-            batches += [part[i:i + self.batch_size] for i in range(0, len(part), self.batch_size)]
-        return [(self._pad([rows[k] for k in batches[b]]), labels[batches[b]][:, None].astype(np.int64), True)
-                for b in rng.permutation(len(batches))]
-
-    def _score(self, data) -> np.ndarray:
-        """ln p(true class) of every row: the loop's validation loss is minus their mean."""
-        rows, labels = data
-        return log_softmax(self._logits(rows))[np.arange(len(rows)), labels]
 
     @property
     def _pad_id(self) -> int:

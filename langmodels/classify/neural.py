@@ -34,7 +34,7 @@ from ..errors import EmptyCorpusError, InvalidParameterError
 from ..registry import get_class, make
 from ..tokenize import get_tokenizer
 from ..vocabulary import BOS_ID, Vocabulary
-from ._head import HeadPredictions, log_softmax
+from ._head import HeadPredictions
 from ._params import FamilyKeywords
 from .data import check_known_labels, check_labels, check_texts
 
@@ -287,24 +287,6 @@ class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstim
     def lr_scale_of(self, name: str) -> float:
         """The learning-rate factor of a module parameter: `encoder_lr` in the encoder, 1 in the head."""
         return self.encoder_lr if name.startswith("encoder.") else 1.0
-
-    def _epoch_batches(self, data, rng: np.random.Generator) -> list:
-        """Shuffled batches of texts of similar length (less padding): (x (B, T), y (B, 1), reset)."""
-        rows, labels = data
-        order = rng.permutation(len(rows))
-        chunk = self.batch_size * 50              # sort by length within chunks of 50 batches
-        batches = []
-        for start in range(0, len(order), chunk):
-            part = sorted(order[start:start + chunk], key=lambda k: len(rows[k]))
-            batches += [part[i:i + self.batch_size] for i in range(0, len(part), self.batch_size)]
-        return [(self._pad([rows[k] for k in batches[b]]), labels[batches[b]][:, None].astype(np.int64), True)
-                for b in rng.permutation(len(batches))]
-
-    def _score(self, data) -> np.ndarray:
-        """ln p(true class) of every row: the loop's validation loss is minus their mean."""
-        rows, labels = data
-        logp = log_softmax(self._logits(rows))
-        return logp[np.arange(len(rows)), labels]
 
     @property
     def _pad_id(self) -> int:
