@@ -13,6 +13,7 @@ run of some models (`only`) keeps every other record.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import platform
 import sys
@@ -20,6 +21,7 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 from types import SimpleNamespace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,6 +34,7 @@ from ..masked import MaskedLanguageModel
 from ..metrics import evaluate, ranking_metrics
 from ..registry import get_class, make
 from .records import merge_generations, read_records, write_generations, write_records
+from .selection import fit_run, nested_subsets, settings
 from .spec import check_spec
 from .validation import with_validation
 
@@ -78,34 +81,40 @@ def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None,
     out = Path(spec["out"])
     data_id = data_fingerprint(data)
     store = {(r["label"], r.get("seed")): r for r in read_records(out) if r.get("kind") != "reference"}
-    runs = [(entry, seed) for entry in spec["models"] for seed in _seeds_for(entry, spec["seeds"])]
-    todo = [(entry, seed) for entry, seed in runs if only is None or entry["label"] in only]
+    sized = _sized_data(data, spec)
+    runs = [Run(entry, seed, size) for size in sized for entry in spec["models"]
+            for seed in _seeds_for(entry, spec)]
+    todo = [run for run in runs if only is None or run.entry["label"] in only]
+    kept_for = {label for e in spec["models"] for part in e.get("interpolate", ())
+                for label in (part if isinstance(part, list) else [part])}
     bar = _progress_bar(len(todo), spec["progress"])
-    for i, (entry, seed) in enumerate(todo, 1):
-        key = (entry["label"], seed)
+    for i, run in enumerate(todo, 1):
+        entry, seed, size = run
+        key, name = (run.label, seed), f"[{i}/{len(todo)}] {run.label} seed {seed}"
         old = store.get(key)
-        if resume and old and old.get("kind") == "model" and _same_run(old, entry, seed, spec, data_id):
-            log(f"[{i}/{len(todo)}] {entry['label']} seed {seed}: done earlier, kept")
+        if resume and old and old.get("kind") == "model" and _same_run(old, run, spec, data_id, store):
+            log(f"{name}: done earlier, kept")
         else:
-            log(f"[{i}/{len(todo)}] {entry['label']} seed {seed}: fitting ...")
+            log(f"{name}: fitting ...")
             try:
-                record, gens = run_one(entry, seed, spec, data, data_id)
+                record, gens = run_one(entry, seed, spec, sized[size], data_id, size=size, store=store,
+                                       keep=out / "models" if entry["label"] in kept_for else None)
             except Exception as e:   # one failing model must not cost the others their results
                 if not keep_going:
                     raise
-                store[key] = {"kind": "failed", "label": entry["label"], "model": entry["model"],
+                store[key] = {"kind": "failed", "label": run.label, "model": entry["model"],
                               "seed": seed, "error": f"{type(e).__name__}: {e}",
                               "spec_params": _jsonable(entry["params"]),
                               "metrics_spec": _jsonable(spec["metrics"]), "data": data_summary(data, data_id)}
-                log(f"[{i}/{len(todo)}] {entry['label']} seed {seed}: FAILED ({type(e).__name__}: {e})")
+                log(f"{name}: FAILED ({type(e).__name__}: {e})")
             else:
-                write_generations(out, entry["label"], seed, gens)
+                write_generations(out, run.label, seed, gens)
                 store[key] = record
-                m = record["metrics"]
+                m, sel = record["metrics"], record.get("selection") or {}
                 score = (f"ppl {m['perplexity']:.3f}" if "perplexity" in m
                          else f"pseudo-ppl {m['pseudo_perplexity']:.3f}")
-                log(f"[{i}/{len(todo)}] {entry['label']} seed {seed}: "
-                    f"{score}, fit {record['fit_seconds']:.1f}s, "
+                tried = f" (best of {sel['n_tried']}: {sel['chosen']})" if sel.get("n_tried", 1) > 1 else ""
+                log(f"{name}: {score}{tried}, fit {record['fit_seconds']:.1f}s, "
                     f"scoring {record['score_seconds']:.1f}s, generation {record['generate_seconds']:.1f}s")
         write_records(out, list(store.values()))
         if bar:
@@ -114,14 +123,15 @@ def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None,
         bar.close()
     references = reference_records(spec, data, data_id)
     write_records(out, list(store.values()) + references)
-    shown = [(entry, seed) for entry, seed in runs
-             if _same_run(store.get((entry["label"], seed), {}), entry, seed, spec, data_id)]
-    for entry, seed in runs:
-        if (entry, seed) not in todo and (entry, seed) not in shown:
-            log(f"{entry['label']} seed {seed}: not selected, and no earlier record matches the spec and "
+    shown = [run for run in runs
+             if _same_run(store.get((run.label, run.seed), {}), run, spec, data_id, store)]
+    for run in runs:
+        if run not in todo and run not in shown:
+            log(f"{run.label} seed {run.seed}: not selected, and no earlier record matches the spec and "
                 "the data: left out of the reports")
-    records = [store[entry["label"], seed] for entry, seed in shown]
-    merge_generations(out, [run for run, r in zip(shown, records) if r["kind"] == "model"])
+    records = [store[run.label, run.seed] for run in shown]
+    merge_generations(out, [(run.entry | {"label": run.label}, run.seed)
+                            for run, r in zip(shown, records) if r["kind"] == "model"])
     records += references
     write_reports(records, out)
     return records
@@ -159,39 +169,162 @@ def data_fingerprint(data) -> str:
 
 
 # --- one model ------------------------------------------------------------------------------
-def _seeds_for(entry: dict, seeds: list[int]) -> list[int | None]:
-    # A model without a seed parameter is deterministic: one run stands for every seed.
-    return list(seeds) if "seed" in get_class(entry["model"]).param_names() else [None]
+class Run(NamedTuple):
+    """One row of the work: a model entry, a seed (None: deterministic) and a training size
+    (None: the whole training split)."""
+
+    entry: dict
+    seed: int | None
+    size: int | None
+
+    @property
+    def label(self) -> str:
+        return self.entry["label"] if self.size is None else f"{self.entry['label']} @ {self.size:,} tokens"
 
 
-def run_one(entry: dict, seed, spec: dict, data, data_id: str) -> tuple[dict, list[dict]]:
-    """Fit and score one model; returns its record and its generations."""
-    params = dict(entry["params"])
-    if seed is not None:
-        params["seed"] = seed
+def _seeds_for(entry: dict, spec: dict) -> list[int | None]:
+    # A model without a seed parameter is deterministic: one run stands for every seed. A mixture
+    # runs once per seed when any component does.
+    if "interpolate" in entry:
+        by_label = {e["label"]: e for e in spec["models"]}
+        parts = [label for part in entry["interpolate"]
+                 for label in (part if isinstance(part, list) else [part])]
+        seeded = any(_seeds_for(by_label[label], spec) != [None] for label in parts)
+        return list(spec["seeds"]) if seeded else [None]
+    return list(spec["seeds"]) if "seed" in get_class(entry["model"]).param_names() else [None]
+
+
+def _sized_data(data, spec: dict) -> dict:
+    """{size: data}: the whole data (size None), or one copy per `train_sizes` entry whose train is
+    a nested subset (valid, test and the vocabulary unchanged)."""
+    if not spec["train_sizes"]:
+        return {None: data}
+    # A size past the whole training split is the whole split, labelled with its true size.
+    return {min(size, data.train.n_tokens): SimpleNamespace(**{**vars(data), "train": subset})
+            for size, subset in nested_subsets(data.train, spec["train_sizes"], spec["train_sizes_seed"])}
+
+
+def run_one(entry: dict, seed, spec: dict, data, data_id: str, size: int | None = None,
+            store: dict | None = None, keep: Path | None = None) -> tuple[dict, list[dict]]:
+    """Fit (every setting of its search, keeping the lowest validation perplexity) and score one
+    model; returns its record and its generations. `keep`: save the chosen model there (for the
+    interpolations that use it)."""
+    run = Run(entry, seed, size)
+    if "interpolate" in entry:
+        return run_interpolated(run, spec, data, data_id, store or {}, keep)
     cls = get_class(entry["model"])
-    if "progress" in cls.param_names() and "progress" not in params:
-        params["progress"] = bool(spec["progress"]) and sys.stderr.isatty()
-    model = make(entry["model"], **params)
+    tried = settings(entry["params"], entry.get("search"))
+    if len(tried) > 1 and data.valid is None:
+        raise InvalidParameterError(f"{entry['label']}: a search selects on validation perplexity, but "
+                                    "there is no validation split (valid_fraction: 0)")
     memory = _PeakMemory()
     load_before = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    # The budget bounds working memory only: the fitted model is the same with or without it.
-    options = {"memory": spec["memory"]} if spec.get("memory") and "memory" in model.fit_options else {}
-    model.fit(data.train, data.valid, **options)
-    fit_seconds = time.perf_counter() - t0
-    metrics, gens, timing = score_model(model, data, spec["metrics"], entry["label"])
+    trials, model, chosen = [], None, None
+    for setting in tried:
+        params = dict(setting)
+        if seed is not None:
+            params["seed"] = seed
+        if "progress" in cls.param_names() and "progress" not in params:
+            params["progress"] = bool(spec["progress"]) and sys.stderr.isatty()
+        # The memory budget bounds working memory only: the fitted model is the same with or without it.
+        candidate, fit = fit_run(make(entry["model"], **params), data.train, data.valid, spec["budget"],
+                                 spec.get("memory"))
+        trials.append({"params": _jsonable(_searched(setting, entry)), **_jsonable(fit)})
+        v = fit["valid_perplexity"]
+        if chosen is None or (v is not None and (chosen["valid_perplexity"] is None
+                                                 or v < chosen["valid_perplexity"])):
+            model, chosen = candidate, trials[-1]
+        del candidate
+    metrics, gens, timing = score_model(model, data, spec["metrics"], run.label)
+    if keep is not None:
+        model.save(keep / _safe(run.label) / f"seed{seed}")
+    search = entry.get("search")
     record = {
-        "kind": "model", "label": entry["label"], "model": entry["model"], "seed": seed,
+        "kind": "model", "label": run.label, "entry_label": entry["label"], "model": entry["model"],
+        "seed": seed, "train_size": size,
         "params": _jsonable(model.get_params()), "spec_params": _jsonable(entry["params"]),
+        "search_spec": _jsonable(search), "budget_spec": _jsonable(spec["budget"]),
         "metrics": metrics, "metrics_spec": _jsonable(spec["metrics"]),
-        "fit_seconds": fit_seconds, **timing, **memory.read(),
+        "fit_seconds": chosen["fit_seconds"], **timing, **memory.read(),
+        "selection": {"mode": ("grid" if "grid" in search else "random") if search else "fixed",
+                      "n_tried": len(trials),
+                      "chosen": chosen["params"], "valid_perplexity": chosen["valid_perplexity"],
+                      "tokens_seen": chosen["tokens_seen"], "budget": chosen["budget"],
+                      "search_seconds": sum(t["fit_seconds"] for t in trials), "trials": trials},
+        "learning_curve": chosen["points"],
         **_parameter_count(model), "history": _history(model), "curves": learning_curves(model),
         "data": data_summary(data, data_id), "environment": environment(),
         "load_average": [load_before, os.getloadavg()[0]],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return record, gens
+
+
+def _searched(setting: dict, entry: dict) -> dict:
+    """The searched parameters of a setting (all its spec params when nothing is searched)."""
+    search = entry.get("search")
+    if not search:
+        return dict(entry["params"])
+    return {k: setting[k] for k in (search.get("grid") or search["random"])}
+
+
+def _safe(label: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
+
+
+def _components(run: Run, spec: dict, store: dict) -> list[dict]:
+    """The fitted rows a mixture combines for this seed and size: each named row, and for a
+    best_of list the one with the lowest validation perplexity."""
+    picked = []
+    for part in run.entry["interpolate"]:
+        rows = []
+        for label in (part if isinstance(part, list) else [part]):
+            lab = Run({"label": label}, None, run.size).label
+            row = store.get((lab, run.seed)) or store.get((lab, None))
+            if row is None or row.get("kind") != "model":
+                raise InvalidParameterError(f"{run.entry['label']}: {lab} (seed {run.seed}) has no fitted "
+                                            "record to interpolate; run it first")
+            rows.append(row)
+        picked.append(min(rows, key=lambda r: (r.get("selection") or {}).get("valid_perplexity") or math.inf))
+    return picked
+
+
+def run_interpolated(run: Run, spec: dict, data, data_id: str, store: dict, keep: Path | None):
+    """A linear mixture of earlier rows' saved models, its weights tuned by EM on valid."""
+    from ..base import load
+    from ..interpolated import InterpolatedModel
+
+    if data.valid is None:
+        raise InvalidParameterError(f"{run.entry['label']}: interpolation weights are tuned on validation "
+                                    "data, but there is none (valid_fraction: 0)")
+    rows = _components(run, spec, store)
+    out = Path(spec["out"]) / "models"
+    load_before = os.getloadavg()[0]
+    memory = _PeakMemory()
+    t0 = time.perf_counter()
+    models = [load(out / _safe(r["label"]) / f"seed{r['seed']}") for r in rows]
+    model = InterpolatedModel.from_models(models).tune_weights(data.valid)
+    fit_seconds = time.perf_counter() - t0
+    valid_ppl = evaluate(model, data.valid).perplexity
+    metrics, gens, timing = score_model(model, data, spec["metrics"], run.label)
+    chosen = {"components": [r["label"] for r in rows], "weights": [float(w) for w in model.weights_]}
+    return {
+        "kind": "model", "label": run.label, "entry_label": run.entry["label"], "model": "interpolated",
+        "seed": run.seed, "train_size": run.size, "params": chosen, "spec_params": {},
+        "interpolate": run.entry["interpolate"], "components_finished": [r["finished_at"] for r in rows],
+        "search_spec": None, "budget_spec": _jsonable(spec["budget"]),
+        "metrics": metrics, "metrics_spec": _jsonable(spec["metrics"]),
+        "fit_seconds": fit_seconds + sum(r["fit_seconds"] for r in rows), **timing, **memory.read(),
+        "selection": {"mode": "best_of" if any(isinstance(p, list) for p in run.entry["interpolate"])
+                      else "fixed", "n_tried": 1, "chosen": chosen, "valid_perplexity": valid_ppl,
+                      "tokens_seen": sum((r.get("selection") or {}).get("tokens_seen") or 0 for r in rows),
+                      "budget": None, "search_seconds": fit_seconds, "trials": []},
+        "learning_curve": None, "n_parameters": model.n_parameters(),
+        "n_parameters_source": PARAMETER_SOURCE, "history": None, "curves": None,
+        "data": data_summary(data, data_id), "environment": environment(),
+        "load_average": [load_before, os.getloadavg()[0]],
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }, gens
 
 
 def score_model(model, data, metric_spec: dict, label: str) -> tuple[dict, list[dict], dict]:
@@ -397,10 +530,20 @@ def environment() -> dict:
             "cpu_count": os.cpu_count(), "dependencies": deps}
 
 
-def _same_run(old: dict, entry: dict, seed, spec: dict, data_id: str) -> bool:
-    return (old.get("model") == entry["model"] and old.get("spec_params") == _jsonable(entry["params"])
-            and old.get("data", {}).get("hash") == data_id
+def _same_run(old: dict, run: Run, spec: dict, data_id: str, store: dict) -> bool:
+    entry = run.entry
+    same = (old.get("model") == entry["model"] and old.get("spec_params") == _jsonable(entry["params"])
+            and old.get("data", {}).get("hash") == data_id and old.get("train_size") == run.size
+            and old.get("search_spec") == _jsonable(entry.get("search"))
+            and old.get("budget_spec") == _jsonable(spec["budget"])
             and old.get("metrics_spec") == _jsonable(spec["metrics"]))
+    if same and "interpolate" in entry:   # and its components are the very models it mixed
+        try:
+            rows = _components(run, spec, store)
+        except InvalidParameterError:
+            return False
+        return old.get("components_finished") == [r["finished_at"] for r in rows]
+    return same
 
 
 def _progress_bar(total: int, enabled: bool):

@@ -4,6 +4,10 @@ perplexity.png         test perplexity per model (± sd over seeds), the oracle 
 learning_curves.png    train/valid NLL per token by epoch (neural) or EM iteration (HMM)
 ppl_vs_time.png        perplexity against training time (log-log)
 quality_diversity.png  Test-BLEU against Self-BLEU over the temperature sweep
+validation_curves.png  validation perplexity against seconds and against training tokens seen, every
+                       run of every family on one figure (an n-gram is one point)
+train_sizes.png        test perplexity against training tokens (log x) for `train_sizes` runs, the
+                       oracle as a line
 
 Points and curves carry a model number (1, 2, ...) and the legend, outside the axes, says which
 model has which number and colour: with 15 models, names written beside the points overlap.
@@ -39,7 +43,74 @@ def write_plots(records: list[dict], out: str | Path) -> list[Path]:
                 written.append(out / name)
         finally:
             plt.close(fig)
+    for name, draw in (("validation_curves.png", _validation_curves), ("train_sizes.png", _train_sizes)):
+        fig = draw(plt, records)
+        if fig is not None:
+            try:
+                with atomic_path(out / name) as tmp:
+                    fig.savefig(tmp, dpi=110, format="png")
+                written.append(out / name)
+            finally:
+                plt.close(fig)
     return written
+
+
+def _validation_curves(plt, records):
+    """Two panels, one x axis each (seconds, tokens seen), one line per (model, seed) run."""
+    runs = [r for r in _models(records) if any(p.get("valid_perplexity") is not None
+                                               for p in r.get("learning_curve") or [])]
+    if not runs:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), sharey=True)
+    fig.subplots_adjust(left=0.06, right=0.78, top=0.9, bottom=0.11, wspace=0.08)
+    labels = list(dict.fromkeys(r["label"] for r in runs))
+    for r in runs:
+        pts = [p for p in r["learning_curve"] if _finite(p.get("valid_perplexity"))]
+        color = _color(labels.index(r["label"]))
+        for ax, key in zip(axes, ("seconds", "tokens")):
+            ax.plot([p[key] for p in pts], [p["valid_perplexity"] for p in pts], "-", marker=".", color=color)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=_color(i), marker=".", label=label) for i, label in enumerate(labels)]
+    axes[1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, title="model")
+    for ax, what in zip(axes, ("training seconds (wall clock, log scale)",
+                               "training tokens seen (epochs x tokens, log scale)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(what)
+    axes[0].set_ylabel("validation perplexity (log scale)")
+    fig.suptitle("Learning curves on the validation split (each run; one point for one-pass models)")
+    return fig
+
+
+def _train_sizes(plt, records):
+    """Test perplexity (mean over seeds) against the training tokens of each nested subset."""
+    import numpy as np
+
+    groups: dict[str, dict[int, list]] = {}
+    for r in _models(records):
+        if r.get("train_size") is not None and _finite(r["metrics"].get("perplexity")):
+            by_size = groups.setdefault(r.get("entry_label", r["label"]), {})
+            by_size.setdefault(r["data"]["train_tokens"], []).append(r["metrics"]["perplexity"])
+    if not groups:
+        return None
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    fig.subplots_adjust(left=0.08, right=0.72, top=0.92, bottom=0.11)
+    for i, (label, by_size) in enumerate(groups.items()):
+        xs = sorted(by_size)
+        means = [np.mean(by_size[x]) for x in xs]
+        sds = [np.std(by_size[x], ddof=1) if len(by_size[x]) > 1 else 0.0 for x in xs]
+        ax.errorbar(xs, means, yerr=sds, marker="o", ms=4, capsize=2, color=_color(i), label=label)
+    oracle = next((r for r in records if r.get("label", "").startswith("oracle")), None)
+    if oracle:
+        ax.axhline(oracle["metrics"]["perplexity"], color="k", ls="--", label="oracle (generator): the floor")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training tokens (nested subsets, log scale)")
+    ax.set_ylabel("test perplexity (log scale)")
+    ax.set_title("Test perplexity against training data (mean ± sd over seeds)")
+    _legend(ax, title="model")
+    return fig
 
 
 def _models(records):

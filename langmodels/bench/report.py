@@ -33,6 +33,8 @@ def _pct(get):
 # (column, how to read it from a record, format)
 COLUMNS: list[tuple[str, Callable, str]] = [
     ("perplexity", _get("metrics", "perplexity"), ".2f"),
+    # The chosen setting's validation perplexity: what the selection (and early stopping) saw.
+    ("valid ppl", _get("selection", "valid_perplexity"), ".2f"),
     # Masked models: exp(-mean pseudo-log-likelihood), on its own scale (see `notes`).
     ("pseudo-perplexity", _get("metrics", "pseudo_perplexity"), ".2f"),
     ("bits/char", _get("metrics", "bits_per_char"), ".3f"),
@@ -47,6 +49,8 @@ COLUMNS: list[tuple[str, Callable, str]] = [
     ("distinct-2", _get("metrics", "unconditional", "distinct2"), ".3f"),
     ("gap to oracle (nats/token)", _get("oracle_gap_nats"), ".4f"),
     ("fit s", _get("fit_seconds"), ".2f"),
+    ("train tokens seen", _get("selection", "tokens_seen"), ".0f"),
+    ("settings tried", _get("selection", "n_tried"), ".0f"),
     ("score s", _get("score_seconds"), ".2f"),
     ("generate s", _get("generate_seconds"), ".2f"),
     ("peak RSS MB", _get("peak_rss_mb"), ".0f"),
@@ -104,13 +108,15 @@ def csv_table(records: list[dict]) -> str:
     columns, rows = table_rows(records)
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["label", "model", "n_seeds"] + [f"{c} {s}" for c in columns for s in ("mean", "sd")])
+    chosen = chosen_settings(records)
+    w.writerow(["label", "model", "n_seeds"] + [f"{c} {s}" for c in columns for s in ("mean", "sd")]
+               + ["chosen setting"])
     for row in rows:
         cells = [row["label"], row["model"], row["n_seeds"]]
         for c in columns:
             mean, sd = row.get(c, (None, None))
             cells += ["" if mean is None else repr(mean), "" if sd is None else repr(sd)]
-        w.writerow(cells)
+        w.writerow(cells + ["; ".join(chosen.get(row["label"], []))])
     return buf.getvalue()
 
 
@@ -162,13 +168,62 @@ def notes(records: list[dict]) -> str:
     return "\n".join(failed + lines) + "\n"
 
 
+def chosen_settings(records: list[dict]) -> dict[str, list[str]]:
+    """{label: ["seed 0: order=3 (valid ppl 91.2, 1 of 3)", ...]} for every searched, budgeted or
+    mixed row (fixed settings without a budget say nothing new and are left out)."""
+    out: dict[str, list[str]] = {}
+    for r in records:
+        sel = r.get("selection")
+        mixture = r.get("model") == "interpolated"
+        if r.get("kind") != "model" or not sel or (sel["mode"] == "fixed" and not sel.get("budget")
+                                                   and not mixture):
+            continue
+        if mixture:
+            setting = " + ".join(f"{w:.3f} x {c}" for c, w in zip(sel["chosen"]["components"],
+                                                                  sel["chosen"]["weights"]))
+        elif sel["mode"] == "fixed":
+            setting = "as given"
+        else:
+            setting = ", ".join(f"{k}={v}" for k, v in sel["chosen"].items())
+        v = sel.get("valid_perplexity")
+        budget = sel.get("budget") or {}
+        stop = " stopped by the budget" if budget.get("stopped") else ""
+        run = "one run" if r["seed"] is None else f"seed {r['seed']}"
+        out.setdefault(r["label"], []).append(
+            f"{run}: {setting} (valid ppl {'-' if v is None else format(v, '.2f')}, "
+            f"{sel['n_tried']} tried{stop})")
+    return out
+
+
+def selection_notes(records: list[dict]) -> str:
+    """The selection section of results.md: what each row's search chose, and the budget."""
+    chosen = chosen_settings(records)
+    if not chosen:
+        return ""
+    models = [r for r in records if r.get("kind") == "model"]
+    budget = next((r.get("budget_spec") for r in models if r.get("budget_spec")), None)
+    lines = ["", "## Selection", "",
+             "Each searched row tried every setting listed (grid) or a seeded sample (random), each fitted "
+             "on train with early stopping on valid, and kept the one with the lowest validation "
+             "perplexity; test was scored once, for that setting. Every tried setting is in "
+             "results.jsonl (`selection.trials`).",
+             "Budget per run (each setting tried is a run): "
+             + ("none" if not budget else ", ".join(f"{v:g} {k}" for k, v in budget.items())
+                + " (neural: checked at epoch ends, an epoch that would overrun it is not started; "
+                  "HMM: tokens cap the EM iterations; one-pass families: tokens cap the training text, "
+                  "seconds are recorded only)") + ".", ""]
+    lines += [f"- {label}: " + "; ".join(items) for label, items in chosen.items()]
+    return "\n".join(lines) + "\n"
+
+
 def write_reports(records: list[dict], out: str | Path) -> str:
     """Write results.md, results.csv and the plots; return the markdown table."""
     from .plots import write_plots
 
     out = Path(out)
     table = markdown_table(records)
-    write_text_atomic(out / "results.md", "# Benchmark results\n\n" + table + "\n" + notes(records))
+    write_text_atomic(out / "results.md", "# Benchmark results\n\n" + table + "\n" + notes(records)
+                      + selection_notes(records))
     write_text_atomic(out / "results.csv", csv_table(records))
     write_plots(records, out)
     return table

@@ -15,6 +15,13 @@ A spec is a mapping (YAML on disk)::
     models:
       - {model: kneser-ney, params: {order: 3}}
       - {model: lstm, label: lstm-small, params: {hidden_size: 64, epochs: 2}}
+      - model: kneser-ney                   # a search: each setting fitted, the lowest valid ppl kept
+        label: kn-searched
+        search: {grid: {order: [2, 3, 4]}}  # or {random: {...lists...}, n_samples: 4, seed: 0}
+      - {label: kn+lstm, interpolate: [kneser-ney-3, {best_of: [lstm-small]}]}   # of fitted rows
+    budget: {seconds: 300, tokens: 2000000} # per run (each setting tried), either or both; null: none
+    train_sizes: null                       # e.g. [10000, 100000]: refit on nested training subsets
+    train_sizes_seed: 0                     # which sequences the subsets draw
     metrics:                     # each: true, false, or options
       ranking: true
       continuation_bleu: {k: 5, max_prompts: 1000, sample_seeds: [0, 1, 2, 3, 4], extra_tokens: 10}
@@ -51,7 +58,7 @@ METRIC_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 TOP_LEVEL = {"name": "bench", "corpus": None, "corpus_params": {}, "data_dir": None, "download": True,
              "tokenizer": None, "vocab": {}, "valid_fraction": None, "valid_seed": 0, "seeds": [0],
-             "models": None, "metrics": {},
+             "models": None, "metrics": {}, "budget": None, "train_sizes": None, "train_sizes_seed": 0,
              "out": "bench-out", "progress": True, "memory": None}
 VOCAB_KEYS = ("min_count", "max_size")
 
@@ -158,6 +165,15 @@ def check_spec(raw: Any, source: str = "spec") -> dict:
     if not isinstance(seeds, list) or not seeds or not all(_is_int(s) for s in seeds):
         fail("seeds", f"must be a non-empty list of integers, got {seeds!r}")
     spec["models"] = _check_models(spec["models"], fail)
+    spec["budget"] = _check_budget(spec["budget"], fail)
+    sizes = spec["train_sizes"]
+    if sizes is not None and (not isinstance(sizes, list) or not sizes
+                              or not all(_is_int(n) and n >= 1 for n in sizes)):
+        fail("train_sizes", f"must be null or a non-empty list of training-token counts >= 1, got {sizes!r}")
+    if sizes is not None:
+        spec["train_sizes"] = sorted(set(sizes))
+    if not _is_int(spec["train_sizes_seed"]):
+        fail("train_sizes_seed", f"must be an integer, got {spec['train_sizes_seed']!r}")
     spec["metrics"] = _check_metrics(spec["metrics"], fail)
     if spec["memory"] is not None:
         from .._checks import parse_memory
@@ -252,11 +268,15 @@ def _check_models(models, fail) -> list[dict]:
         where = f"models[{i}]"
         if isinstance(entry, str):
             entry = {"model": entry}
+        if isinstance(entry, dict) and "interpolate" in entry:
+            out.append(_check_interpolate(entry, where, out, labels, fail))
+            continue
         if not isinstance(entry, dict) or "model" not in entry:
             fail(where, f"each model is a mapping with a 'model' name, got {entry!r}")
-        bad = sorted(set(entry) - {"model", "label", "params"})
+        bad = sorted(set(entry) - {"model", "label", "params", "search"})
         if bad:
-            fail(f"{where}.{bad[0]}", "unknown field; a model entry has model, label and params")
+            fail(f"{where}.{bad[0]}", "unknown field; a model entry has model, label, params and search "
+                                      "(or label and interpolate)")
         name, params = entry["model"], entry.get("params") or {}
         try:
             cls = get_class(name)
@@ -276,12 +296,106 @@ def _check_models(models, fail) -> list[dict]:
             cls(**params).check_params()
         except InvalidParameterError as e:
             fail(f"{where}.params", f"{name}: {e}")
+        search = _check_search(entry.get("search"), name, cls, params, f"{where}.search", fail)
         label = str(entry.get("label") or _default_label(name, params))
         if label in labels:
             fail(f"{where}.label", f"{label!r} is used twice; give each model a distinct label")
         labels.add(label)
-        out.append({"model": name, "label": label, "params": params})
+        out.append({"model": name, "label": label, "params": params,
+                    **({"search": search} if search else {})})
     return out
+
+
+SEARCH_KEYS = ("grid", "random", "n_samples", "seed")
+
+
+def _check_search(search, name, cls, params, where, fail) -> dict | None:
+    """A search block as {"mode", "values", "n_samples", "seed"}: every setting is made (and its
+    parameters checked by the model) before anything trains."""
+    if search is None:
+        return None
+    if not isinstance(search, dict) or set(search) - set(SEARCH_KEYS):
+        bad = sorted(set(search) - set(SEARCH_KEYS)) if isinstance(search, dict) else None
+        fail(where if not bad else f"{where}.{bad[0]}",
+             "a search is {grid: {param: [values]}} or {random: {param: [values]}, n_samples: N, seed: S}")
+    modes = [m for m in ("grid", "random") if m in search]
+    if len(modes) != 1:
+        fail(where, "give exactly one of grid and random")
+    mode, values = modes[0], search[modes[0]]
+    if not isinstance(values, dict) or not values:
+        fail(f"{where}.{mode}", f"must be a mapping param -> list of values, got {values!r}")
+    allowed = cls.param_names()
+    for p, v in values.items():
+        if p not in allowed:
+            fail(f"{where}.{mode}.{p}", f"{name} has no parameter {p!r}{_did_you_mean(p, allowed)}; its "
+                                        f"parameters are {', '.join(allowed) or 'none'}")
+        if not isinstance(v, list) or not v:
+            fail(f"{where}.{mode}.{p}", f"must be a non-empty list of values, got {v!r}")
+    n, seed = search.get("n_samples"), search.get("seed", 0)
+    if mode == "random" and not (_is_int(n) and n >= 1):
+        fail(f"{where}.n_samples", f"a random search needs n_samples, an integer >= 1, got {n!r}")
+    if mode == "grid" and n is not None:
+        fail(f"{where}.n_samples", "only a random search samples; a grid tries every setting")
+    if not _is_int(seed):
+        fail(f"{where}.seed", f"must be an integer, got {seed!r}")
+    out = {mode: values, **({"n_samples": n} if mode == "random" else {}), "seed": seed}
+    from .selection import settings
+
+    for setting in settings(params, out):
+        try:
+            cls(**setting).check_params()
+        except InvalidParameterError as e:
+            fail(where, f"{name} with {_short(setting, values)}: {e}")
+    return out
+
+
+def _short(setting: dict, values: dict) -> str:
+    return ", ".join(f"{k}={setting[k]!r}" for k in values)
+
+
+def _check_interpolate(entry, where, earlier, labels, fail) -> dict:
+    """{label, interpolate: [label | {best_of: [labels]}, ...]}: a linear mixture of earlier rows'
+    fitted models (same seed), its weights tuned on valid; best_of takes the row with the lowest
+    validation perplexity."""
+    bad = sorted(set(entry) - {"label", "interpolate", "model", "params"})
+    if entry.get("model", "interpolated") != "interpolated" or entry.get("params"):
+        bad = ["model" if entry.get("model", "interpolated") != "interpolated" else "params"]
+    if bad:
+        fail(f"{where}.{bad[0]}", "unknown field; an interpolation entry has label and interpolate")
+    parts = entry["interpolate"]
+    known = [e["label"] for e in earlier if "interpolate" not in e]
+    if not isinstance(parts, list) or len(parts) < 2:
+        fail(f"{where}.interpolate", f"must list at least two components, got {parts!r}")
+    checked = []
+    for k, part in enumerate(parts):
+        best = isinstance(part, dict) and set(part) == {"best_of"}
+        options = part["best_of"] if best else part if isinstance(part, list) else [part]
+        if not isinstance(options, list) or not options:
+            fail(f"{where}.interpolate[{k}]", f"must be a label or {{best_of: [labels]}}, got {part!r}")
+        for label in options:
+            if label not in known:
+                fail(f"{where}.interpolate[{k}]", f"{label!r} is not an earlier model's label; the "
+                                                  f"earlier models are {', '.join(known) or 'none'}")
+        checked.append(part if isinstance(part, str) else list(options))
+    label = str(entry.get("label") or "interpolated")
+    if label in labels:
+        fail(f"{where}.label", f"{label!r} is used twice; give each model a distinct label")
+    labels.add(label)
+    return {"model": "interpolated", "label": label, "params": {}, "interpolate": checked}
+
+
+BUDGET_KEYS = ("seconds", "tokens")
+
+
+def _check_budget(budget, fail) -> dict | None:
+    if budget is None:
+        return None
+    if not isinstance(budget, dict) or not budget or set(budget) - set(BUDGET_KEYS):
+        fail("budget", f"must be null or a mapping with seconds and/or tokens, got {budget!r}")
+    for key, v in budget.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+            fail(f"budget.{key}", f"must be a positive number, got {v!r}")
+    return dict(budget)
 
 
 def _default_label(name: str, params: dict) -> str:

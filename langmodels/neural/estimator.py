@@ -250,7 +250,8 @@ class NeuralModel(ModuleState, LanguageModel):
         """Train on `corpus` (early stopping on `valid` when given).
 
         `resume=True` continues an interrupted run from `checkpoint_dir`; `on_epoch_end(record)`
-        is called after each epoch. `init` (pre-training then fine-tuning): a fitted model of the
+        is called after each epoch (returning True stops training there, keeping the best
+        weights so far). `init` (pre-training then fine-tuning): a fitted model of the
         same class, or a directory saved by `save`, with the same architecture parameters;
         training starts from its weights carried over to `corpus.vocab`: the embedding and
         output rows (and output bias) are gathered through `corpus.vocab.index_in(base.vocab_)`,

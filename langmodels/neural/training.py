@@ -174,6 +174,7 @@ def init_distributed(device) -> Dist:
 
 def train(model, corpus, valid, resume: bool = False, on_epoch_end=None, init=None) -> None:
     """Fit `model.module_` on `corpus` (see the module docstring); sets `model.history_`.
+    `on_epoch_end(record)` is called after each epoch; returning True stops training there.
     `init`: a state_dict for this vocabulary to start from instead of a fresh initialisation."""
     if resume and not model.checkpoint_dir:
         raise InvalidParameterError("resume=True needs the checkpoint_dir parameter: where the "
@@ -304,8 +305,10 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
                 torch.distributed.barrier()
             if dist_.rank == 0:
                 _log_epoch(model, record, elapsed)
-            if on_epoch_end is not None:
-                on_epoch_end(dict(record))
+            # The caller's callback returns True to stop here (e.g. the bench harness's time or
+            # token budget); the best weights so far are kept as after early stopping.
+            if on_epoch_end is not None and on_epoch_end(dict(record)) is True:
+                break
     except KeyboardInterrupt:
         if mid_epoch and consistent:
             save_checkpoint(ckpt, model, module, opt, snapshot(), best, hidden, rng)
