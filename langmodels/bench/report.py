@@ -174,7 +174,7 @@ def chosen_settings(records: list[dict]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for r in records:
         sel = r.get("selection")
-        mixture = r.get("model") == "interpolated"
+        mixture = r.get("interpolate") is not None   # a mixture of fitted rows
         if r.get("kind") != "model" or not sel or (sel["mode"] == "fixed" and not sel.get("budget")
                                                    and not mixture):
             continue
