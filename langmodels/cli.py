@@ -242,7 +242,7 @@ def _select_models(models: list, wanted: str) -> list[str]:
     from .bench.spec import model_label
 
     keep = [x.strip() for x in wanted.split(",") if x.strip()]
-    names = [(model_label(m), m["model"] if isinstance(m, dict) else m) for m in models]
+    names = [(model_label(m), m.get("model", "interpolated") if isinstance(m, dict) else m) for m in models]
     missing = [k for k in keep if not any(k in pair for pair in names)]
     if missing:
         raise UsageError(f"--models: {', '.join(missing)} not in the spec; its models are "

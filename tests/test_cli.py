@@ -62,8 +62,25 @@ def test_bench_models_reruns_those_and_keeps_the_others(capsys, tmp_path, corpus
     assert err.count("done earlier, kept") == 2 and "fitting" not in err
 
 
+def test_bench_with_a_search_a_budget_and_a_mixture_of_fitted_rows(capsys, tmp_path, corpus_dir):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("corpus: synthetic\nmetrics: [ranking]\nbudget: {tokens: 100000}\nmodels:\n"
+                    "  - {model: kneser-ney, label: kn, search: {grid: {order: [1, 2]}}}\n"
+                    "  - {model: unigram, params: {k: 0.5}}\n"
+                    "  - {label: mix, interpolate: [unigram, {best_of: [kn]}]}\n")
+    args = ["bench", str(spec), "--corpus", str(corpus_dir), "--out", str(tmp_path / "o"), "--quiet"]
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    assert "| kn | 1 |" in out and "| mix | 1 |" in out
+    md = (tmp_path / "o" / "results.md").read_text()
+    assert "## Selection" in md and "- kn: one run: order=" in md and "100,000 tokens" in md
+    code, out, err = run(capsys, *args[:-1], "--models", "mix")   # a mixture's label selects it
+    assert code == 0 and "[1/1] mix seed None: done earlier, kept" in err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["bench", "/no/such/spec.yaml"], "no such spec file"),
+    (["bench", "--set", "budget={minutes: 3}"], "budget: must be null or a mapping"),
     (["bench", "--models", "uniform,nope"], "--models: nope not in the spec"),
     (["bench", "--seeds", "a,b"], "--seeds: expected comma-separated integers"),
     (["bench", "--set", "models=[{model: kneser-nay}]"], "models[0].model: unknown model"),

@@ -208,7 +208,7 @@ def selection_notes(records: list[dict]) -> str:
              "perplexity; test was scored once, for that setting. Every tried setting is in "
              "results.jsonl (`selection.trials`).",
              "Budget per run (each setting tried is a run): "
-             + ("none" if not budget else ", ".join(f"{v:g} {k}" for k, v in budget.items())
+             + ("none" if not budget else ", ".join(f"{v:,} {k}" for k, v in budget.items())
                 + " (neural: checked at epoch ends, an epoch that would overrun it is not started; "
                   "HMM: tokens cap the EM iterations; one-pass families: tokens cap the training text, "
                   "seconds are recorded only)") + ".", ""]
