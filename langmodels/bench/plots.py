@@ -66,12 +66,13 @@ def _validation_curves(plt, records):
     labels = list(dict.fromkeys(r["label"] for r in runs))
     for r in runs:
         pts = [p for p in r["learning_curve"] if _finite(p.get("valid_perplexity"))]
-        color = _color(labels.index(r["label"]))
+        color = _color(labels.index(r["label"]), len(labels))
         for ax, key in zip(axes, ("seconds", "tokens")):
             ax.plot([p[key] for p in pts], [p["valid_perplexity"] for p in pts], "-", marker=".", color=color)
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], color=_color(i), marker=".", label=label) for i, label in enumerate(labels)]
+    handles = [Line2D([], [], color=_color(i, len(labels)), marker=".", label=label)
+               for i, label in enumerate(labels)]
     axes[1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, title="model")
     for ax, what in zip(axes, ("training seconds (wall clock, log scale)",
                                "training tokens seen (epochs x tokens, log scale)")):
@@ -100,7 +101,8 @@ def _train_sizes(plt, records):
         xs = sorted(by_size)
         means = [np.mean(by_size[x]) for x in xs]
         sds = [np.std(by_size[x], ddof=1) if len(by_size[x]) > 1 else 0.0 for x in xs]
-        ax.errorbar(xs, means, yerr=sds, marker="o", ms=4, capsize=2, color=_color(i), label=label)
+        ax.errorbar(xs, means, yerr=sds, marker="o", ms=4, capsize=2, color=_color(i, len(groups)),
+                    label=label)
     oracle = next((r for r in records if r.get("label", "").startswith("oracle")), None)
     if oracle:
         ax.axhline(oracle["metrics"]["perplexity"], color="k", ls="--", label="oracle (generator): the floor")
@@ -124,10 +126,11 @@ def _by_label(records):
     return groups
 
 
-def _color(i: int):
+def _color(i: int, n: int = 20):
     import matplotlib
 
-    return matplotlib.colormaps["tab20"](i % 20)   # 20 distinct colours: one per model
+    # Up to 10 lines: tab10's strong colours; more: tab20's 20 (whose pairs are light and dark).
+    return matplotlib.colormaps["tab10"](i) if n <= 10 else matplotlib.colormaps["tab20"](i % 20)
 
 
 def _finite(x) -> bool:
