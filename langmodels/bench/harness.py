@@ -213,7 +213,15 @@ def run_one(entry: dict, seed, spec: dict, data, data_id: str, size: int | None 
     if "interpolate" in entry:
         return run_interpolated(run, spec, data, data_id, store or {}, keep)
     cls = get_class(entry["model"])
-    tried = settings(entry["params"], entry.get("search"))
+    tried, chosen_on = settings(entry["params"], entry.get("search")), None
+    seed0 = spec["seeds"][0]
+    first = (store or {}).get((run.label, seed0))
+    searched_first = (first and first.get("kind") == "model"
+                      and _same_run(first, run._replace(seed=seed0), spec, data_id, {}))
+    if len(tried) > 1 and not entry["search"].get("each_seed") and seed not in (None, seed0) \
+            and searched_first:
+        # Selected once, on the first seed; the other seeds train the chosen setting.
+        tried, chosen_on = [{**entry["params"], **first["selection"]["chosen"]}], seed0
     if len(tried) > 1 and data.valid is None:
         raise InvalidParameterError(f"{entry['label']}: a search selects on validation perplexity, but "
                                     "there is no validation split (valid_fraction: 0)")
@@ -247,7 +255,7 @@ def run_one(entry: dict, seed, spec: dict, data, data_id: str, size: int | None 
         "metrics": metrics, "metrics_spec": _jsonable(spec["metrics"]),
         "fit_seconds": chosen["fit_seconds"], **timing, **memory.read(),
         "selection": {"mode": ("grid" if "grid" in search else "random") if search else "fixed",
-                      "n_tried": len(trials),
+                      "n_tried": len(trials), "chosen_on_seed": chosen_on,
                       "chosen": chosen["params"], "valid_perplexity": chosen["valid_perplexity"],
                       "tokens_seen": chosen["tokens_seen"], "budget": chosen["budget"],
                       "search_seconds": sum(t["fit_seconds"] for t in trials), "trials": trials},

@@ -189,9 +189,10 @@ def chosen_settings(records: list[dict]) -> dict[str, list[str]]:
         budget = sel.get("budget") or {}
         stop = " stopped by the budget" if budget.get("stopped") else ""
         run = "one run" if r["seed"] is None else f"seed {r['seed']}"
+        how = (f"chosen on seed {sel['chosen_on_seed']}" if sel.get("chosen_on_seed") is not None
+               else f"{sel['n_tried']} tried")
         out.setdefault(r["label"], []).append(
-            f"{run}: {setting} (valid ppl {'-' if v is None else format(v, '.2f')}, "
-            f"{sel['n_tried']} tried{stop})")
+            f"{run}: {setting} (valid ppl {'-' if v is None else format(v, '.2f')}, {how}{stop})")
     return out
 
 
@@ -205,8 +206,9 @@ def selection_notes(records: list[dict]) -> str:
     lines = ["", "## Selection", "",
              "Each searched row tried every setting listed (grid) or a seeded sample (random), each fitted "
              "on train with early stopping on valid, and kept the one with the lowest validation "
-             "perplexity; test was scored once, for that setting. Every tried setting is in "
-             "results.jsonl (`selection.trials`).",
+             "perplexity; test was scored once, for that setting. A model with seeds searches on the first "
+             "seed and trains the chosen setting with the others (unless `each_seed`). Every tried "
+             "setting is in results.jsonl (`selection.trials`).",
              "Budget per run (each setting tried is a run): "
              + ("none" if not budget else ", ".join(f"{v:,} {k}" for k, v in budget.items())
                 + " (neural: checked at epoch ends, an epoch that would overrun it is not started; "

@@ -18,6 +18,8 @@ A spec is a mapping (YAML on disk)::
       - model: kneser-ney                   # a search: each setting fitted, the lowest valid ppl kept
         label: kn-searched
         search: {grid: {order: [2, 3, 4]}}  # or {random: {...lists...}, n_samples: 4, seed: 0}
+        # A model with seeds searches on the first seed and trains the chosen setting with the
+        # others (each_seed: true searches on every seed).
       - {label: kn+lstm, interpolate: [kneser-ney-3, {best_of: [lstm-small]}]}   # of fitted rows
     budget: {seconds: 300, tokens: 2000000} # per run (each setting tried), either or both; null: none
     train_sizes: null                       # e.g. [10000, 100000]: refit on nested training subsets
@@ -306,7 +308,7 @@ def _check_models(models, fail) -> list[dict]:
     return out
 
 
-SEARCH_KEYS = ("grid", "random", "n_samples", "seed")
+SEARCH_KEYS = ("grid", "random", "n_samples", "seed", "each_seed")
 
 
 def _check_search(search, name, cls, params, where, fail) -> dict | None:
@@ -338,7 +340,10 @@ def _check_search(search, name, cls, params, where, fail) -> dict | None:
         fail(f"{where}.n_samples", "only a random search samples; a grid tries every setting")
     if not _is_int(seed):
         fail(f"{where}.seed", f"must be an integer, got {seed!r}")
-    out = {mode: values, **({"n_samples": n} if mode == "random" else {}), "seed": seed}
+    each = search.get("each_seed", False)
+    if each not in (True, False):
+        fail(f"{where}.each_seed", f"must be true or false, got {each!r}")
+    out = {mode: values, **({"n_samples": n} if mode == "random" else {}), "seed": seed, "each_seed": each}
     from .selection import settings
 
     for setting in settings(params, out):
