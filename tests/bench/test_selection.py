@@ -212,3 +212,18 @@ def test_a_checked_spec_checks_again_unchanged(tmp_path):
                budget={"tokens": 1000}, train_sizes=[300, 100])
     checked = check_spec(raw)
     assert check_spec(checked) == checked and checked["train_sizes"] == [100, 300]
+    assert checked["models"][1]["search"]["each_seed"] is False
+
+
+def test_a_seeded_model_searches_on_the_first_seed_and_trains_the_choice_with_the_others(data, tmp_path):
+    small = SimpleNamespace(train=data.train.subset(np.arange(120)), valid=data.valid.subset(np.arange(30)),
+                            test=data.test.subset(np.arange(30)), oracle_logprobs=None)
+    entry = {"model": "hmm", "params": {"n_iter": 2, "progress": False},
+             "search": {"grid": {"n_states": [2, 4]}}}
+    records = run_benchmark(spec(tmp_path, [entry], seeds=[3, 4]), data=small)
+    first, second = [r["selection"] for r in records if r["kind"] == "model"]
+    assert first["n_tried"] == 2 and first["chosen_on_seed"] is None
+    assert second["n_tried"] == 1 and second["chosen_on_seed"] == 3 and second["chosen"] == first["chosen"]
+    every = {**entry, "search": {**entry["search"], "each_seed": True}}
+    each = run_benchmark(spec(tmp_path / "each", [every], seeds=[3, 4]), data=small)
+    assert [r["selection"]["n_tried"] for r in each if r["kind"] == "model"] == [2, 2]
