@@ -1,9 +1,12 @@
 """The comparison harness: every model of a spec on the same data and vocabulary, scored alike.
 
     spec --check--> data (train/valid/test, one vocabulary; valid carved from train when the corpus
-    has none, see `validation`) --> for each model and seed:
-        fit (timed, peak memory) -> perplexity, bits/char, top-k, MRR -> continuation BLEU,
-        unconditional samples -> one record in results.jsonl
+    has none, see `validation`) --> for each training size (`train_sizes`: nested subsets; else the
+    whole train), model and seed:
+        fit each setting of its search within the budget (timed, peak memory; see `selection`), keep
+        the lowest validation perplexity -> test perplexity, bits/char, top-k, MRR -> continuation
+        BLEU, unconditional samples -> one record in results.jsonl
+        (an `interpolate` row mixes earlier rows' saved models, weights tuned on valid)
     --> reference rows (oracle, human text) --> results.md / results.csv / plots
 
 A finished (model, seed) whose record matches the spec and the data is not run again, and a
