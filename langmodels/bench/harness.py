@@ -285,17 +285,16 @@ def _safe(label: str) -> str:
 
 def _components(run: Run, spec: dict, store: dict) -> list[dict]:
     """The fitted rows a mixture combines for this seed and size: each named row, and for a
-    best_of list the one with the lowest validation perplexity."""
+    best_of list the one with the lowest validation perplexity among those fitted."""
     picked = []
     for part in run.entry["interpolate"]:
-        rows = []
-        for label in (part if isinstance(part, list) else [part]):
-            lab = Run({"label": label}, None, run.size).label
-            row = store.get((lab, run.seed)) or store.get((lab, None))
-            if row is None or row.get("kind") != "model":
-                raise InvalidParameterError(f"{run.entry['label']}: {lab} (seed {run.seed}) has no fitted "
-                                            "record to interpolate; run it first")
-            rows.append(row)
+        labels = [Run({"label": label}, None, run.size).label
+                  for label in (part if isinstance(part, list) else [part])]
+        rows = [store.get((lab, run.seed)) or store.get((lab, None)) for lab in labels]
+        rows = [r for r in rows if r is not None and r.get("kind") == "model"]
+        if not rows:
+            raise InvalidParameterError(f"{run.entry['label']}: {' / '.join(labels)} (seed {run.seed}) has "
+                                        "no fitted record to interpolate; run it first")
         picked.append(min(rows, key=lambda r: (r.get("selection") or {}).get("valid_perplexity") or math.inf))
     return picked
 
