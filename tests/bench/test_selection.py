@@ -231,7 +231,8 @@ def test_a_seeded_model_searches_on_the_first_seed_and_trains_the_choice_with_th
 
 def test_best_of_picks_among_the_rows_that_are_fitted(data, tmp_path):
     models = [{"model": "add-k", "params": {"order": 2, "k": 0.05}},
-              {"model": "kneser-ney", "params": {"order": 3}}, {"model": "witten-bell", "params": {"order": 3}},
+              {"model": "kneser-ney", "params": {"order": 3}},
+              {"model": "witten-bell", "params": {"order": 3}},
               {"label": "mix", "interpolate": ["add-k-2", {"best_of": ["kneser-ney-3", "witten-bell-3"]}]}]
     records = run_benchmark(spec(tmp_path, models), data=data, only={"add-k-2", "witten-bell-3", "mix"})
     [mix] = [r for r in records if r["label"] == "mix"]
