@@ -216,15 +216,7 @@ def run_one(entry: dict, seed, spec: dict, data, data_id: str, size: int | None 
     if "interpolate" in entry:
         return run_interpolated(run, spec, data, data_id, store or {}, keep)
     cls = get_class(entry["model"])
-    tried, chosen_on = settings(entry["params"], entry.get("search")), None
-    seed0 = spec["seeds"][0]
-    first = (store or {}).get((run.label, seed0))
-    searched_first = (first and first.get("kind") == "model"
-                      and _same_run(first, run._replace(seed=seed0), spec, data_id, {}))
-    if len(tried) > 1 and not entry["search"].get("each_seed") and seed not in (None, seed0) \
-            and searched_first:
-        # Selected once, on the first seed; the other seeds train the chosen setting.
-        tried, chosen_on = [{**entry["params"], **first["selection"]["chosen"]}], seed0
+    tried, chosen_on = _settings_to_try(run, spec, data_id, store or {})
     if len(tried) > 1 and data.valid is None:
         raise InvalidParameterError(f"{entry['label']}: a search selects on validation perplexity, but "
                                     "there is no validation split (valid_fraction: 0)")
@@ -269,6 +261,19 @@ def run_one(entry: dict, seed, spec: dict, data, data_id: str, size: int | None 
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return record, gens
+
+
+def _settings_to_try(run: Run, spec: dict, data_id: str, store: dict) -> tuple[list[dict], int | None]:
+    """(settings, the seed that chose them or None): every setting of the search, or, for a seed
+    after the first (without `each_seed`), the first seed's choice alone."""
+    entry, seed0 = run.entry, spec["seeds"][0]
+    tried = settings(entry["params"], entry.get("search"))
+    if len(tried) == 1 or entry["search"].get("each_seed") or run.seed in (None, seed0):
+        return tried, None
+    first = store.get((run.label, seed0)) or {}
+    if first.get("kind") == "model" and _same_run(first, run._replace(seed=seed0), spec, data_id, {}):
+        return [{**entry["params"], **first["selection"]["chosen"]}], seed0
+    return tried, None   # the first seed has no matching record (e.g. --seeds 1,2): search here
 
 
 def _searched(setting: dict, entry: dict) -> dict:
