@@ -123,8 +123,8 @@ def main() -> None:
     sin_part = Corpus.from_texts(head_of(test_lines, args.sinusoidal_targets), vocab=train.vocab)
     print(f"WT2-mini: V={len(train.vocab)}, train {train.n_targets} targets, test {test.n_targets}; "
           f"torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print("model | context | text | train tok/s | score tok/s | ratio | CPU ratio | old tok/s | "
-          "max |dlogp| vs reference | ppl | load")
+    print(f"model | context | text | train tok/s (CPU) | score tok/s (CPU) | ratio | CPU ratio | old tok/s | "
+          f"max abs dlogp vs reference | ppl | ppl first {sin_part.n_targets} | load")
     for name in args.models.split(","):
         params = dict(COMMON, **({"positions": "rotary"} if name == "transformer-rotary" else {}))
         model = make(name.split("-")[0], **params)
@@ -148,11 +148,13 @@ def main() -> None:
                 ref = rotary_full(model, text if context == "sentence" else part)
                 got = lp if context == "sentence" else model.token_logprobs(part)
                 diff = f"{np.abs(got - ref).max():.1e} (full recompute)"
-            tps = text.n_targets / wall
+            tps, cpu_tps = text.n_targets / wall, text.n_targets / cpu
             ppl = float(np.exp(-lp.mean()))
-            print(f"{name} | {context} | {label} | {train_tps:.0f} | {tps:.0f} | {tps / train_tps:.2f}x | "
-                  f"{(text.n_targets / cpu) / train_cpu_tps:.2f}x | {old_tps} | {diff} | {ppl:.1f} | "
-                  f"{load:.2f}", flush=True)
+            # sentence context: the subset's lines are the test's first lines, its targets a prefix
+            sub = f"{np.exp(-lp[:sin_part.n_targets].mean()):.1f}" if context == "sentence" else "-"
+            print(f"{name} | {context} | {label} | {train_tps:.0f} ({train_cpu_tps:.0f}) | {tps:.0f} "
+                  f"({cpu_tps:.0f}) | {tps / train_tps:.2f}x | {cpu_tps / train_cpu_tps:.2f}x | {old_tps} | "
+                  f"{diff} | {ppl:.1f} | {sub} | {load:.2f}", flush=True)
 
 
 if __name__ == "__main__":

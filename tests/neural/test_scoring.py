@@ -234,3 +234,18 @@ def test_save_load_rotary(rotary, train, tmp_path):
     again = lm.load(tmp_path / "m")
     assert again.positions == "rotary"
     np.testing.assert_array_equal(again.token_logprobs(train), rotary.token_logprobs(train))
+
+
+@pytest.mark.parametrize("name", ["lstm", "transformer-sinusoidal"])
+def test_models_saved_before_issue_13_load_and_score_as_then(name):
+    # saved, and scored, by the code before the batched scoring and rotary positions (tests/neural/data)
+    import json
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    before = json.loads((data / "scores_before_13.json").read_text())
+    model = lm.load(data / name)
+    train = Corpus.from_texts(before["texts"], vocab=model.vocab_)
+    for context, expected in before["token_logprobs"][name].items():
+        np.testing.assert_allclose(model.set_params(context=context).token_logprobs(train), expected,
+                                   atol=1e-5)
