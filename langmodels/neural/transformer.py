@@ -133,7 +133,7 @@ class Block(nn.Module):
                                  nn.Linear(hidden, d, bias=bias), nn.Dropout(dropout))
 
     def forward(self, x, past=None, mask=None, rope=None):
-        a, kv = self.attn(self.ln1(x), past, mask, rope)                              # (B, T, C)
+        a, kv = self.attn(self.ln1(x), past, mask, rope)                        # (B, T, C)
         x = x + a
         return x + self.mlp(self.ln2(x)), kv
 
