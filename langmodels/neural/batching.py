@@ -44,12 +44,14 @@ def pad_rows(rows: list[np.ndarray], value: int) -> np.ndarray:
     return out
 
 
-def sentence_pieces(corpus: Corpus, max_len: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+def sentence_pieces(corpus: Corpus, max_len: int | None = None,
+                    restart: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
     """(x, y) per sequence: x = <s> w1..wn, y = w1..wn </s>.
 
     With `max_len` (a Transformer's window) a longer sequence is cut into pieces of at most
-    `max_len` inputs. A later piece starts again from `<s>` (the window convention of scoring:
-    context = <s> + the last max_len - 1 tokens); the target at that `<s>` is ignored.
+    `max_len` inputs. With `restart`, a later piece starts again from `<s>` (the window convention
+    of absolute positions: context = <s> + the last max_len - 1 tokens) and the target at that
+    `<s>` is ignored; without, the pieces are consecutive (rotary positions' band attention).
     """
     pieces = []
     for seq in corpus.sequences():
@@ -57,6 +59,9 @@ def sentence_pieces(corpus: Corpus, max_len: int | None = None) -> list[tuple[np
         y = np.concatenate([seq, [EOS_ID]]).astype(np.int64)
         if max_len is None or len(x) <= max_len:
             pieces.append((x, y))
+            continue
+        if not restart:
+            pieces += [(x[i:i + max_len], y[i:i + max_len]) for i in range(0, len(x), max_len)]
             continue
         pieces.append((x[:max_len], y[:max_len]))
         for start in range(max_len, len(x), max_len - 1):

@@ -8,6 +8,16 @@ costs one step. Scoring follows `context`: `sentence` scores each sequence from 
 state (the setting comparable with n-gram models); `stream` scores the corpus as one stream
 (`<s>` once, then each sequence followed by `</s>`), carrying the state across sequences.
 
+Scoring is exact and batched where exactness allows. Sentence context: sequences are independent,
+so they run as length-sorted padded batches (`NeuralModel._scored_features`). Stream context: the
+state at any point depends on the whole stream before it, and no finite warm-up reproduces it (a
+stretch started from a zero state converges towards the carried state but never equals it), so B
+parallel stretches are exact only if each starts from the state carried to it, which needs the
+stretches before it computed first: they would run one after another anyway. The stream is
+therefore read as one row, in chunks of STREAM_CHUNK inputs per recurrent call (the input
+projections of a chunk are one matrix product; only h_{t-1} W_hh is sequential), and the output
+layer, which dominates the cost with a large vocabulary, runs batched over each chunk.
+
 The file reads top to bottom: the network (`RNNModule`, a plain `nn.Module`), then the estimators
 around it. It imports torch; the registry imports it only when one of these models is made.
 """
@@ -196,16 +206,15 @@ class _RecurrentModel(NeuralModel):
         return self.module_.features(x)[0].transpose(0, 1)                # (B, T, H)
 
     def _score_stream(self, stream):
-        """One row, read STREAM_CHUNK tokens at a time with the state carried: exact, not batched."""
+        """The stream as one row, STREAM_CHUNK inputs per recurrent call with the state carried,
+        the output layer batched over each chunk (see the module docstring for why one row)."""
         dev = self._torch_device()
         out, state = [], None
         for start in range(0, len(stream) - 1, STREAM_CHUNK):
-            x = torch.from_numpy(stream[start:start + STREAM_CHUNK][None]).to(dev)        # (1, T)
             y = torch.from_numpy(stream[start + 1:start + 1 + STREAM_CHUNK]).to(dev)      # (T,)
-            logits, state = self.module_(x[:, :len(y)], state)
-            logits = logits[0].float()                                                    # (T, V)
-            logits[:, BOS_ID] = -torch.inf
-            out.append(-torch.nn.functional.cross_entropy(logits, y, reduction="none").cpu().numpy())
+            x = torch.from_numpy(stream[start:start + len(y)][None]).to(dev)              # (1, T)
+            h, state = self.module_.features(x, state)                                    # (T, 1, H)
+            out.append(self._head_logprobs(h[:, 0], y))
         return np.concatenate(out)
 
     # --- incremental state: the hidden state -----------------------------------------------------

@@ -77,3 +77,10 @@ def test_sliding_windows_score_each_position_once():
         scored = np.concatenate([np.arange(first, end) for _, end, first in sliding_windows(n, w, s)])
         np.testing.assert_array_equal(scored, np.arange(n))
         assert all(end - begin <= w for begin, end, _ in sliding_windows(n, w, s))
+
+
+def test_long_sentence_pieces_without_restart_are_consecutive():
+    c = corpus(["a b c d"])                        # x = 1 3 4 5 6, y = 3 4 5 6 2
+    pieces = sentence_pieces(c, max_len=2, restart=False)
+    assert [p[0].tolist() for p in pieces] == [[1, 3], [4, 5], [6]]
+    assert [p[1].tolist() for p in pieces] == [[3, 4], [5, 6], [2]]

@@ -36,7 +36,10 @@ def direct_transformer_window(module, x):
 
 @pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
 def test_recurrent_sentence_and_stream_scores_equal_direct(name, train, monkeypatch):
+    from langmodels.neural import estimator
+
     model = make(name, hidden_size=8, **TINY).fit(train)
+    monkeypatch.setattr(estimator, "HEAD_ROWS", 3)       # the output layer in several blocks
     expected = []
     for seq in train.sequences():                   # sentence: each sequence from <s>, fresh state
         x = np.concatenate([[1], seq])
@@ -104,9 +107,11 @@ _NO_CACHE = {"_start_state": LanguageModel._start_state, "_advance": LanguageMod
              "_reorder_state": LanguageModel._reorder_state}
 
 
-@pytest.mark.parametrize("name", ["lstm", "transformer"])
+@pytest.mark.parametrize("name", ["lstm", "transformer", "rotary"])
 def test_generation_with_cache_equals_without(name, train):
-    extra = {"n_heads": 2, "block_size": 4} if name == "transformer" else {"hidden_size": 8}
+    extra = {"n_heads": 2, "block_size": 4} if name != "lstm" else {"hidden_size": 8}
+    if name == "rotary":     # the rolling cache, one position per step, against a full re-run
+        name, extra["positions"] = "transformer", "rotary"
     model = make(name, **extra, **TINY).fit(train)
     plain = copy.copy(model)
     fresh = {"_next_logprobs": lambda self, hs: type(model)._start_state(self, hs)[1]}   # full re-run
@@ -128,3 +133,119 @@ def test_save_load_stream_transformer(transformer, train, tmp_path):
     again = lm.load(tmp_path / "m")
     assert again.context == "stream" and again.positions == "learned"
     np.testing.assert_array_equal(again.token_logprobs(train), model.token_logprobs(train))
+
+
+# --- rotary positions: band attention, exact at any length ------------------------------------------
+def naive_rotary_logprobs(module, x):
+    """ln p after every input of x (1-D) under rotary band attention, written out position by position
+    in float64 (no attention masks, no cache): query i of each layer sees keys i - W < j <= i."""
+    m = copy.deepcopy(module).double()
+    W, D = m.block_size, m.rotary_dim
+    inv = 10000.0 ** (-np.arange(0, D, 2) / D)
+
+    def rot(v, p):                      # v (D,): pairs (i, i + D/2) turned by p * inv_i
+        a, b = v[:D // 2], v[D // 2:]
+        c, s = torch.from_numpy(np.cos(p * inv)), torch.from_numpy(np.sin(p * inv))
+        return torch.cat([a * c - b * s, b * c + a * s])
+
+    with torch.no_grad():
+        h = m.embed.weight[torch.tensor(x)]                                     # (T, d)
+        T, d = h.shape
+        for block in m.blocks:
+            q, k, v = block.attn.qkv(block.ln1(h)).split(d, dim=1)
+            y = torch.zeros(T, d, dtype=torch.float64)
+            for head in range(d // D):
+                sl = slice(head * D, (head + 1) * D)
+                for i in range(T):
+                    keys = range(max(0, i - W + 1), i + 1)
+                    score = torch.stack([rot(q[i, sl], i) @ rot(k[j, sl], j) for j in keys]) / np.sqrt(D)
+                    y[i, sl] = torch.softmax(score, 0) @ v[list(keys), sl]
+            h = h + block.attn.proj(y)
+            h = h + block.mlp(block.ln2(h))
+        logits = m.head(m.ln_f(h))
+    logits[:, lm.Vocabulary.bos_id] = -torch.inf
+    return torch.log_softmax(logits, -1).numpy()
+
+
+@pytest.fixture(scope="module")
+def rotary(train):
+    return make("transformer", n_heads=2, block_size=4, warmup=0, positions="rotary",
+                **{**TINY, "epochs": 3}).fit(train)
+
+
+def test_rotary_sentence_scores_equal_naive_band_attention(rotary, train, monkeypatch):
+    from langmodels.neural import estimator
+
+    monkeypatch.setattr(estimator, "HEAD_ROWS", 3)     # the output layer in several blocks
+    expected = []
+    for seq in train.sequences():                      # up to 11 inputs: past the window of 4
+        x = np.concatenate([[1], seq])
+        y = np.concatenate([seq, [2]])
+        expected.append(naive_rotary_logprobs(rotary.module_, x)[np.arange(len(y)), y])
+    np.testing.assert_allclose(rotary.token_logprobs(train), np.concatenate(expected), atol=1e-5)
+    # the generic next_logprobs path (rolling cache from each history) agrees
+    np.testing.assert_allclose(LanguageModel._token_logprobs(rotary, train), np.concatenate(expected),
+                               atol=1e-5)
+
+
+def test_rotary_stream_stretches_equal_naive_band_attention(rotary, train, monkeypatch):
+    from langmodels.neural import transformer as transformer_module
+
+    model = copy.copy(rotary).set_params(context="stream")
+    stream = np.concatenate([[1], train.targets()])                 # 28 inputs
+    expected = naive_rotary_logprobs(model.module_, stream[:-1])[np.arange(len(stream) - 1), stream[1:]]
+    # warm-up 2 layers x 3 = 6 inputs; stretches of 6 targets: 5 stretches, each from 6 inputs before
+    monkeypatch.setattr(transformer_module, "STRETCH", 1)
+    np.testing.assert_allclose(model.token_logprobs(train), expected, atol=1e-5)
+    monkeypatch.setattr(transformer_module, "STRETCH", 100)          # one stretch, no warm-up
+    np.testing.assert_allclose(model.token_logprobs(train), expected, atol=1e-5)
+
+
+def test_rotary_rolling_cache_equals_full_recompute(rotary):
+    module = copy.deepcopy(rotary.module_)
+    with torch.no_grad():                          # sharper attention than the tiny fit's
+        for block in module.blocks:
+            block.attn.qkv.weight.mul_(8)
+        x = torch.from_numpy(np.random.default_rng(0).integers(3, 9, (3, 23)))   # 23 > 5 windows of 4
+        full = module.features(x)                  # one pass, band mask over 23 x 23
+        rolled, cache = module.extend_rolling(x)   # 4 columns at a time, 3 cached
+    torch.testing.assert_close(rolled, full, rtol=0, atol=1e-5)
+    assert all(k.shape[2] == 3 and v.shape[2] == 3 for k, v in cache)
+
+
+def test_rotary_rows_are_distributions_past_the_window(rotary, train):
+    v = train.vocab
+    histories = [np.array([], np.int64), np.array([v["a"]] * 9), np.array([v["b"], v["c"]] * 6)]
+    lp = rotary.next_logprobs(histories)
+    np.testing.assert_allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-6)
+    assert np.isneginf(lp[:, 1]).all()
+    # the history beyond the receptive field (n_layers x 3 = 6 inputs back) does not matter
+    long = np.concatenate([[v["f"]] * 5, histories[2]])
+    np.testing.assert_allclose(rotary.next_logprobs([long])[0], lp[2], atol=1e-5)
+
+
+def test_rotary_needs_an_even_head_width(train):
+    with pytest.raises(lm.errors.InvalidParameterError, match="even"):
+        make("transformer", positions="rotary", n_heads=2, **{**TINY, "embed_dim": 6}).fit(train)
+
+
+def test_save_load_rotary(rotary, train, tmp_path):
+    rotary.save(tmp_path / "m")
+    again = lm.load(tmp_path / "m")
+    assert again.positions == "rotary"
+    np.testing.assert_array_equal(again.token_logprobs(train), rotary.token_logprobs(train))
+
+
+@pytest.mark.parametrize("name", ["lstm", "transformer-sinusoidal"])
+def test_models_saved_before_issue_13_load_and_score_as_then(name):
+    # saved, and scored, by the code before the batched scoring and rotary positions (tests/neural/data)
+    import json
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    before = json.loads((data / "scores_before_13.json").read_text())
+    model = lm.load(data / name)
+    train = Corpus.from_texts(before["texts"], vocab=model.vocab_)
+    for context, expected in before["token_logprobs"][name].items():
+        np.testing.assert_allclose(model.set_params(context=context).token_logprobs(train), expected,
+                                   atol=1e-5)
