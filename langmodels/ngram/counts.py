@@ -103,21 +103,6 @@ def _sort_with_positions(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (packed >> np.uint64(32)).astype(np.uint32), (packed & np.uint64(2**32 - 1)).astype(np.int64)
 
 
-def stream_nodes(tables: list[np.ndarray], tokens: np.ndarray, V: int) -> list[np.ndarray]:
-    """nodes[k-1][t] = index in the order-k table of the window of length k ending at t, or -1.
-
-    One look-up per order over the whole stream; a window reaching across a sentence boundary
-    contains `</s> <s>`, which no table holds, so it is -1 without extra bookkeeping.
-    """
-    nodes = [np.where(tokens < V, tokens, -1)]
-    for k in range(2, len(tables) + 1):
-        prev = np.full(len(tokens), -1, np.int64)
-        prev[1:] = nodes[-1][:-1]
-        query = np.where(prev >= 0, prev * V + tokens, -1)
-        nodes.append(lookup(tables[k - 1], query))
-    return nodes
-
-
 class NGramCounts:
     """Raw counts of every window of length 1..order of a corpus.
 
