@@ -15,6 +15,9 @@ import numpy as np
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
+#: Keys inserted at a time while building: the build's temporaries stay a few tens of MB.
+INSERT_SPAN = 1 << 20
+
 
 class HashIndex:
     """Position of a key in the sorted array `keys` (non-negative, distinct), or -1.
@@ -31,19 +34,20 @@ class HashIndex:
         self.bits = max(int(2 * n - 1).bit_length(), 3)      # 2n <= slots: at most half full
         self.mask = (1 << self.bits) - 1
         self.slots = np.full(1 << self.bits, -1, np.int32 if n < 2**31 else np.int64)
-        # Insert every key at once: each round, the keys whose slot is free claim it (where
-        # several claim one, one wins), the others move one slot on.
-        pending = np.arange(n, dtype=self.slots.dtype)
-        pos = self._home(keys)
-        while len(pending):
-            free = self.slots[pos] < 0
-            cand, at = pending[free], pos[free]
-            self.slots[at] = cand
-            won = self.slots[at] == cand
-            pending = np.concatenate([pending[~free], cand[~won]])
-            pos = np.concatenate([pos[~free], at[~won]])
-            pos += 1
-            pos &= self.mask
+        # Insert a span of keys at a time (bounded temporaries): each round, the keys whose slot
+        # is free claim it (where several claim one, one wins), the others move one slot on.
+        for lo in range(0, n, INSERT_SPAN):
+            pending = np.arange(lo, min(lo + INSERT_SPAN, n), dtype=self.slots.dtype)
+            pos = self._home(keys[lo:lo + INSERT_SPAN])
+            while len(pending):
+                free = self.slots[pos] < 0
+                cand, at = pending[free], pos[free]
+                self.slots[at] = cand
+                won = self.slots[at] == cand
+                pending = np.concatenate([pending[~free], cand[~won]])
+                pos = np.concatenate([pos[~free], at[~won]])
+                pos += 1
+                pos &= self.mask
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
         h = np.asarray(keys).astype(np.uint64) * _GOLDEN          # wraps modulo 2**64

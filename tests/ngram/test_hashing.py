@@ -16,7 +16,11 @@ def by_dict(keys, query):
 
 
 @pytest.mark.parametrize("dtype, n", [(np.uint32, 1000), (np.int64, 5000), (np.int64, 1), (np.uint32, 0)])
-def test_find_agrees_with_a_dict(dtype, n):
+@pytest.mark.parametrize("span", [7, 1 << 20])
+def test_find_agrees_with_a_dict(dtype, n, span, monkeypatch):
+    from langmodels.ngram import hashing
+
+    monkeypatch.setattr(hashing, "INSERT_SPAN", span)     # built in spans of 7 keys, or at once
     rng = np.random.default_rng(1)
     top = 2**32 - 1 if dtype == np.uint32 else 2**62
     keys = np.unique(rng.integers(0, top, n)).astype(dtype)
