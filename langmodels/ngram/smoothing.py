@@ -62,7 +62,6 @@ def adjusted_count(c: NGramCounts, k: int) -> np.ndarray:
     return out
 
 
-
 def context_sum(c: NGramCounts, k: int, values: np.ndarray) -> np.ndarray:
     """sum over w of values(h w), for every context h of the order-k n-grams."""
     return np.bincount(c.context(k), weights=values, minlength=c.n_contexts(k))
