@@ -7,8 +7,9 @@ block is split and encoded at once, and only the int32 ids (plus a few numbers p
 Tokens are first given provisional ids in order of appearance (one look-up per token in a
 defaultdict, in C through `map`); the vocabulary is built from their counts at the end and the
 provisional ids are mapped to it block by block. For whitespace tokenization the tokens of a
-block come from one `str.split()` and the number of tokens on each line from numpy over the
-block's bytes: a token starts at a byte that is not a space, tab or newline and follows one. That holds only
+block and the number on each line come from numpy over the block's bytes (a token starts at
+a byte that is not a space, tab or newline and follows one), and their ids from a hash of
+their bytes (`_HashedTokens`: no str per token, only one per new type). That holds only
 when the block has no other character Python counts as whitespace or as a line break (`\\r`,
 `\\x0b`, NBSP, U+2028, ...); a block that has one takes the line-by-line path, as every block
 does for the other tokenizers and for `normalize`d text (normal forms can make spaces).
@@ -30,10 +31,11 @@ import numpy as np
 from ._io import atomic_directory
 from .errors import CheckpointError, EmptyCorpusError, EncodingError
 from .tokenize import get_detokenizer, get_tokenizer, normalize_texts
-from .vocabulary import Vocabulary
+from .vocabulary import UNK, UNK_ID, Vocabulary
 
-#: Bytes read at a time (rounded to whole lines): large enough that numpy's per-call cost vanishes.
-BLOCK_BYTES = 1 << 22
+#: Bytes read at a time (rounded to whole lines): large enough that numpy's per-call cost
+#: vanishes, small enough that the hashing's per-byte arrays (about 24 bytes a byte) stay small.
+BLOCK_BYTES = 1 << 21
 
 class _Encoder:
     """Provisional ids for token strings, by first appearance, and the per-line arrays."""
@@ -46,17 +48,167 @@ class _Encoder:
         self.lengths: list[np.ndarray] = []       # tokens of each kept line, one array per block
         self.n_chars: list[np.ndarray | None] = []  # characters of each detokenised line, or None
 
-    def add(self, tokens: list[str], lengths: np.ndarray, n_chars: np.ndarray | None) -> None:
-        if not tokens:
+    def add(self, tokens: list[str], lengths: np.ndarray, n_chars: np.ndarray | None,
+            known: int | None = None) -> None:
+        """A block's tokens; `known`: the number of types before it, when some of its types were
+        added already (by a hashed attempt that failed)."""
+        if tokens:
+            known = len(self.types) if known is None else known
+            self.add_ids(np.fromiter(map(self.types.__getitem__, tokens), np.int32, count=len(tokens)),
+                         lengths, n_chars, known)
+
+    def add_ids(self, ids: np.ndarray, lengths: np.ndarray, n_chars: np.ndarray | None, known: int) -> None:
+        """A block already given provisional ids; `known` types existed before it."""
+        if len(ids) == 0:
             return
-        known = len(self.types)
-        self.blocks.append(np.fromiter(map(self.types.__getitem__, tokens), np.int32, count=len(tokens)))
         new = len(self.types) - known
         if new:
             self.type_chars.append(np.fromiter(map(len, itertools.islice(self.types, known, None)),
                                                np.int64, count=new))
+        self.blocks.append(ids)
         self.lengths.append(lengths)
         self.n_chars.append(n_chars)
+
+
+class _HashedTokens:
+    """Provisional ids of a block's whitespace tokens without making a str per token.
+
+    With many types one dict look-up per token is the cost of reading (a cache miss in a large
+    table each time), so tokens are found, hashed and looked up in numpy over the block's bytes:
+    a token's hash is a polynomial in a fixed odd 64-bit base, (H[end] - H[start]) * P**-start
+    from the prefix sums H[i] = sum_{j<i} byte_j P**j (all modulo 2**64, as uint64 wraps), and
+    the hashes index an open-addressing table (linear probing, at most half full, every token
+    of the block advancing a slot per round). Only hashes not in it yet are decoded to a str and
+    given an id by the encoder's dict, so the ids are the ones the dict gives. Hashes can
+    collide: every token's bytes are then compared with its id's, and a block where one differs
+    goes the str way.
+    """
+
+    P = np.uint64(0x9E3779B97F4A7C15)
+
+    def __init__(self, enc: _Encoder):
+        self.enc = enc
+        self.bits = 16
+        self.hashes = np.zeros(1 << self.bits, np.uint64)      # the table: a hash per slot
+        self.slot_ids = np.full(1 << self.bits, -1, np.int32)  # and its id (-1: empty slot)
+        self.used = 0
+        self.type_bytes = bytearray()              # each hashed type's bytes, one after another
+        self.offset = np.full(0, -1, np.int64)     # by provisional id: where its bytes start
+        self.length = np.full(0, -1, np.int64)     # and how many (-1: not hashed yet)
+        self.powers = self.inverses = np.ones(1, np.uint64)
+
+    def _powers(self, n: int) -> None:
+        if len(self.powers) > n:
+            return
+        size = n + n // 4 + 1                # room for the next, slightly longer, blocks
+        self.powers = np.cumprod(np.concatenate([[np.uint64(1)], np.full(size - 1, self.P)]))
+        inverse = np.uint64(pow(int(self.P), -1, 2**64))
+        self.inverses = np.cumprod(np.concatenate([[np.uint64(1)], np.full(size - 1, inverse)]))
+
+    def _home(self, h: np.ndarray) -> np.ndarray:
+        # A polynomial hash's top bits mix poorly for short tokens: scramble first (splitmix64).
+        x = h ^ (h >> np.uint64(31))
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x >>= np.uint64(64 - self.bits)
+        return x.astype(np.int64)
+
+    def _find(self, h: np.ndarray) -> np.ndarray:
+        """Id of each hash in the table, -1 where absent."""
+        out = np.full(len(h), -1, np.int32)
+        which, pos, mask = np.arange(len(h)), self._home(h), (1 << self.bits) - 1
+        while len(which):
+            ids = self.slot_ids[pos]
+            filled = ids >= 0
+            hit = filled & (self.hashes[pos] == h)
+            out[which[hit]] = ids[hit]
+            go = filled & ~hit                   # an empty slot ends a miss
+            which, h, pos = which[go], h[go], pos[go] + 1
+            pos &= mask
+        return out
+
+    def _insert(self, h: np.ndarray, ids: np.ndarray) -> None:
+        """Put distinct new hashes with their ids in the table, doubling it past half full."""
+        if 2 * (self.used + len(h)) > len(self.slot_ids):
+            old = self.slot_ids >= 0
+            old_h, old_ids = self.hashes[old], self.slot_ids[old]
+            while 2 * (self.used + len(h)) > (1 << self.bits):
+                self.bits += 1
+            self.hashes = np.zeros(1 << self.bits, np.uint64)
+            self.slot_ids = np.full(1 << self.bits, -1, np.int32)
+            self.used = 0
+            self._insert(old_h, old_ids)
+        mask = (1 << self.bits) - 1
+        pending, pos = np.arange(len(h)), self._home(h)
+        while len(pending):                      # claim free slots; the losers move on
+            free = self.slot_ids[pos] < 0
+            cand, at = pending[free], pos[free]
+            self.slot_ids[at] = cand             # an index into h for now
+            won = self.slot_ids[at] == cand
+            self.hashes[at[won]] = h[cand[won]]
+            self.slot_ids[at[won]] = ids[cand[won]]
+            pending = np.concatenate([pending[~free], cand[~won]])
+            pos = np.concatenate([pos[~free], at[~won]]) + 1
+            pos &= mask
+        self.used += len(h)
+
+    def ids_of(self, data: bytes, a: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+        """int32 provisional ids of the tokens a[starts[i]:ends[i]], or None on a collision."""
+        n = len(a)
+        self._powers(n)
+        prefix = np.zeros(n + 1, np.uint64)
+        np.cumsum(a * self.powers[:n], out=prefix[1:])
+        h = (prefix[ends] - prefix[starts]) * self.inverses[starts]
+        del prefix
+        token_ids = self._find(h)
+        missing = np.flatnonzero(token_ids < 0)
+        if len(missing):                         # types new to the table, in order of appearance
+            new, first, inverse = np.unique(h[missing], return_index=True, return_inverse=True)
+            order = np.argsort(first, kind="stable")
+            at = missing[first[order]]
+            words = [data[x:y] for x, y in zip(starts[at].tolist(), ends[at].tolist())]
+            ids = np.empty(len(new), np.int32)
+            ids[order] = np.fromiter(map(self.enc.types.__getitem__, (w.decode() for w in words)),
+                                     np.int32, count=len(new))
+            self._keep_bytes(ids[order], words)
+            self._insert(new, ids)
+            token_ids[missing] = ids[inverse.ravel()]
+        return token_ids if self._same_bytes(data, starts, ends, token_ids) else None
+
+    def _keep_bytes(self, ids: np.ndarray, words: list[bytes]) -> None:
+        size = len(self.enc.types)
+        if size > len(self.offset):
+            grow = max(size, 2 * len(self.offset)) - len(self.offset)
+            self.offset = np.concatenate([self.offset, np.full(grow, -1, np.int64)])
+            self.length = np.concatenate([self.length, np.full(grow, -1, np.int64)])
+        for i, w in zip(ids.tolist(), words):
+            if self.length[i] < 0:
+                self.offset[i], self.length[i] = len(self.type_bytes), len(w)
+                self.type_bytes += w
+
+    def _same_bytes(self, data: bytes, starts, ends, token_ids) -> bool:
+        """Whether each token's bytes are its id's (else two types' hashes collided), compared
+        8 bytes at a time as unaligned little-endian words."""
+        lens = ends - starts
+        if (self.length[token_ids] != lens).any():
+            return False
+        words, theirs = _words(data), _words(self.type_bytes)
+        mine, other = starts, self.offset[token_ids]
+        while len(lens):
+            if ((words[mine] ^ theirs[other]) & _MASKS[np.minimum(lens, 8)]).any():
+                return False
+            longer = lens > 8
+            mine, other, lens = mine[longer] + 8, other[longer] + 8, lens[longer] - 8
+        return True
+
+
+#: _MASKS[j]: the low j bytes of a 64-bit word.
+_MASKS = np.array([(1 << (8 * j)) - 1 for j in range(9)], np.uint64)
+
+
+def _words(buf) -> np.ndarray:
+    """w[i] = the 8 bytes of buf from i as a little-endian uint64 (zero-padded at the end)."""
+    padded = bytes(buf) + bytes(8)
+    return np.ndarray((len(padded) - 7,), "<u8", padded, 0, (1,))
 
 
 def _lines_of(text: str, tokenizer: str, lowercase: bool, normalize: str | None):
@@ -82,6 +234,8 @@ _SUSPECT = np.zeros(256, bool)
 _SUSPECT[[0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0xC2, 0xE1, 0xE2, 0xE3]] = True
 _SPACE = np.zeros(256, bool)
 _SPACE[[0x20, 0x09, 0x0A]] = True
+_LOWER = np.arange(256, dtype=np.uint8)          # ASCII lowercasing, as str.lower() does it
+_LOWER[ord("A"):ord("Z") + 1] += 32
 
 
 def has_other_space(a: np.ndarray) -> bool:
@@ -103,18 +257,30 @@ def has_other_space(a: np.ndarray) -> bool:
     return bool(hit.any())
 
 
-def _whitespace_block(a: np.ndarray, text: str, lowercase: bool):
-    """(tokens, lengths) of a block free of other whitespace, by `str.split` and numpy."""
+def _whitespace_block(a: np.ndarray, data: bytes, text: str, lowercase: bool, enc: _Encoder,
+                      hashed: _HashedTokens) -> None:
+    """Encode a block free of other whitespace: tokens found in numpy over the bytes, given ids
+    by `hashed` (ASCII lowercasing is a byte table), else by `str.split` and the dict."""
     space = _SPACE[a]
     start = ~space
     start[1:] &= space[:-1]
+    starts = np.flatnonzero(start)
     line_ends = np.flatnonzero(a == 10)
-    per_line = np.bincount(np.searchsorted(line_ends, np.flatnonzero(start)), minlength=len(line_ends) + 1)
-    tokens = (text.lower() if lowercase else text).split()
+    per_line = np.bincount(np.searchsorted(line_ends, starts), minlength=len(line_ends) + 1)
     lengths = per_line[per_line > 0].astype(np.int64)
+    known = len(enc.types)
+    if not lowercase or not (a >= 0x80).any():
+        end = ~space
+        end[:-1] &= space[1:]
+        ids = hashed.ids_of(data if not lowercase else data.lower(), _LOWER[a] if lowercase else a,
+                            starts, np.flatnonzero(end) + 1)
+        if ids is not None:
+            enc.add_ids(ids, lengths, None, known)
+            return
+    tokens = (text.lower() if lowercase else text).split()
     if len(tokens) != lengths.sum():      # lower() never makes whitespace; a guard, not a path
         raise AssertionError("token count mismatch in the whitespace fast path")
-    return tokens, lengths
+    enc.add(tokens, lengths, None, known)
 
 
 def _blocks(path, block_bytes: int):
@@ -150,12 +316,13 @@ def read_file(path, vocab: Vocabulary | None, tokenizer: str, min_count: int, ma
     """(ids, offsets, oov_counts, n_chars, vocab) of a file, one sequence per non-blank line."""
     get_tokenizer(tokenizer)                   # an unknown name fails before the file is read
     enc = _Encoder()
+    hashed = _HashedTokens(enc)
     fast = tokenizer == "whitespace" and normalize is None
     for offset, data in _blocks(path, block_bytes):
         text = _decode(path, offset, data)
         a = np.frombuffer(data, np.uint8)
         if fast and not has_other_space(a):
-            enc.add(*_whitespace_block(a, text, lowercase), None)
+            _whitespace_block(a, data, text, lowercase, enc, hashed)
         else:
             enc.add(*_lines_of(text, tokenizer, lowercase, normalize))
     if not enc.blocks:
@@ -168,7 +335,9 @@ def read_file(path, vocab: Vocabulary | None, tokenizer: str, min_count: int, ma
     if vocab is None:
         vocab = Vocabulary.from_counts(types, counts, min_count=min_count, max_size=max_size)
     final = np.fromiter(map(vocab.__getitem__, types), np.int32, count=len(types))   # OOV -> <unk>
-    oov = np.fromiter((t not in vocab for t in types), bool, count=len(types))
+    oov = final == UNK_ID                      # but a literal "<unk>" in the text is no OOV
+    if UNK in enc.types:
+        oov[enc.types[UNK]] = False
     return _assemble(enc, final, oov, np.concatenate(enc.type_chars)) + (vocab,)
 
 

@@ -97,3 +97,45 @@ def test_a_damaged_cache_entry_is_rebuilt_with_a_warning(tmp_path):
         again = Corpus.from_file(p, cache_dir=cache)
     assert again.vocab.decode(again.ids) == ["x", "y"]
     assert same_corpus(Corpus.from_file(p, cache_dir=cache), again)
+
+
+@pytest.mark.parametrize("kw", [{}, {"lowercase": True}])
+def test_colliding_token_hashes_fall_back_to_exact_reading(tmp_path, monkeypatch, kw):
+    from langmodels import reading
+
+    # With base 1 a token's hash is the sum of its bytes: anagrams ("ab", "ba") and, as
+    # sums, "ad" and "bc" collide; the bytes check must catch every one.
+    monkeypatch.setattr(reading._HashedTokens, "P", np.uint64(1))
+    text = "\n".join(["ab ba AB ad bc", "ba ab", "bc ad da", "x ab"] * 5)
+    p = tmp_path / "c.txt"
+    p.write_bytes(text.encode("utf-8"))
+    for block_bytes in (8, 40, 1 << 20):
+        got = read_file(p, None, "whitespace", 1, None, kw.get("lowercase", False), None,
+                        block_bytes=block_bytes)
+        assert same_corpus(Corpus(got[0], got[1], got[4], got[2], got[3]), reference(text, **kw))
+
+
+def test_hashed_tokens_give_the_ids_of_the_dict(tmp_path):
+    from langmodels import reading
+
+    rng = np.random.default_rng(0)
+    words = [f"t{i}" for i in range(3000)] + ["Ünïcode", "日本"]
+    text = "\n".join(" ".join(rng.choice(words, rng.integers(1, 30))) for _ in range(2000))
+    p = tmp_path / "c.txt"
+    p.write_bytes(text.encode("utf-8"))
+    seen = []
+    original = reading._HashedTokens.ids_of
+
+    def spy(self, *args):
+        out = original(self, *args)
+        seen.append(out is not None)
+        return out
+
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(reading._HashedTokens, "ids_of", spy)
+    try:
+        got = read_file(p, None, "whitespace", 1, None, False, None, block_bytes=4096)
+    finally:
+        monkeypatch.undo()
+    assert len(seen) > 5 and all(seen)                # every block went the hashed way
+    assert same_corpus(Corpus(got[0], got[1], got[4], got[2], got[3]), reference(text))

@@ -17,7 +17,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..vocabulary import BOS_ID
-from .counts import compact_keys, lookup, search, stream_nodes
+from .counts import compact_keys, lookup, search
+from .hashing import HashIndex
+
+#: Tables at least this long are probed through a hash index, built on first use (4 bytes a
+#: slot, 2-4 slots an n-gram); below it a binary search over sorted queries stays in cache
+#: and is as fast.
+HASH_MIN = 1 << 22
 
 
 class BackoffTables:
@@ -42,6 +48,7 @@ class BackoffTables:
             if k and len(keys[k]) and (np.diff(keys[k]) <= 0).any():
                 raise ValueError(f"order {k + 1}: keys are not strictly increasing")
         self.keys = [compact_keys(k) for k in keys]
+        self._hash: list[HashIndex | None] = [None] * self.order
         self.log_uniform = -np.log(V - 1)
         # Add-k asks "is this context ever continued?" at every position: one flag per entry.
         self._continued = None
@@ -52,13 +59,35 @@ class BackoffTables:
                 flag[keys[k + 1] // self.V] = True
                 self._continued.append(flag)
 
+    def find(self, k: int, query: np.ndarray) -> np.ndarray:
+        """Index in the order-k table of each query key (any shape), -1 where absent."""
+        keys = self.keys[k - 1]
+        if len(keys) < HASH_MIN:
+            return lookup(keys, query)
+        if self._hash[k - 1] is None:
+            self._hash[k - 1] = HashIndex(keys)
+        return self._hash[k - 1].find(query)
+
+    def stream_nodes(self, tokens: np.ndarray) -> list[np.ndarray]:
+        """nodes[k-1][t] = index in the order-k table of the window of length k ending at t, or -1.
+
+        One look-up per order over the whole stream; a window reaching across a sentence boundary
+        contains `</s> <s>`, which no table holds, so it is -1 without extra bookkeeping.
+        """
+        nodes = [np.where(tokens < self.V, tokens, -1)]
+        for k in range(2, self.order + 1):
+            prev = np.full(len(tokens), -1, np.int64)
+            prev[1:] = nodes[-1][:-1]
+            nodes.append(self.find(k, np.where(prev >= 0, prev * self.V + tokens, -1)))
+        return nodes
+
     @property
     def n_ngrams(self) -> list[int]:
         return [len(k) for k in self.keys]
 
     def nbytes(self) -> int:
         arrays = self.keys + self.logp + self.logbow + (self._continued or [])
-        return int(sum(a.nbytes for a in arrays))
+        return int(sum(a.nbytes for a in arrays) + sum(h.nbytes for h in self._hash if h is not None))
 
     def successors(self, k: int, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """[lo, hi): the order k+1 entries extending order-k entries `ctx` (one sorted run each)."""
@@ -76,7 +105,7 @@ class BackoffTables:
     def score_stream(self, tokens: np.ndarray) -> np.ndarray:
         """ln p(tokens[t] | the window before t) for every position of a window stream."""
         if self.uniform_backoff:
-            return self._score_uniform(stream_nodes(self.keys, tokens, self.V), tokens)
+            return self._score_uniform(self.stream_nodes(tokens), tokens)
         # Climb the orders: p_k(w|h) = p_k(hw) if hw is stored, else bow(h) + p_{k-1}(w|h'), where
         # h is the length k-1 context. Only positions whose h is stored change (bow = 0 elsewhere),
         # a set that shrinks with k. Bigrams run on the whole stream, as slices.
@@ -84,7 +113,7 @@ class BackoffTables:
         out = self.logp[0][tokens]
         if self.order == 1:
             return out
-        node = lookup(self.keys[1], tokens[:-1] * V + tokens[1:])
+        node = self.find(2, tokens[:-1] * V + tokens[1:])
         after_first = out[1:]
         after_first += self.logbow[0][tokens[:-1]]
         hit = np.flatnonzero(node >= 0)
@@ -94,7 +123,7 @@ class BackoffTables:
         for k in range(3, self.order + 1):
             if len(pos) and pos[-1] == n:      # a context ending the stream predicts nothing
                 pos, ctx = pos[:-1], ctx[:-1]
-            node = lookup(self.keys[k - 1], ctx * V + tokens[pos])
+            node = self.find(k, ctx * V + tokens[pos])
             out[pos] += self.logbow[k - 2][ctx]     # then overwritten where hw is stored (MLE: -inf)
             hit = np.flatnonzero(node >= 0)
             pos, ctx = pos[hit], node[hit]
@@ -124,7 +153,7 @@ class BackoffTables:
             prev = np.full((B, L), -1, np.int64)
             prev[:, 1:] = nodes[-1][:, :-1]
             q = np.where((prev >= 0) & (contexts >= 0), prev * self.V + contexts, -1)
-            nodes.append(lookup(self.keys[k - 1], q))
+            nodes.append(self.find(k, q))
         return [n[:, -1] for n in nodes]
 
     def next_logprobs(self, contexts: np.ndarray) -> np.ndarray:

@@ -21,6 +21,10 @@ from .._checks import parse_memory
 from ..corpus import Corpus
 from ..vocabulary import BOS_ID, EOS_ID
 
+#: N-grams an estimation step takes at a time: its per-n-gram temporaries stay a few MB each
+#: where a whole order's would be hundreds.
+SPAN = 1 << 20
+
 
 def window_stream(corpus: Corpus, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(tokens, starts): the corpus as one array `<s> a b </s> <s> c </s> ...` and the index
@@ -99,28 +103,14 @@ def _sort_with_positions(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (packed >> np.uint64(32)).astype(np.uint32), (packed & np.uint64(2**32 - 1)).astype(np.int64)
 
 
-def stream_nodes(tables: list[np.ndarray], tokens: np.ndarray, V: int) -> list[np.ndarray]:
-    """nodes[k-1][t] = index in the order-k table of the window of length k ending at t, or -1.
-
-    One look-up per order over the whole stream; a window reaching across a sentence boundary
-    contains `</s> <s>`, which no table holds, so it is -1 without extra bookkeeping.
-    """
-    nodes = [np.where(tokens < V, tokens, -1)]
-    for k in range(2, len(tables) + 1):
-        prev = np.full(len(tokens), -1, np.int64)
-        prev[1:] = nodes[-1][:-1]
-        query = np.where(prev >= 0, prev * V + tokens, -1)
-        nodes.append(lookup(tables[k - 1], query))
-    return nodes
-
-
 class NGramCounts:
     """Raw counts of every window of length 1..order of a corpus.
 
     Attributes, one array per order k = 1..order (index k-1):
       keys[k-1]    sorted int64 keys (order 1: all V word ids, counts may be 0)
-      counts[k-1]  raw window counts (the `<s>` unigram counts sentences)
-      suffix[k-1]  index in the order k-1 table of w2..wk (order 1: none)
+      counts[k-1]  raw window counts (the `<s>` unigram counts sentences); int32 below 2**31
+                   stream positions (a count never exceeds them), else int64
+      suffix[k-1]  index in the order k-1 table of w2..wk (order 1: none); int32 likewise
       bos[k-1]     True where the n-gram starts with `<s>`
 
     `memory` (bytes, or a size such as "4G" as lmplz's `-S`) bounds the working memory of
@@ -128,7 +118,12 @@ class NGramCounts:
     of distinct n-grams with counts, the runs merged), and when the stream's per-position arrays
     would take more than half the budget they live in memory-mapped files in `tmp_dir`. The
     tables themselves, the output, are not bounded. The counts are the same for any budget.
+
+    `keep_raw` (True) may be set False by a caller that needs no raw counts after estimation:
+    the smoothings then drop each order's `counts` and `bos` arrays once used.
     """
+
+    keep_raw = True
 
     def __init__(self, corpus: Corpus, order: int, memory: int | str | None = None,
                  tmp_dir: str | None = None):
@@ -148,28 +143,54 @@ class NGramCounts:
             spill = 12 * n > budget // 2          # tokens + two node arrays, 4 bytes a position each
             alloc = _Allocator(tmp if spill else None)
             tokens = window_stream(corpus, out=alloc(n, np.int32))[0]
+            # A count or a table index is below the stream length: 4 bytes each where it fits,
+            # which at scale is a quarter of the tables' memory.
+            small = np.int32 if n < 2**31 else np.int64
             self.keys = [np.arange(V, dtype=np.int64)]
-            self.counts = [np.bincount(tokens, minlength=V).astype(np.int64)]
+            self.counts = [np.bincount(tokens, minlength=V).astype(small)]
             self.suffix: list[np.ndarray | None] = [None]
             self.bos = [np.arange(V) == BOS_ID]
-            node_dtype = np.int32 if n < 2**31 else np.int64
             prev = node = tokens              # prev[t]: the order k-1 window ending at t
             for k in range(2, order + 1):
-                node = alloc(n, node_dtype) if k < order else None
-                keys, counts, suffix = _count_order(tokens, prev, V, shard, node, self.keys[-1],
-                                                    self.suffix[-1])
+                node = alloc(n, small) if k < order else None
+                runs, suffix = _shard_runs(tokens, prev, V, shard, node, small)
+                # The merge needs none of the stream but `node` (for the next order): free the
+                # rest first.
+                prev = None
+                if k == order:
+                    tokens = None
+                keys, counts, suffix = _merge_order(runs, suffix, node, shard, V, self.keys[-1],
+                                                    self.suffix[-1], small)
                 self.keys.append(keys)
                 self.counts.append(counts)
                 self.suffix.append(suffix)
-                self.bos.append(self.bos[-1][keys // V])
+                bos = np.empty(len(keys), bool)
+                for lo in range(0, len(keys), SPAN):
+                    bos[lo:lo + SPAN] = self.bos[-1][keys[lo:lo + SPAN] // V]
+                self.bos.append(bos)
                 prev = node
-            del tokens, prev, node            # before the folder of their files goes
+            tokens = prev = node = None       # before the folder of their files goes
 
-    def context(self, k: int) -> np.ndarray:
-        """Index in the order k-1 table of each order-k n-gram's context (order 1: zeros)."""
+    def context(self, k: int, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """Index in the order k-1 table of each order-k n-gram's context (order 1: zeros), for
+        the entries lo:hi of the order."""
         if k == 1:
-            return np.zeros(self.V, np.int64)
-        return self.keys[k - 1] // self.V
+            return np.zeros(len(range(self.V)[lo:hi]), np.int64)
+        return self.keys[k - 1][lo:hi] // self.V
+
+    def spans(self, k: int, size: int | None = None):
+        """(lo, hi) slices of about `size` (default `SPAN`) order-k entries that never split a
+        context: a sum over each context's n-grams is then the same, bit for bit, slice by slice."""
+        size = SPAN if size is None else size
+        keys, n, lo = self.keys[k - 1], len(self.keys[k - 1]), 0
+        while lo < n:
+            hi = n if k == 1 else min(lo + size, n)
+            if hi < n:                    # back to where keys[hi]'s context starts, or past it
+                ctx = int(keys[hi]) // self.V
+                cut = int(np.searchsorted(keys, ctx * self.V))
+                hi = cut if cut > lo else int(np.searchsorted(keys, (ctx + 1) * self.V))
+            yield lo, hi
+            lo = hi
 
     def words(self, k: int) -> np.ndarray:
         return self.keys[k - 1] % self.V
@@ -180,7 +201,7 @@ class NGramCounts:
 
     def continuation_counts(self, k: int) -> np.ndarray:
         """Number of distinct words seen before each order-k n-gram: N1+(. w1..wk), k < order."""
-        return np.bincount(self.suffix[k], minlength=len(self.keys[k - 1])).astype(np.int64)
+        return np.bincount(self.suffix[k], minlength=len(self.keys[k - 1])).astype(np.int64, copy=False)
 
 
 # --- counting in shards ---------------------------------------------------------------------------
@@ -226,16 +247,17 @@ def _sorted_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, first
 
 
-def _count_order(tokens, prev, V: int, shard: int, node, lower_keys, lower_suffix):
-    """(keys, counts, suffix) of the order-k windows, prev[t] the order k-1 window ending at t;
-    fills node[t] with the order-k window ending at t (-1 where none) unless node is None.
+def _shard_runs(tokens, prev, V: int, shard: int, node, small=np.int32):
+    """(runs, suffix) of the order-k windows, prev[t] the order k-1 window ending at t: each
+    shard of positions sorted into a run (distinct keys, counts as `small`). Fills node[t] with
+    the window's index in its shard's run (-1 where none) unless node is None. With a single
+    shard the run is the table, and suffix (else None) its n-grams' suffixes.
 
     The window ending at t is `prev[t-1] * V + tokens[t]` where t does not start a sentence
-    and the order k-1 window before it exists (it then lies inside one sentence). Each shard of
-    positions is sorted into a run of distinct keys with counts; the runs are merged at the end.
+    and the order k-1 window before it exists (it then lies inside one sentence).
     """
     n = len(tokens)
-    runs, spans = [], []
+    runs = []
     if node is not None:
         node[0] = -1                      # position 0 is the first <s>: no window ends there
     for lo in range(1, n, shard):
@@ -248,43 +270,55 @@ def _count_order(tokens, prev, V: int, shard: int, node, lower_keys, lower_suffi
         order, first = _sorted_groups(key)
         starts = np.flatnonzero(first)
         keys = key[order[starts]]
-        counts = np.diff(np.append(starts, len(key)))
+        counts = np.diff(np.append(starts, len(key))).astype(small)
         if node is not None:
             out = np.full(hi - lo, -1, node.dtype)
             inverse = np.empty(len(key), np.int64)
             inverse[order] = np.cumsum(first) - 1
             out[valid] = inverse
             node[lo:hi] = out
-            spans.append((lo, hi))
-        if n <= 1 + shard:                # one shard: the suffix w2..wk of the window ending at t
-            suffix = np.asarray(prev[lo:hi], np.int64)[valid[order[starts]]]    # is prev[t]
-            return keys, counts, suffix
         runs.append((keys, counts))
-    keys, counts = _merge_runs(runs)
-    if node is not None:                  # shard-relative indices -> indices in the merged table
-        for (lo, hi), (run_keys, _) in zip(spans, runs):
-            local = np.asarray(node[lo:hi], np.int64)
-            hit = local >= 0
-            local[hit] = np.searchsorted(keys, run_keys)[local[hit]]
-            node[lo:hi] = local
-    del runs
+        if n <= 1 + shard:                # one shard: the suffix w2..wk of the window ending at t
+            return runs, np.asarray(prev[lo:hi], small)[valid[order[starts]]]    # is prev[t]
+        del key, order, first, starts, keys, counts
+    return runs, None
+
+
+def _merge_order(runs, suffix, node, shard: int, V: int, lower_keys, lower_suffix, small=np.int32):
+    """(keys, counts, suffix) of an order from its shards' runs (`_shard_runs`); turns node's
+    run indices into table indices."""
+    if suffix is not None:                # one shard: its run is the table
+        return *runs[0], suffix
+    # The node arrays need each run's keys after the merge; the highest order has none, and
+    # there the merge frees each run as it packs it.
+    run_keys = [r[0] for r in runs] if node is not None else []
+    keys, counts = _merge_runs(runs, small)
+    for i, one_run in enumerate(run_keys):       # shard-relative indices -> merged table's
+        lo = 1 + i * shard
+        local = np.asarray(node[lo:lo + shard], np.int64)
+        hit = local >= 0
+        local[hit] = np.searchsorted(keys, one_run)[local[hit]]
+        node[lo:lo + shard] = local
+    del run_keys
     # The suffix of h w (h an order k-1 entry) is the entry suffix(h) w of the order k-1 table,
-    # looked up a shard's worth of keys at a time (a look-up takes ~80 bytes per query).
+    # looked up a span of keys at a time (a look-up takes ~80 bytes per query).
     if lower_suffix is None:
-        return keys, counts, keys % V
+        return keys, counts, (keys % V).astype(small)
     table = compact_keys(lower_keys)
-    suffix = np.empty(len(keys), np.int64)
-    for lo in range(0, len(keys), shard):
-        part = keys[lo:lo + shard]
-        suffix[lo:lo + shard] = lookup(table, lower_suffix[part // V] * V + part % V)
+    suffix = np.empty(len(keys), small)
+    step = min(shard, SPAN)
+    for lo in range(0, len(keys), step):
+        part = keys[lo:lo + step]
+        suffix[lo:lo + step] = lookup(table, lower_suffix[part // V].astype(np.int64) * V + part % V)
     return keys, counts, suffix
 
 
-def _merge_runs(runs) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct keys and summed counts of sorted runs (key, count).
+def _merge_runs(runs: list, small=np.int64) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct keys and summed counts (as `small`) of sorted runs (key, count); empties
+    `runs` as it goes, so each run's memory is freed once packed.
 
     A key and its count in one run fit together in a uint64 for realistic tables, so the merge
-    is one value sort of `key << bits | count` and a sum over equal keys: about 17 bytes per run
+    is one value sort of `key << bits | count` and a sum over equal keys: about 13 bytes per run
     entry, where an argsort with gathers would take some 50."""
     total = sum(len(r[0]) for r in runs)
     bits = max(int(max(r[1].max(initial=0) for r in runs)).bit_length(), 1)
@@ -294,20 +328,25 @@ def _merge_runs(runs) -> tuple[np.ndarray, np.ndarray]:
         order, first = _sorted_groups(all_keys)
         starts = np.flatnonzero(first)
         counts = np.add.reduceat(np.concatenate([r[1] for r in runs])[order], starts)
-        return all_keys[order[starts]], counts.astype(np.int64)
+        runs.clear()
+        return all_keys[order[starts]], counts.astype(small)
     packed = np.empty(total, np.uint64)
     at = 0
-    for run_keys, run_counts in runs:
+    while runs:
+        run_keys, run_counts = runs.pop(0)
         chunk = packed[at:at + len(run_keys)]
         np.left_shift(run_keys.astype(np.uint64), np.uint64(bits), out=chunk)
         chunk |= run_counts.astype(np.uint64)
         at += len(run_keys)
+        del run_keys, run_counts, chunk
     packed.sort()
-    counts = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
+    counts = (packed & np.uint64((1 << bits) - 1)).astype(small)
     packed >>= np.uint64(bits)
     first = np.empty(total, bool)
     first[:1] = True
     np.not_equal(packed[1:], packed[:-1], out=first[1:])
     starts = np.flatnonzero(first)
     del first
-    return packed[starts].view(np.int64), np.add.reduceat(counts, starts)
+    keys = packed[starts].view(np.int64)
+    del packed
+    return keys, np.add.reduceat(counts, starts)

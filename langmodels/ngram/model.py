@@ -97,8 +97,9 @@ class NGramModel(LanguageModel):
 
     def _fit(self, corpus: Corpus, valid=None, memory=None, tmp_dir=None):
         counts = NGramCounts(corpus, self.order, memory=memory, tmp_dir=tmp_dir)
-        est = self._estimate(counts)
         prune = self.min_counts is not None and max(self.min_counts) > 1
+        counts.keep_raw = prune     # else estimation may free each order's counts once used
+        est = self._estimate(counts)
         if not prune:               # what is left needs only keys and suffixes: free the rest early
             counts.counts = counts.bos = None
         p = sm.probabilities(counts, est)
@@ -299,7 +300,7 @@ class AbsoluteDiscountModel(NGramModel):
 
     def _estimate(self, counts):
         d = float(self.discount)
-        return sm.discounted(counts, sm.raw_counts(counts), [(d, d, d)] * counts.order)
+        return sm.discounted(counts, lambda k: sm.raw_count(counts, k), [(d, d, d)] * counts.order)
 
 
 class KneserNeyModel(NGramModel):
@@ -340,16 +341,16 @@ class KneserNeyModel(NGramModel):
             name = f"discount[{i}]" if isinstance(d, (list, tuple)) else "discount"
             check_float(name, x, low=0.0, high=1.0)
 
-    def _discounts(self, adjusted):
+    def _discounts(self, counts):
         d = self.discount
         if d is None:
-            return [sm.kn_discount(a, k) for k, a in enumerate(adjusted, start=1)]
+            return [sm.kn_discount(sm.adjusted_count(counts, k), k) for k in range(1, self.order + 1)]
         return [float(x) for x in d] if isinstance(d, (list, tuple)) else [float(d)] * self.order
 
     def _estimate(self, counts):
-        adjusted = sm.adjusted_counts(counts)
-        self.discounts_ = self._discounts(adjusted)
-        return sm.discounted(counts, adjusted, [(d, d, d) for d in self.discounts_])
+        self.discounts_ = self._discounts(counts)
+        return sm.discounted(counts, lambda k: sm.adjusted_count(counts, k),
+                             [(d, d, d) for d in self.discounts_])
 
     def _extra_state(self):
         return {"discounts": self.discounts_} if hasattr(self, "discounts_") else {}
@@ -396,12 +397,12 @@ class ModifiedKneserNeyModel(KneserNeyModel):
                 check_float(f"discount[{i}][{j}]", x, low=0.0, high=j + 1.0)
 
     def _estimate(self, counts):
-        adjusted = sm.adjusted_counts(counts)
-        if self.discount is None:
-            self.discounts_ = [sm.modified_kn_discounts(a, k) for k, a in enumerate(adjusted, start=1)]
+        if self.discount is None:       # one order's adjusted counts at a time, here and below
+            self.discounts_ = [sm.modified_kn_discounts(sm.adjusted_count(counts, k), k)
+                               for k in range(1, self.order + 1)]
         else:
             self.discounts_ = [tuple(float(x) for x in t) for t in self.discount]
-        return sm.discounted(counts, adjusted, self.discounts_)
+        return sm.discounted(counts, lambda k: sm.adjusted_count(counts, k), self.discounts_)
 
 
 class KatzModel(NGramModel):

@@ -14,6 +14,7 @@ n-grams, gamma chosen afterwards so each history's distribution sums to 1).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,22 +36,29 @@ class Estimate:
 
 
 # --- counts each smoothing starts from ------------------------------------------------------
-def raw_counts(c: NGramCounts) -> list[np.ndarray]:
-    out = [x.astype(np.float64) for x in c.counts]
-    out[0][BOS_ID] = 0.0                  # <s> is a context, never an outcome
+def raw_count(c: NGramCounts, k: int) -> np.ndarray:
+    """The order-k counts as floats."""
+    out = c.counts[k - 1].astype(np.float64)
+    if k == 1:
+        out[BOS_ID] = 0.0                 # <s> is a context, never an outcome
     return out
 
 
-def adjusted_counts(c: NGramCounts) -> list[np.ndarray]:
-    """Kneser-Ney counts as lmplz makes them: raw counts at the highest order and for n-grams
-    starting with `<s>` (nothing can precede them); below, the number of distinct words seen
-    before the n-gram, N1+(. w1..wk)."""
-    out = []
-    for k in range(1, c.order + 1):
-        a = c.counts[k - 1] if k == c.order else np.where(c.bos[k - 1], c.counts[k - 1],
-                                                          c.continuation_counts(k))
-        out.append(a.astype(np.float64))
-    out[0][BOS_ID] = 0.0
+def raw_counts(c: NGramCounts) -> list[np.ndarray]:
+    return [raw_count(c, k) for k in range(1, c.order + 1)]
+
+
+def adjusted_count(c: NGramCounts, k: int) -> np.ndarray:
+    """Kneser-Ney counts of order k as lmplz makes them: raw counts at the highest order and for
+    n-grams starting with `<s>` (nothing can precede them); below, the number of distinct words
+    seen before the n-gram, N1+(. w1..wk)."""
+    if k == c.order:
+        return raw_count(c, k)
+    out = c.continuation_counts(k).astype(np.float64)
+    bos = np.flatnonzero(c.bos[k - 1])
+    out[bos] = c.counts[k - 1][bos]
+    if k == 1:
+        out[BOS_ID] = 0.0
     return out
 
 
@@ -102,29 +110,42 @@ def witten_bell(c: NGramCounts) -> Estimate:
     return Estimate(alpha, gamma)
 
 
-def discounted(c: NGramCounts, counts: list[np.ndarray], discounts: list[tuple[float, float, float]]
-               ) -> Estimate:
+def discounted(c: NGramCounts, count_of: Callable[[int], np.ndarray],
+               discounts: list[tuple[float, float, float]]) -> Estimate:
     """Absolute discounting with D(1), D(2), D(3+) per order (Chen & Goodman, eq. 17):
     alpha = (c(hw) - D(c)) / c(h), gamma = (D1 N1(h .) + D2 N2(h .) + D3 N3+(h .)) / c(h).
 
-    Consumes `counts` (each order's array becomes its alpha and is dropped from the list): at
-    scale every float per n-gram saved is hundreds of megabytes."""
+    `count_of(k)` gives order k's (raw or adjusted) counts as a new float array, which becomes
+    its alpha; one order is made at a time and worked a span of n-grams at a time
+    (`NGramCounts.spans`), and unless `c.keep_raw` each order's raw counts are dropped once
+    used: at scale every number per n-gram saved is a hundred megabytes."""
     alpha, gamma = [], []
     for k, ds in enumerate(discounts, start=1):
-        x, counts[k - 1] = counts[k - 1], None
-        ctx, n_ctx = c.context(k), c.n_contexts(k)
-        d = np.array([0.0, *ds])[np.minimum(x, 3).astype(np.int64)]
-        np.minimum(d, x, out=d)                    # a discount never exceeds the count
-        tot = np.bincount(ctx, weights=x, minlength=n_ctx)
-        gamma.append(_ratio(np.bincount(ctx, weights=d, minlength=n_ctx), tot))
-        num = np.subtract(x, d, out=x)
-        del d
-        den = tot[ctx]
-        del ctx
-        seen = den > 0
-        np.divide(num, den, out=num, where=seen)   # as _ratio(num, den, 0.0), in place
-        num[~seen] = 0.0
-        alpha.append(num)
+        x = count_of(k)
+        if not c.keep_raw:
+            c.counts[k - 1] = c.bos[k - 1] = None
+        n_ctx, table = c.n_contexts(k), np.array([0.0, *ds])
+        tot, dsum = np.zeros(n_ctx), np.zeros(n_ctx)
+        for lo, hi in c.spans(k):         # spans never split a context: the sums are exact
+            ctx, xs = c.context(k, lo, hi), x[lo:hi]
+            first = int(ctx[0])
+            ctx -= first
+            d = np.minimum(table[np.minimum(xs, 3).astype(np.int64)], xs)   # D(c) <= c
+            top = first + int(ctx[-1]) + 1
+            tot[first:top] = np.bincount(ctx, weights=xs)
+            dsum[first:top] = np.bincount(ctx, weights=d)
+        np.divide(dsum, tot, out=dsum, where=tot > 0)      # as _ratio(dsum, tot), in place
+        dsum[tot <= 0] = 1.0
+        gamma.append(dsum)
+        for lo, hi in c.spans(k):
+            xs = x[lo:hi]
+            d = np.minimum(table[np.minimum(xs, 3).astype(np.int64)], xs)
+            den = tot[c.context(k, lo, hi)]
+            seen = den > 0
+            np.subtract(xs, d, out=xs)
+            np.divide(xs, den, out=xs, where=seen)     # as _ratio(num, den, 0.0), in place
+            xs[~seen] = 0.0
+        alpha.append(x)
     return Estimate(alpha, gamma)
 
 
@@ -174,8 +195,9 @@ def good_turing_ratios(counts: np.ndarray, max_count: int, order: int) -> np.nda
 
 # --- discount estimates -----------------------------------------------------------------------
 def count_of_counts(x: np.ndarray) -> np.ndarray:
-    """n[j] = number of n-grams with (adjusted) count j, j = 0..4."""
-    return np.bincount(np.minimum(x.astype(np.int64), 5), minlength=6)[:5].astype(np.float64)
+    """n[j] = number of n-grams with (adjusted) count j, j = 0..4 (no integer copy of x: at
+    scale that would be the largest temporary of the fit)."""
+    return np.array([np.count_nonzero(x == j) for j in range(5)], np.float64)
 
 
 def modified_kn_discounts(x: np.ndarray, order: int) -> tuple[float, float, float]:
@@ -218,10 +240,11 @@ def probabilities(c: NGramCounts, est: Estimate) -> list[np.ndarray]:
     p[0][BOS_ID] = 0.0
     for k in range(2, c.order + 1):
         a = est.alpha[k - 1]
-        if est.kind == "interpolated":
-            a += est.gamma[k - 1][c.context(k)] * p[-1][c.suffix[k - 1]]
-        elif est.kind == "uniform":
-            a += est.gamma[k - 1][c.context(k)] * uniform
+        for lo, hi in c.spans(k):         # a span at a time: no whole-order temporaries
+            if est.kind == "interpolated":
+                a[lo:hi] += est.gamma[k - 1][c.context(k, lo, hi)] * p[-1][c.suffix[k - 1][lo:hi]]
+            elif est.kind == "uniform":
+                a[lo:hi] += est.gamma[k - 1][c.context(k, lo, hi)] * uniform
         p.append(a)
     est.alpha = None
     return p
@@ -232,13 +255,15 @@ def backoff_weights(c: NGramCounts, est: Estimate, p: list[np.ndarray]) -> list[
     (gamma, or for backoff models the normaliser); 1 for n-grams that are no context."""
     out = []
     for k in range(2, c.order + 1):
-        ctx = c.context(k)
-        has = np.bincount(ctx, minlength=c.n_contexts(k)) > 0
+        has = np.zeros(c.n_contexts(k), bool)
+        for lo, hi in c.spans(k):
+            has[c.context(k, lo, hi)] = True
         if est.kind == "backoff":
-            bow = normalising_bows(ctx, p[k - 1], p[k - 2][c.suffix[k - 1]], c.n_contexts(k))
+            bow = normalising_bows(c.context(k), p[k - 1], p[k - 2][c.suffix[k - 1]], c.n_contexts(k))
         else:
-            bow = est.gamma[k - 1]
-        out.append(np.where(has, bow, 1.0))
+            bow, est.gamma[k - 1] = est.gamma[k - 1], None    # the gammas become the weights
+        bow[~has] = 1.0
+        out.append(bow)
     return out
 
 

@@ -81,3 +81,29 @@ def test_parse_memory(text, expected):
 def test_parse_memory_refuses(bad):
     with pytest.raises(InvalidParameterError, match="memory must be"):
         parse_memory(bad)
+
+
+@pytest.mark.parametrize("size", [1, 3, 50, 10**6])
+def test_spans_cover_each_order_without_splitting_a_context(size):
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(8)]
+    corpus = Corpus.from_texts([" ".join(rng.choice(words, rng.integers(1, 9))) for _ in range(60)])
+    counts = NGramCounts(corpus, 3)
+    for k in (1, 2, 3):
+        spans = list(counts.spans(k, size))
+        n = len(counts.keys[k - 1])
+        assert spans[0][0] == 0 and spans[-1][1] == n
+        assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(spans, spans[1:]))
+        ctx = counts.context(k)
+        assert all(ctx[hi - 1] != ctx[hi] for _, hi in spans[:-1])   # a context stays whole
+        if k > 1 and size < n:
+            assert len(spans) > 1
+        for lo, hi in spans:
+            assert counts.context(k, lo, hi).tolist() == ctx[lo:hi].tolist()
+
+
+def test_counts_and_suffixes_are_four_bytes_each():
+    corpus = Corpus.from_texts(["a b a b c", "b c a"])
+    counts = NGramCounts(corpus, 3)
+    assert all(c.dtype == np.int32 for c in counts.counts)
+    assert all(s.dtype == np.int32 for s in counts.suffix[1:])

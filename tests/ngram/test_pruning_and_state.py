@@ -83,3 +83,19 @@ def test_a_memory_budget_changes_nothing_but_memory(name, tmp_path):
         np.testing.assert_array_equal(a.tables_.logp[k], b.tables_.logp[k])
     with pytest.raises(InvalidParameterError, match="memory must be"):
         make(name, order=2).fit(corpus, memory="plenty")
+
+
+@pytest.mark.parametrize("name", ["modified-kneser-ney", "kneser-ney", "absolute-discount", "add-k"])
+def test_estimating_a_few_ngrams_at_a_time_changes_no_bit(name, monkeypatch):
+    from langmodels.ngram import counts as counts_module
+
+    texts = [" ".join(f"w{(i * j) % 23}" for j in range(i % 11 + 1)) for i in range(300)]
+    corpus = Corpus.from_texts(texts)
+    whole = make(name, order=4).fit(corpus)
+    monkeypatch.setattr(counts_module, "SPAN", 3)      # spans of about 3 n-grams, not 2**20
+    spans = make(name, order=4).fit(corpus)
+    for k in range(4):
+        np.testing.assert_array_equal(whole.tables_.keys[k], spans.tables_.keys[k])
+        np.testing.assert_array_equal(whole.tables_.logp[k], spans.tables_.logp[k])
+        if k < 3:
+            np.testing.assert_array_equal(whole.tables_.logbow[k], spans.tables_.logbow[k])
