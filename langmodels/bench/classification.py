@@ -19,7 +19,8 @@ A spec with `task: classification` (YAML on disk), checked whole before any trai
     out: bench-out/mr
 
 An `hf` entry needs the optional `transformers` package: without it the spec check fails with
-a message saying so. Its `pretrained` directory is read as given (not relative to data_dir).
+a message saying so. Its `pretrained` directory is read as given (not relative to data_dir);
+where it does not exist the entry is skipped, with the reason logged and in results.md.
 
 With a dev split, text and hf classifiers stop early on it (train on train, select on dev, report
 test); otherwise on their own held-out fraction of the training texts.
@@ -144,9 +145,14 @@ def _check_classifiers(entries, root, fail) -> list[dict]:
         if entry["classifier"] == "hf" and importlib.util.find_spec("transformers") is None:
             fail(where, "classifier: hf needs the optional package transformers (pip install "
                         "'langmodels[hf]'); drop the entry or install it")
+        pretrained = entry["params"].get("pretrained")
+        if entry["classifier"] == "hf" and isinstance(pretrained, str) and not Path(pretrained).is_dir():
+            # Kept in the spec for machines that have one; here it is skipped, saying why.
+            entry["skip"] = (f"no local checkpoint at {pretrained!r} (hf reads a directory saved by "
+                             "save_pretrained, never the hub)")
         try:
             estimator = make_classifier(entry, seed=0)
-            if entry["classifier"] != "tfidf-lr":
+            if entry["classifier"] != "tfidf-lr" and "skip" not in entry:
                 estimator._check_params()
         except (InvalidParameterError, UnknownModelError, TypeError, ValueError, FileNotFoundError) as e:
             fail(f"{where}.params", str(e))
@@ -204,9 +210,9 @@ def _default_label(entry) -> str:
 
 
 def _lm_family(entry) -> str:
-    from ..neural.classifier import ENCODERS
+    from ..neural.classifier import PRETRAIN_FAMILIES
 
-    return ENCODERS[entry["params"].get("encoder", "lstm")]
+    return PRETRAIN_FAMILIES[entry["params"].get("encoder", "lstm")]
 
 
 # --- the classifiers ------------------------------------------------------------------------------
@@ -326,6 +332,10 @@ def run_classification(spec: dict, *, resume: bool = True, log=None, keep_going:
         if resume and _same(store.get(key), entry, spec, data_id):
             log(f"{tag}: done earlier, kept")
             continue
+        if "skip" in entry:
+            store[key] = {"kind": "skipped", "label": entry["label"], "seed": seed, "error": entry["skip"]}
+            log(f"{tag}: SKIPPED: {entry['skip']}")
+            continue
         log(f"{tag}: {len(evaluations)} evaluation(s) ...")
         try:
             store[key] = run_one(entry, seed, evaluations, spec, data_id, log)
@@ -341,7 +351,7 @@ def run_classification(spec: dict, *, resume: bool = True, log=None, keep_going:
                 f"fit {r['fit_seconds']:.1f}s")
         write_records(out, list(store.values()))
     records = [store[e["label"], s] for e, s in runs
-               if store.get((e["label"], s), {}).get("kind") == "failed"
+               if store.get((e["label"], s), {}).get("kind") in ("failed", "skipped")
                or _same(store.get((e["label"], s)), e, spec, data_id)]
     write_records(out, list(store.values()))
     write_classification_reports(records, out, spec)

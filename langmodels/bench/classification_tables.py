@@ -26,7 +26,8 @@ def summary_rows(records: list[dict]) -> list[list]:
     for label, rs in by_label.items():
         ok = [r for r in rs if r.get("kind") == "classifier"]
         if not ok:
-            rows.append([label, len(rs), "failed: " + rs[0].get("error", "?")] + [""] * 7)
+            rows.append([label, len(rs), f"{rs[0].get('kind', 'failed')}: " + rs[0].get("error", "?")]
+                        + [""] * 7)
             continue
         acc = [r["accuracy_mean"] for r in ok]
         sd = float(np.std(acc)) if len(ok) > 1 else ok[0]["accuracy_sd"]

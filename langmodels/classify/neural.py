@@ -31,7 +31,7 @@ from .._checks import check_choice, check_float, check_int
 from .._io import read_utf8
 from .._torch import check_threads, torch_threads
 from ..errors import EmptyCorpusError, InvalidParameterError
-from ..registry import get_class, make
+from ..registry import make
 from ..tokenize import get_tokenizer
 from ..vocabulary import BOS_ID, Vocabulary
 from ._head import HeadPredictions
@@ -56,8 +56,11 @@ class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstim
 
     Parameters
     ----------
-    encoder : {"lstm", "gru", "rnn", "transformer", "bert"}, default "lstm"
-        The neural family whose network encodes the text (`langmodels.neural.classifier.ENCODERS`).
+    encoder : {"lstm", "gru", "rnn", "transformer", "bert", "cnn"}, default "lstm"
+        The neural family whose network encodes the text (`langmodels.neural.classifier.ENCODERS`),
+        or "cnn": Kim's (2014) convolutional encoder (`langmodels.neural.cnn`; with
+        `pooling="max"`, `head_dropout=0.5`, Kim's CNN), whose `init` is a neural language model
+        of any causal family with the same `embed_dim`, of which it takes the word vectors.
     pooling : {"max", "mean", "last"}, default "max"
         How the features of the positions become one vector: their maximum or mean over the
         text, or the features after its last token.
@@ -151,11 +154,17 @@ class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstim
         check_choice("encoder", self.encoder, list(ENCODERS))
         return ENCODERS[self.encoder]
 
+    def _encoder_class(self) -> type:
+        from ..neural.classifier import encoder_class
+
+        self._family()
+        return encoder_class(self.encoder)
+
     def _check_params(self) -> None:
         from ..neural.classifier import POOLINGS
         from ..neural.training import check_training_params
 
-        family = self._family()
+        self._family()
         check_choice("pooling", self.pooling, list(POOLINGS))
         check_choice("vocab", self.vocab, ["train", "init"])
         if self.vocab == "init" and self.init is None:
@@ -173,7 +182,8 @@ class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstim
         check_float("encoder_lr", self.encoder_lr, low=0.0)
         check_training_params(self)
         check_threads(self.threads)
-        allowed = sorted(set(get_class(family).param_names()) - set(TRAINING) - {"context", "bptt", "stride"})
+        allowed = sorted(set(self._encoder_class().param_names()) - set(TRAINING)
+                         - {"context", "bptt", "stride"})
         bad = sorted(set(self.params) - set(allowed))
         if bad:
             raise InvalidParameterError(f"the {self.encoder} encoder has no parameter {bad[0]!r}; its "
@@ -243,6 +253,9 @@ class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstim
         from ..neural.classifier import pretrained_start
 
         family, init = self._family(), self.init
+        if family == "cnn":
+            encoder = self._encoder_class()(**self.params).check_params()
+            return encoder, None if init is None else pretrained_start(encoder, init)
         if init is None:
             return make(family, **self.params).check_params(), None
         if isinstance(init, (str, os.PathLike)):

@@ -21,8 +21,13 @@ from torch import nn
 
 from .rnn import RNNModule
 
-#: encoder name -> registry name of the language-model family whose module encodes the text.
-ENCODERS = {"rnn": "rnn", "lstm": "lstm", "gru": "gru", "transformer": "transformer", "bert": "bert"}
+#: encoder name -> registry name of the language-model family whose module encodes the text, or
+#: "cnn": Kim's convolutional encoder (langmodels.neural.cnn), which is no language model.
+ENCODERS = {"rnn": "rnn", "lstm": "lstm", "gru": "gru", "transformer": "transformer", "bert": "bert",
+            "cnn": "cnn"}
+#: encoder name -> the language-model family a harness pre-trains for it (the CNN takes an LSTM's
+#: word vectors).
+PRETRAIN_FAMILIES = {**ENCODERS, "cnn": "lstm"}
 POOLINGS = ("mean", "max", "last")
 NO_TOKEN = -1   # input id of padding
 
@@ -36,6 +41,18 @@ def token_features(encoder, x, real):
     if "mask" in inspect.signature(encoder.features).parameters:
         return encoder.features(x, mask=real)
     return encoder.features(x)
+
+
+def encoder_class(name: str) -> type:
+    """The class whose instances describe the encoder `name` (its architecture parameters,
+    `_new_module`, `_base_weights`): a language-model family's, or the CNN's."""
+    if name == "cnn":
+        from .cnn import CNNEncoder
+
+        return CNNEncoder
+    from ..registry import get_class
+
+    return get_class(ENCODERS[name])
 
 
 def pool(h, real, how: str):
@@ -56,9 +73,12 @@ class ClassifierModule(nn.Module):
 
     def __init__(self, encoder, n_classes: int, pooling: str, dropout: float):
         super().__init__()
-        if isinstance(encoder.head, nn.Linear):
-            width = encoder.head.in_features
+        head = getattr(encoder, "head", None)
+        if isinstance(head, nn.Linear):
+            width = head.in_features
             encoder.head = nn.Identity()                       # the language model's output layer is unused
+        elif hasattr(encoder, "n_features"):                   # the CNN
+            width = encoder.n_features
         else:                                                  # BERT: features() never reaches its head
             width = encoder.embed.embedding_dim
         self.encoder = encoder
@@ -86,10 +106,11 @@ def pretrained_start(model, init) -> tuple:
 def new_classifier_module(model, vocab, n_classes: int, pooling: str, dropout: float,
                           start: tuple | None = None) -> ClassifierModule:
     """A ClassifierModule whose encoder is `model`'s network for `vocab`, built under the caller's
-    seeded torch RNG; from `start` (see `pretrained_start`) with its rows carried over to `vocab`."""
+    seeded torch RNG; from `start` (see `pretrained_start`) with its rows carried over to `vocab`
+    (weights `start` lacks, such as the CNN's filters, keep their random initialisation)."""
     from .estimator import carry_over
 
     encoder = model._new_module(len(vocab))
     if start is not None:
-        encoder.load_state_dict(carry_over(*start, vocab, model.vocab_rows))
+        encoder.load_state_dict({**encoder.state_dict(), **carry_over(*start, vocab, model.vocab_rows)})
     return ClassifierModule(encoder, n_classes, pooling, dropout)

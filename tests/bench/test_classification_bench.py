@@ -96,7 +96,7 @@ def test_train_dev_test_through_the_cli(corpus, tmp_path, capsys):
     ({"protocol": {"split": "test"}}, "protocol.split: unknown setting"),
     ({"classifiers": [{"classifier": "svm"}]}, r"classifiers\[0\]: each entry .* tfidf-lr, lm, text"),
     ({"classifiers": [{"classifier": "tfidf-lr", "params": {"c": 1}}]}, "tfidf-lr has no parameter 'c'"),
-    ({"classifiers": [{"classifier": "text", "params": {"encoder": "cnn"}}]}, "encoder"),
+    ({"classifiers": [{"classifier": "text", "params": {"encoder": "svm"}}]}, "encoder must be one of"),
     ({"classifiers": [{"classifier": "lm", "params": {"model": "unigram", "order": 3}}]},
      "unigram has no parameter 'order'"),
     ({"classifiers": [{"classifier": "lm", "pretrain": {"corpus": ["train"]}}]},
@@ -126,3 +126,17 @@ def test_an_hf_entry_without_transformers_fails_the_check_saying_why(corpus, mon
     with pytest.raises(SpecError, match=r"classifiers\[1\]: classifier: hf needs the optional package "
                                         "transformers"):
         check_classification_spec(raw)
+
+
+def test_an_hf_entry_without_a_local_checkpoint_is_skipped_saying_why(corpus, tmp_path):
+    pytest.importorskip("transformers")
+    missing = str(tmp_path / "no-bert")
+    spec = check_classification_spec({
+        "task": "classification", "data_dir": str(corpus), "out": str(tmp_path / "out"),
+        "corpus": {"train": "train.tsv", "test": "test.tsv"},
+        "classifiers": ["tfidf-lr", {"classifier": "hf", "params": {"pretrained": missing}}]})
+    log = []
+    records = run_classification(spec, log=log.append)
+    assert [(r["label"], r["kind"]) for r in records] == [("tfidf-lr", "classifier"), ("hf", "skipped")]
+    assert any("hf seed 0: SKIPPED: no local checkpoint at" in line for line in log)
+    assert "skipped: no local checkpoint at" in (tmp_path / "out" / "results.md").read_text()

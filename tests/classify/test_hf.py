@@ -9,7 +9,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from langmodels.bench.classification import check_classification_spec, run_classification
-from langmodels.bench.spec import SpecError
 from langmodels.errors import EmptyCorpusError, InvalidParameterError
 
 from .test_neural import TEST, TRAIN, Y_TEST, Y, keyword_task
@@ -85,7 +84,7 @@ def test_bad_input_and_parameters_get_clear_errors(tmp_path, fitted, bert_dir):
         fitted.score(TEST[:2], ["mid", "pos"])
 
 
-def test_a_classification_spec_names_it_and_a_missing_directory_fails_the_check(tmp_path, bert_dir):
+def test_a_classification_spec_names_it_and_skips_it_without_its_directory(tmp_path, bert_dir):
     data = tmp_path / "labelled.tsv"
     data.write_text("".join(f"{label}\t{text}\n" for text, label in zip(TRAIN[:90], Y[:90])),
                     encoding="utf-8")
@@ -97,5 +96,6 @@ def test_a_classification_spec_names_it_and_a_missing_directory_fails_the_check(
     assert record["metrics"]["n"] == 30 and record["metrics"]["labels"] == ["neg", "pos"]
     assert "| hf | 1 |" in (tmp_path / "out" / "results.md").read_text()
     missing = {**raw, "classifiers": [{"classifier": "hf", "params": {"pretrained": str(tmp_path / "no")}}]}
-    with pytest.raises(SpecError, match=r"classifiers\[0\].params: .*no such directory"):
-        check_classification_spec(missing)
+    # A spec kept for machines that hold the checkpoint runs elsewhere without it, saying why.
+    [entry] = check_classification_spec(missing)["classifiers"]
+    assert entry["skip"].startswith(f"no local checkpoint at {str(tmp_path / 'no')!r}")

@@ -199,8 +199,8 @@ def test_bad_input_is_named(tmp_path):
         clf.fit(["good", "  ", "bad"], ["pos", "neg", "neg"])
     with pytest.raises(ValueError, match="one label per text: got 240 texts"):
         clf.fit(TRAIN, Y[:10])
-    with pytest.raises(lm.InvalidParameterError, match="encoder"):
-        TextClassifier(encoder="cnn").fit(TRAIN, Y)
+    with pytest.raises(lm.InvalidParameterError, match="encoder must be one of"):
+        TextClassifier(encoder="svm").fit(TRAIN, Y)
     with pytest.raises(lm.InvalidParameterError, match="lstm encoder has no parameter 'n_heads'"):
         TextClassifier(n_heads=2).fit(TRAIN, Y)
     with pytest.raises(lm.InvalidParameterError, match="pooling"):
@@ -289,3 +289,73 @@ def test_bert_padding_never_changes_a_texts_scores(pretrained_bert):
     alone = clf.predict_proba(TEST[:1])
     with_longer = clf.predict_proba([TEST[0], "the film was a plot and it was good and dull"])[:1]
     np.testing.assert_allclose(alone, with_longer, atol=1e-6)
+
+
+# --- Kim's CNN encoder ---------------------------------------------------------------------------------
+TINY_CNN = {"encoder": "cnn", "embed_dim": 16, "n_filters": 8, "widths": (1, 2, 3), "epochs": 4,
+            "lr": 1e-2, "progress": False, "device": "cpu", "batch_size": 16}
+
+
+def test_the_cnn_learns_a_keyword_rule_reproducibly():
+    clf = TextClassifier(**TINY_CNN).fit(TRAIN, Y)
+    assert clf.score(TEST, Y_TEST) == 1.0
+    np.testing.assert_allclose(clf.predict_proba(TEST).sum(axis=1), 1.0)
+    assert clf.module_.out.in_features == 8 * 3   # the maps of every width, pooled over time
+    again = TextClassifier(**TINY_CNN).fit(TRAIN, Y)
+    other = TextClassifier(**{**TINY_CNN, "seed": 1}).fit(TRAIN, Y)
+    np.testing.assert_array_equal(clf.predict_proba(TEST), again.predict_proba(TEST))
+    assert not np.allclose(clf.predict_proba(TEST), other.predict_proba(TEST))
+
+
+@pytest.mark.parametrize("pooling", ["max", "mean", "last"])
+def test_cnn_padding_never_changes_a_texts_scores(pooling):
+    clf = TextClassifier(**{**TINY_CNN, "pooling": pooling, "epochs": 1}).fit(TRAIN, Y)
+    alone = clf.predict_proba(["good film"])
+    batched = clf.predict_proba(["good film", " ".join(["the plot was dull and"] * 6)])[:1]
+    np.testing.assert_allclose(alone, batched, rtol=1e-5, atol=1e-6)
+
+
+def test_a_cnn_map_reads_the_width_words_ending_at_its_position():
+    from langmodels.neural.cnn import CNNModule
+
+    torch.manual_seed(0)
+    net = CNNModule(10, 4, 2, (2,))
+    x = torch.tensor([[1, 2, 3, 4]])
+    h = net.features(x)[0]                                         # (T, 2)
+    w, b, e = net.convs[0].weight, net.convs[0].bias, net.embed.weight
+    # position 2 covers words 1 and 2; position 0 reads a zero vector before the text
+    torch.testing.assert_close(h[2], torch.relu(w[:, :, 0] @ e[2] + w[:, :, 1] @ e[3] + b))
+    torch.testing.assert_close(h[0], torch.relu(w[:, :, 1] @ e[1] + b))
+
+
+def test_the_cnn_in_scikit_learn_clone_and_cross_validation():
+    clf = TextClassifier(**{**TINY_CNN, "epochs": 10, "validation_fraction": 0.0})
+    twin = clone(clf)
+    assert twin.get_params() == clf.get_params() and twin.n_filters == 8
+    assert cross_val_score(clf, TRAIN, Y, cv=2).tolist() == [1.0, 1.0]
+    grid = GridSearchCV(clf, {"n_filters": [4, 8]}, cv=2).fit(TRAIN, Y)
+    assert grid.best_params_["n_filters"] in (4, 8)
+
+
+def test_the_cnn_starts_from_a_language_models_word_vectors(pretrained):
+    clf = TextClassifier(init=pretrained, **{**TINY_CNN, "epochs": 0}).fit(TRAIN, Y)
+    for word in ("good", "film", "<unk>"):
+        torch.testing.assert_close(clf.module_.encoder.embed.weight[clf.vocab_[word]],
+                                   pretrained.module_.embed.weight[pretrained.vocab_[word]])
+    # the filters keep their seeded random start
+    scratch = TextClassifier(**{**TINY_CNN, "epochs": 0}).fit(TRAIN, Y)
+    torch.testing.assert_close(clf.module_.encoder.convs[0].weight, scratch.module_.encoder.convs[0].weight)
+
+
+def test_bad_cnn_parameters_and_starts_are_named(pretrained):
+    with pytest.raises(lm.InvalidParameterError, match="embed_dim=16 but this cnn encoder has embed_dim=32"):
+        TextClassifier(init=pretrained, **{**TINY_CNN, "embed_dim": 32}).fit(TRAIN, Y)
+    ngram = lm.make("unigram").fit(lm.Corpus.from_texts(TRAIN))
+    with pytest.raises(lm.InvalidParameterError, match="fitted neural language model"):
+        TextClassifier(init=ngram, **TINY_CNN).fit(TRAIN, Y)
+    with pytest.raises(lm.InvalidParameterError, match="no parameter 'hidden_size'"):
+        TextClassifier(**{**TINY_CNN, "hidden_size": 16}).fit(TRAIN, Y)
+    with pytest.raises(lm.InvalidParameterError, match="widths"):
+        TextClassifier(**{**TINY_CNN, "widths": ()}).fit(TRAIN, Y)
+    with pytest.raises(lm.InvalidParameterError, match="n_filters"):
+        TextClassifier(**{**TINY_CNN, "n_filters": 0}).fit(TRAIN, Y)
