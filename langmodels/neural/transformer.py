@@ -2,6 +2,8 @@
 
     tokens + positions -> dropout -> n_layers x [x + attn(LN(x)); x + MLP(LN(x))] -> LN -> linear
 
+(or -> LN -> adaptive softmax, `softmax="adaptive"`; see `langmodels.neural.adaptive`).
+
 Attention is causal multi-head self-attention through `F.scaled_dot_product_attention` (flash /
 memory-efficient kernels on GPU); the MLP is Linear(d, hidden_size) -> GELU -> Linear(hidden_size, d).
 Positions are the original sinusoids or learned (`positions=`).
@@ -28,9 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_int
+from .._checks import check_choice, check_float, check_int
 from ..errors import InvalidParameterError
 from ..vocabulary import BOS_ID
+from .adaptive import AdaptiveSoftmax
 from .batching import IGNORE, sentence_batches, sentence_pieces, sliding_windows, stream_of, stream_windows
 from .estimator import NeuralModel
 
@@ -91,11 +94,14 @@ class Block(nn.Module):
 
 
 class TransformerModule(nn.Module):
-    """forward(x, state) -> (logits, None) for training; decode() serves the KV cache."""
+    """forward(x, state) -> (logits, None) for training (log-probabilities with an adaptive
+    softmax; forward(x, state, target) -> (summed loss, None) when `computes_loss`, as the
+    RNN module); decode() serves the KV cache."""
 
     def __init__(self, vocab_size, d, n_layers, n_heads, hidden, block_size, positions,
-                 dropout, tie_weights, bias=True):
+                 dropout, tie_weights, bias=True, cutoffs=None, embed_dropout=0.0):
         super().__init__()
+        self.embed_dropout = embed_dropout
         self.embed = nn.Embedding(vocab_size, d)
         if positions == "learned":
             self.pos = nn.Embedding(block_size, d)
@@ -105,7 +111,11 @@ class TransformerModule(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(Block(d, n_heads, hidden, dropout, bias) for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(d, bias=bias)
-        self.head = nn.Linear(d, vocab_size, bias=False)
+        self.computes_loss = cutoffs is not None
+        if self.computes_loss:
+            self.head = AdaptiveSoftmax(d, vocab_size, cutoffs)
+        else:
+            self.head = nn.Linear(d, vocab_size, bias=False)
         if tie_weights:
             self.head.weight = self.embed.weight
         # GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2 n_layers).
@@ -125,7 +135,12 @@ class TransformerModule(nn.Module):
         # With fixed sinusoids (amplitude 1) the token embeddings are scaled by sqrt(d), as in
         # Vaswani et al.; otherwise the N(0, 0.02) embeddings drown under the positions.
         scale = 1.0 if hasattr(self, "pos") else self.scale
-        return self.drop(self.embed(x) * scale + self.positions(pos))
+        e = self.embed(x)
+        if self.training and self.embed_dropout:   # a word's row dropped for the whole batch
+            p = self.embed_dropout
+            keep = torch.empty(len(self.embed.weight), device=x.device).bernoulli_(1 - p) / (1 - p)
+            e = e * keep[x][..., None]
+        return self.drop(e * scale + self.positions(pos))
 
     def features(self, x):
         """What the output layer reads: (B, T) ids -> (B, T, d)."""
@@ -134,7 +149,10 @@ class TransformerModule(nn.Module):
             h, _ = block(h)
         return self.ln_f(h)
 
-    def forward(self, x, state=None):
+    def forward(self, x, state=None, target=None):
+        if target is not None:
+            h = self.features(x)
+            return self.head.nll(h.flatten(0, 1), target.reshape(-1)), None
         return self.head(self.features(x)), None                                # (B, T, V)
 
     def decode(self, x, pos, past=None, mask=None):
@@ -190,15 +208,18 @@ class TransformerModel(NeuralModel):
         The training window in stream mode, at most block_size (None: block_size).
     stride : int or None, default None
         The step between scoring windows in stream mode (None: block_size // 2).
+    embed_dropout : float, default 0.0
+        Probability in [0, 1) of dropping a word's whole embedding row for a training batch
+        (word-level dropout, on top of `dropout`).
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
     patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
-    checkpoint_seconds, progress
-        See `NeuralModel`.
+    checkpoint_seconds, progress, softmax, cutoffs
+        See `NeuralModel` (softmax="adaptive" needs tie_weights=False).
     """
 
     architecture = ("embed_dim", "hidden_size", "n_layers", "n_heads", "block_size", "positions",
-                    "tie_weights", "bias")
+                    "tie_weights", "bias", "softmax")
 
     # lr=3e-3: the best mean validation log-perplexity of 1e-3, 3e-3, 1e-2, 3e-2 over PTB-mini and
     # Shakespeare-words in short runs (benchmarks/RESULTS.md, "Default learning rate (issue #16)").
@@ -213,8 +234,12 @@ class TransformerModel(NeuralModel):
                  seed: int = 0, device: str = "auto", compile: bool = False,
                  threads: int | None = 1, checkpoint_dir: str | None = None,
                  checkpoint_every: int | None = None, checkpoint_seconds: float | None = 60.0,
-                 progress: bool = True):
+                 progress: bool = True, embed_dropout: float = 0.0, softmax: str = "full",
+                 cutoffs: list[int] | None = None):
         self.embed_dim = embed_dim
+        self.embed_dropout = embed_dropout
+        self.softmax = softmax
+        self.cutoffs = cutoffs
         self.hidden_size = hidden_size
         self.n_layers = n_layers
         self.n_heads = n_heads
@@ -256,6 +281,7 @@ class TransformerModel(NeuralModel):
         check_int("block_size", self.block_size, low=2)
         check_choice("positions", self.positions, ["sinusoidal", "learned"])
         check_choice("bias", self.bias, [True, False])
+        check_float("embed_dropout", self.embed_dropout, low=0.0, high=1.0, high_open=True)
         if self.bptt is not None and self.bptt > self.block_size:
             raise InvalidParameterError(f"bptt ({self.bptt}) must not exceed block_size ({self.block_size})")
         if self.stride is not None:
@@ -264,7 +290,8 @@ class TransformerModel(NeuralModel):
     def _new_module(self, vocab_size):
         return TransformerModule(vocab_size, self.embed_dim, self.n_layers, self.n_heads,
                                self.hidden_size or 4 * self.embed_dim, self.block_size,
-                               self.positions, self.dropout, self.tie_weights, self.bias)
+                               self.positions, self.dropout, self.tie_weights, self.bias,
+                               getattr(self, "cutoffs_", None), self.embed_dropout)
 
     # --- training batches ------------------------------------------------------------------------
     def _epoch_batches(self, corpus, rng):
