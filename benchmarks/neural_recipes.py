@@ -9,7 +9,7 @@ the epochs run, the training and scoring seconds (wall and CPU), the training an
 and the 1-minute load average beside each row.
 
     python benchmarks/neural_recipes.py --data-dir ../shared/data --corpus ptb-mini --model lstm \
-        --epochs 6 --configs '{"default": {}, "tied": {"tie_weights": true}}'
+        --epochs 6 --configs '{"default": {}, "tied": {"tie_weights": true}}' [--test-tokens 25000]
 """
 
 from __future__ import annotations
@@ -34,11 +34,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--common", default="{}", help="JSON parameters every configuration shares")
     ap.add_argument("--configs", required=True, help="JSON {name: {parameter: value}}")
+    ap.add_argument("--test-tokens", type=int, default=None,
+                    help="score only the first test lines holding this many tokens (default: all)")
     args = ap.parse_args()
     common = json.loads(args.common)
 
     ds = lm.datasets.load(args.corpus, data_dir=args.data_dir)
     train, valid, test = carve(ds.train, ds.test, 0.1, 0)
+    if args.test_tokens is not None:
+        test = test.subset(np.arange(np.searchsorted(np.cumsum(test.lengths), args.test_tokens) + 1))
     print(f"<!-- {args.corpus}: train {train.n_tokens} tokens, valid {valid.n_tokens}, test {test.n_tokens}, "
           f"V = {len(train.vocab)}; {args.model}, epochs {args.epochs}, seed {args.seed}, "
           f"common {common} -->")
