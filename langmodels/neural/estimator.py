@@ -149,7 +149,7 @@ class NeuralModel(ModuleState, LanguageModel):
         AdamW (no weight decay on 1-D weights, as nanoGPT) or plain SGD.
     betas : (float, float), default (0.9, 0.999)
         AdamW's moment decay rates.
-    weight_decay : float, default 0.01 (RNN family), 0.1 (Transformer)
+    weight_decay : float, default 0.1
         Decoupled weight decay (AdamW) or L2 penalty (SGD).
     epochs : int, default 10
         Passes over the training corpus at most; 0 trains nothing (a fine-tuning start as is).
@@ -193,8 +193,8 @@ class NeuralModel(ModuleState, LanguageModel):
     softmax : {"full", "adaptive"}, default "full"
         The output layer: one softmax over the whole vocabulary, or the adaptive softmax
         (`langmodels.neural.adaptive`: the frequent words in a head cluster, the rare ones in
-        cheaper tail clusters; still an exact distribution over the vocabulary). "adaptive" needs
-        `tie_weights=False`.
+        cheaper tail clusters; still an exact distribution over the vocabulary). "adaptive" is never
+        tied to the embedding (`tie_weights` "auto" or False).
     cutoffs : list of int or None, default None
         The adaptive softmax's cluster boundaries in vocabulary ids (ids are sorted by training
         frequency): strictly increasing, the first at least 3, the last below the vocabulary size.
@@ -233,11 +233,12 @@ class NeuralModel(ModuleState, LanguageModel):
         from .adaptive import check_cutoffs
 
         check_choice("softmax", self.softmax, ["full", "adaptive"])
+        check_choice("tie_weights", self.tie_weights, [True, False, "auto"])
         check_cutoffs(self.cutoffs)
         if self.cutoffs is not None and self.softmax != "adaptive":
             raise InvalidParameterError(f"cutoffs={list(self.cutoffs)} only apply to softmax='adaptive' "
                                         f"(got softmax={self.softmax!r})")
-        if self.softmax == "adaptive" and self.tie_weights:
+        if self.softmax == "adaptive" and self.tie_weights is True:
             raise InvalidParameterError("tie_weights=True shares the embedding with a full output "
                                         "layer; softmax='adaptive' has its own clustered one: pass "
                                         "tie_weights=False")

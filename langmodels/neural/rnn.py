@@ -103,7 +103,7 @@ class _RecurrentModel(NeuralModel):
     """Shared estimator of the three cells; see the module docstring for the parameters' roles.
 
     `bptt` is the truncated back-propagation length in `stream` mode (sentence mode back-propagates
-    through whole sequences). `tie_weights` needs `embed_dim == hidden_size`.
+    through whole sequences). `tie_weights=True` needs `embed_dim == hidden_size`.
 
     With `checkpoint_dir`, a checkpoint is written after each epoch and also mid-epoch, every
     `checkpoint_every` steps and every `checkpoint_seconds` seconds (None: never), so that
@@ -126,11 +126,11 @@ class _RecurrentModel(NeuralModel):
         Width of each recurrent layer's state.
     n_layers : int, default 2
         Recurrent layers stacked.
-    dropout : float, default 0.2
+    dropout : float, default 0.35
         Dropout in [0, 1) on the embeddings, between layers and before the output layer.
-    tie_weights : bool, default False
-        Share the embedding matrix with the output layer (Press & Wolf 2017); needs
-        embed_dim == hidden_size.
+    tie_weights : bool or "auto", default "auto"
+        Share the embedding matrix with the output layer (Press & Wolf 2017); True needs
+        embed_dim == hidden_size and the full softmax. "auto": tied exactly when that holds.
     bptt : int, default 35
         Truncated back-propagation length in stream mode.
     embed_dropout : float, default 0.0
@@ -147,11 +147,13 @@ class _RecurrentModel(NeuralModel):
     architecture = ("embed_dim", "hidden_size", "n_layers", "tie_weights", "softmax")
 
     # lr=1e-2 (AdamW): the best of 1e-3, 3e-3, 1e-2, 3e-2 for short runs of the LSTM on PTB-mini and
-    # Shakespeare-words (benchmarks/RESULTS.md, "Default learning rate (issue #16)").
+    # Shakespeare-words (benchmarks/RESULTS.md, "Default learning rate (issue #16)"). Tied weights,
+    # dropout 0.35 and weight decay 0.1: the best of a small grid on PTB-mini, checked on WT2-mini
+    # (benchmarks/RESULTS.md, "Small-data recipes (issue #13)").
     def __init__(self, embed_dim: int = 200, hidden_size: int = 200, n_layers: int = 2,
-                 dropout: float = 0.2, tie_weights: bool = False, lr: float = 1e-2,
+                 dropout: float = 0.35, tie_weights: bool | str = "auto", lr: float = 1e-2,
                  optimizer: str = "adamw", betas: tuple[float, float] = (0.9, 0.999),
-                 weight_decay: float = 0.01, epochs: int = 10,
+                 weight_decay: float = 0.1, epochs: int = 10,
                  max_steps: int | None = None, batch_size: int = 20, bptt: int = 35,
                  clip: float = 1.0, warmup: int = 0, schedule: str = "cosine",
                  patience: int | None = 3, context: str = "sentence", seed: int = 0,
@@ -193,14 +195,19 @@ class _RecurrentModel(NeuralModel):
         check_int("hidden_size", self.hidden_size, low=1)
         check_float("embed_dropout", self.embed_dropout, low=0.0, high=1.0, high_open=True)
         check_int("bptt", self.bptt, low=1)
-        if self.tie_weights and self.embed_dim != self.hidden_size:
+        if self.tie_weights is True and self.embed_dim != self.hidden_size:
             raise InvalidParameterError(
                 f"tie_weights needs embed_dim == hidden_size, got {self.embed_dim} and {self.hidden_size}")
 
     def _new_module(self, vocab_size):
         return RNNModule(self.cell, vocab_size, self.embed_dim, self.hidden_size, self.n_layers,
-                         self.dropout, self.tie_weights, getattr(self, "cutoffs_", None),
+                         self.dropout, self._tied(), getattr(self, "cutoffs_", None),
                          self.embed_dropout)
+
+    def _tied(self) -> bool:
+        if self.tie_weights == "auto":
+            return self.softmax == "full" and self.embed_dim == self.hidden_size
+        return bool(self.tie_weights)
 
     # --- training batches ------------------------------------------------------------------------
     def _epoch_batches(self, corpus, rng):

@@ -200,8 +200,9 @@ class TransformerModel(NeuralModel):
         Fixed sinusoidal position encodings or a learned embedding per position.
     dropout : float, default 0.1
         Dropout in [0, 1) on the embeddings, attention weights and residual branches.
-    tie_weights : bool, default True
-        Share the token embedding matrix with the output layer.
+    tie_weights : bool or "auto", default "auto"
+        Share the token embedding matrix with the output layer ("auto": with the full softmax;
+        the adaptive one is never tied).
     bias : bool, default True
         Biases in every linear layer and LayerNorm (False: none, as nanoGPT's default).
     bptt : int or None, default None
@@ -215,7 +216,7 @@ class TransformerModel(NeuralModel):
         See `NeuralModel`.
     patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
     checkpoint_seconds, progress, softmax, cutoffs
-        See `NeuralModel` (softmax="adaptive" needs tie_weights=False).
+        See `NeuralModel`.
     """
 
     architecture = ("embed_dim", "hidden_size", "n_layers", "n_heads", "block_size", "positions",
@@ -225,8 +226,8 @@ class TransformerModel(NeuralModel):
     # Shakespeare-words in short runs (benchmarks/RESULTS.md, "Default learning rate (issue #16)").
     def __init__(self, embed_dim: int = 128, hidden_size: int | None = None, n_layers: int = 4,
                  n_heads: int = 4, block_size: int = 128, positions: str = "sinusoidal",
-                 dropout: float = 0.1, tie_weights: bool = True, bias: bool = True, lr: float = 3e-3,
-                 optimizer: str = "adamw", betas: tuple[float, float] = (0.9, 0.999),
+                 dropout: float = 0.1, tie_weights: bool | str = "auto", bias: bool = True,
+                 lr: float = 3e-3, optimizer: str = "adamw", betas: tuple[float, float] = (0.9, 0.999),
                  weight_decay: float = 0.1, epochs: int = 10,
                  max_steps: int | None = None, batch_size: int = 32, bptt: int | None = None,
                  stride: int | None = None, clip: float = 1.0, warmup: int = 100,
@@ -290,8 +291,11 @@ class TransformerModel(NeuralModel):
     def _new_module(self, vocab_size):
         return TransformerModule(vocab_size, self.embed_dim, self.n_layers, self.n_heads,
                                self.hidden_size or 4 * self.embed_dim, self.block_size,
-                               self.positions, self.dropout, self.tie_weights, self.bias,
+                               self.positions, self.dropout, self._tied(), self.bias,
                                getattr(self, "cutoffs_", None), self.embed_dropout)
+
+    def _tied(self) -> bool:
+        return self.softmax == "full" if self.tie_weights == "auto" else bool(self.tie_weights)
 
     # --- training batches ------------------------------------------------------------------------
     def _epoch_batches(self, corpus, rng):

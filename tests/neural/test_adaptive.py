@@ -198,12 +198,26 @@ def test_default_cutoffs_cover_80_and_95_percent_of_the_training_tokens():
     ({"cutoffs": [4.5]}, "list of integers"),
     ({"cutoffs": [5], "softmax": "full"}, "only apply to softmax='adaptive'"),
     ({"tie_weights": True}, "tie_weights=False"),
+    ({"tie_weights": "yes"}, "tie_weights"),
     ({"embed_dropout": 1.0}, "embed_dropout"),
 ])
 @pytest.mark.parametrize("name", ["lstm", "transformer"])
 def test_bad_parameters_are_named(name, params, message, train):
     with pytest.raises(InvalidParameterError, match=message):
         tiny(name, **params).fit(train)
+
+
+@pytest.mark.parametrize("name, params, tied", [
+    ("lstm", {"softmax": "full"}, True),                     # embed_dim == hidden_size
+    ("lstm", {"softmax": "full", "hidden_size": 12}, False),
+    ("lstm", {}, False),                                     # the adaptive softmax
+    ("transformer", {"softmax": "full"}, True),
+    ("transformer", {}, False),
+])
+def test_tie_weights_auto_ties_a_full_softmax_of_the_embeddings_width(name, params, tied, train):
+    model = tiny(name, tie_weights="auto", **params).fit(train)
+    head = model.module_.head
+    assert (getattr(head, "weight", None) is model.module_.embed.weight) == tied
 
 
 def test_cutoffs_past_the_vocabulary_are_an_error_at_fit(train):
