@@ -48,9 +48,6 @@ TRAINING = {"lr": 1e-3, "optimizer": "adamw", "betas": (0.9, 0.999), "weight_dec
 OWN = {"encoder": "lstm", "pooling": "max", "init": None, "vocab": "train", "tokenizer": "whitespace",
        "min_count": 2, "max_size": None, "max_length": None, "head_dropout": 0.3,
        "validation_fraction": 0.1, "freeze_epochs": 0, "encoder_lr": 1.0, **TRAINING}
-# The recurrent encoders keep the regularisation the classifiers were measured with (dropout 0.2,
-# untied): the language models' defaults moved to issue #13's small-data recipe (dropout 0.35, tied).
-ENCODER_DEFAULTS = {family: {"dropout": 0.2, "tie_weights": False} for family in ("rnn", "lstm", "gru")}
 # Rows per scoring batch, and padded positions per batch at most.
 
 
@@ -99,8 +96,7 @@ class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstim
         As for the neural language models.
     **params
         The encoder family's architecture parameters (e.g. `hidden_size=128, n_layers=1`,
-        `dropout`); unset ones take the family's defaults (the recurrent encoders: dropout 0.2,
-        untied), or `init`'s values.
+        `dropout`); unset ones take the family's defaults, or `init`'s values.
 
     Attributes
     ----------
@@ -248,7 +244,7 @@ class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstim
 
         family, init = self._family(), self.init
         if init is None:
-            return make(family, **{**ENCODER_DEFAULTS.get(family, {}), **self.params}).check_params(), None
+            return make(family, **self.params).check_params(), None
         if isinstance(init, (str, os.PathLike)):
             from ..base import load
 

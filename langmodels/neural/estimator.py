@@ -149,7 +149,7 @@ class NeuralModel(ModuleState, LanguageModel):
         AdamW (no weight decay on 1-D weights, as nanoGPT) or plain SGD.
     betas : (float, float), default (0.9, 0.999)
         AdamW's moment decay rates.
-    weight_decay : float, default 0.1
+    weight_decay : float, default 0.01 (RNN family), 0.1 (Transformer)
         Decoupled weight decay (AdamW) or L2 penalty (SGD).
     epochs : int, default 10
         Passes over the training corpus at most; 0 trains nothing (a fine-tuning start as is).
