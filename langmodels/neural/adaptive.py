@@ -102,12 +102,13 @@ class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
         head = self.head_logprobs(x)
         column = torch.where(cluster == 0, target, self.shortlist_size + cluster - 1)
         logp = head.gather(1, column[:, None]).squeeze(1)              # (N,)
+        # A cluster without targets still runs (on no rows), so every weight is in the graph, as
+        # DistributedDataParallel requires.
         for i, tail in enumerate(self.tail):
             rows = (cluster == i + 1).nonzero().squeeze(1)
-            if len(rows):
-                local = F.log_softmax(tail(x[rows]).float(), dim=1)
-                word = (target[rows] - self.cutoffs[i])[:, None]
-                logp = logp.index_add(0, rows, local.gather(1, word).squeeze(1))
+            local = F.log_softmax(tail(x[rows]).float(), dim=1)
+            word = (target[rows] - self.cutoffs[i])[:, None]
+            logp = logp.index_add(0, rows, local.gather(1, word).squeeze(1))
         return -logp.sum()
 
 

@@ -241,7 +241,7 @@ class NeuralModel(ModuleState, LanguageModel):
         if self.softmax == "adaptive" and self.tie_weights is True:
             raise InvalidParameterError("tie_weights=True shares the embedding with a full output "
                                         "layer; softmax='adaptive' has its own clustered one: pass "
-                                        "tie_weights=False")
+                                        "tie_weights=False or 'auto'")
 
     def _output_cutoffs(self, vocab) -> list[int] | None:
         """The adaptive softmax's cutoffs for `vocab` (None: a full softmax): `cutoffs`, checked
