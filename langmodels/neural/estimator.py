@@ -190,6 +190,15 @@ class NeuralModel(ModuleState, LanguageModel):
     progress : bool, default True
         Show a tqdm bar over training steps (on a terminal); one INFO line per epoch goes to the
         `langmodels` logger either way.
+    softmax : {"full", "adaptive"}, default "full"
+        The output layer: one softmax over the whole vocabulary, or the adaptive softmax
+        (`langmodels.neural.adaptive`: the frequent words in a head cluster, the rare ones in
+        cheaper tail clusters; still an exact distribution over the vocabulary). "adaptive" is never
+        tied to the embedding (`tie_weights` "auto" or False).
+    cutoffs : list of int or None, default None
+        The adaptive softmax's cluster boundaries in vocabulary ids (ids are sorted by training
+        frequency): strictly increasing, the first at least 3, the last below the vocabulary size.
+        None: the ranks covering 80% and 95% of the training tokens. Only with softmax="adaptive".
 
     Attributes
     ----------
@@ -200,6 +209,8 @@ class NeuralModel(ModuleState, LanguageModel):
         validated, valid_loss (losses in nats per counted token).
     vocab_ : Vocabulary
         The training corpus's vocabulary.
+    cutoffs_ : list of int or None
+        The adaptive softmax's cutoffs used (None: a full softmax).
     """
 
     has_incremental_state = True
@@ -215,7 +226,34 @@ class NeuralModel(ModuleState, LanguageModel):
             check_int("bptt", self.bptt, low=1)
         check_choice("context", self.context, ["sentence", "stream"])
         check_threads(self.threads)
+        self._check_output_layer()
         self._check_family()
+
+    def _check_output_layer(self) -> None:
+        from .adaptive import check_cutoffs
+
+        check_choice("softmax", self.softmax, ["full", "adaptive"])
+        check_choice("tie_weights", self.tie_weights, [True, False, "auto"])
+        check_cutoffs(self.cutoffs)
+        if self.cutoffs is not None and self.softmax != "adaptive":
+            raise InvalidParameterError(f"cutoffs={list(self.cutoffs)} only apply to softmax='adaptive' "
+                                        f"(got softmax={self.softmax!r})")
+        if self.softmax == "adaptive" and self.tie_weights is True:
+            raise InvalidParameterError("tie_weights=True shares the embedding with a full output "
+                                        "layer; softmax='adaptive' has its own clustered one: pass "
+                                        "tie_weights=False or 'auto'")
+
+    def _output_cutoffs(self, vocab) -> list[int] | None:
+        """The adaptive softmax's cutoffs for `vocab` (None: a full softmax): `cutoffs`, checked
+        against its size, or the defaults from its training counts."""
+        from .adaptive import check_cutoffs, frequency_cutoffs
+
+        if self.softmax != "adaptive":
+            return None
+        if self.cutoffs is None:
+            return frequency_cutoffs(vocab.counts)
+        check_cutoffs(self.cutoffs, len(vocab))
+        return [int(c) for c in self.cutoffs]
 
     def _check_family(self) -> None:
         """Family-specific checks (hidden sizes, heads, window)."""
@@ -275,10 +313,26 @@ class NeuralModel(ModuleState, LanguageModel):
         """Train with the shared loop, from `init`'s (state_dict, vocabulary) when given."""
         from .training import train
 
+        self.cutoffs_ = self._output_cutoffs(self.vocab_)   # before training: they shape the module
         if init is not None:
-            init = carry_over(*init, self.vocab_, self.vocab_rows)
+            state, base_vocab = init
+            init = carry_over(state, base_vocab, self.vocab_, self.vocab_rows)
+            if self.cutoffs_ is not None:
+                from .adaptive import carry_over_adaptive
+
+                init = carry_over_adaptive(init, self.vocab_.index_in(base_vocab), self.cutoffs_)
         with self._threads():
             train(self, corpus, valid, resume=resume, on_epoch_end=on_epoch_end, init=init)
+
+    # --- persistence: the adaptive softmax's cutoffs shape the module ----------------------------
+    def _get_state(self):
+        arrays, meta = super()._get_state()
+        return arrays, {**meta, "cutoffs": self.cutoffs_}
+
+    def _set_state(self, arrays, meta):
+        # Saved before the adaptive softmax existed: a full softmax.
+        self.cutoffs_ = meta.get("cutoffs")
+        super()._set_state(arrays, meta)
 
     # --- scoring -------------------------------------------------------------------------------
     def _token_logprobs(self, corpus: Corpus) -> np.ndarray:

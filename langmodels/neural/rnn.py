@@ -2,7 +2,8 @@
 
     <s> w1 w2 ... -> embedding -> dropout -> recurrent stack (n_layers) -> dropout -> linear -> logits
 
-ln p(w_t | <s> w_<t) = log_softmax(W h_t + b) with `<s>` masked to -inf, h_t the top layer's state.
+ln p(w_t | <s> w_<t) = log_softmax(W h_t + b) with `<s>` masked to -inf, h_t the top layer's state
+(or the adaptive softmax of h_t, `softmax="adaptive"`; see `langmodels.neural.adaptive`).
 The incremental state of generation is the recurrent hidden state itself, so extending a prefix
 costs one step. Scoring follows `context`: `sentence` scores each sequence from `<s>` with a fresh
 state (the setting comparable with n-gram models); `stream` scores the corpus as one stream
@@ -28,9 +29,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_int
+from .._checks import check_float, check_int
 from ..errors import InvalidParameterError
 from ..vocabulary import BOS_ID
+from .adaptive import AdaptiveSoftmax
 from .batching import row_chunks, sentence_batches, sentence_pieces, stream_of, stream_rows
 from .estimator import NeuralModel
 
@@ -39,15 +41,19 @@ STREAM_CHUNK = 2048   # tokens per forward call when scoring a stream (state car
 
 # --- the network ---------------------------------------------------------------------------------
 class RNNModule(nn.Module):
-    """Embedding -> dropout -> nn.RNN/LSTM/GRU (`cell`) -> dropout -> linear.
+    """Embedding -> dropout -> nn.RNN/LSTM/GRU (`cell`) -> dropout -> linear (or adaptive softmax).
 
     `forward(x, state)` maps (B, T) ids and the previous state (None: zeros) to (B, T, V) logits
-    and the new state; `last` serves the start of generation from rows of different lengths.
+    (log-probabilities with an adaptive softmax) and the new state; `forward(x, state, target)`
+    returns the summed training loss instead (`computes_loss`: the adaptive softmax, which never
+    builds the (B, T, V) output); `last` serves the start of generation from rows of different lengths.
     """
 
-    def __init__(self, cell, vocab_size, embed_dim, hidden_size, n_layers, dropout, tie_weights):
+    def __init__(self, cell, vocab_size, embed_dim, hidden_size, n_layers, dropout, tie_weights,
+                 cutoffs=None, embed_dropout=0.0):
         super().__init__()
         self.drop = nn.Dropout(dropout)
+        self.embed_dropout = embed_dropout
         self.embed = nn.Embedding(vocab_size, embed_dim)
         rnn = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
         extra = {"nonlinearity": "tanh"} if cell == "rnn" else {}
@@ -55,26 +61,43 @@ class RNNModule(nn.Module):
         # and output around the recurrence (measured ~4% of a CPU training step).
         self.rnn = rnn(embed_dim, hidden_size, n_layers,
                        dropout=dropout if n_layers > 1 else 0.0, **extra)
-        self.head = nn.Linear(hidden_size, vocab_size)
+        self.computes_loss = cutoffs is not None
+        self.head = (AdaptiveSoftmax(hidden_size, vocab_size, cutoffs) if self.computes_loss
+                     else nn.Linear(hidden_size, vocab_size))
         # Uniform(-0.1, 0.1) embedding and output layer, as the PyTorch word-LM example.
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
+        if self.computes_loss:   # torch's own initialisation of the clustered layer
+            return
         nn.init.zeros_(self.head.bias)
         if tie_weights:
             self.head.weight = self.embed.weight   # (V, E) used as (V, H): E == H
         else:
             nn.init.uniform_(self.head.weight, -0.1, 0.1)
 
+    def embed_words(self, x):
+        """(..) ids -> (.., E) embeddings; in training, each word's row is dropped for the whole
+        batch with probability `embed_dropout` (Gal & Ghahramani 2016), the rest scaled up."""
+        e = self.embed(x)
+        if self.training and self.embed_dropout:
+            p = self.embed_dropout
+            keep = torch.empty(len(self.embed.weight), device=x.device).bernoulli_(1 - p) / (1 - p)
+            e = e * keep[x][..., None]
+        return e
+
     def features(self, x, state=None):
         """What the output layer reads: (B, T) ids -> (T, B, H), time-major, and the state."""
-        e = self.drop(self.embed(x.t()))        # (T, B, E)
+        e = self.drop(self.embed_words(x.t()))  # (T, B, E)
         out, state = self.rnn(e, state)         # (T, B, H); state (L, B, H) or a pair of them
         return self.drop(out), state
 
-    def forward(self, x, state=None):
+    def forward(self, x, state=None, target=None):
         h, state = self.features(x, state)      # (T, B, H)
         # A contiguous input lets nn.Linear run one addmm with the bias fused; on the strided
         # view it runs mm + add_ (A/B: 1.03-1.05x training tokens/s for a copy of B x T x H).
-        return self.head(h.transpose(0, 1).contiguous()), state   # (B, T, V)
+        h = h.transpose(0, 1).contiguous()      # (B, T, H)
+        if target is not None:
+            return self.head.nll(h.flatten(0, 1), target.reshape(-1)), state
+        return self.head(h), state              # (B, T, V)
 
     def last(self, x, lengths):
         """Top-layer output after each row's last real input, and the state there."""
@@ -90,7 +113,7 @@ class _RecurrentModel(NeuralModel):
     """Shared estimator of the three cells; see the module docstring for the parameters' roles.
 
     `bptt` is the truncated back-propagation length in `stream` mode (sentence mode back-propagates
-    through whole sequences). `tie_weights` needs `embed_dim == hidden_size`.
+    through whole sequences). `tie_weights=True` needs `embed_dim == hidden_size`.
 
     With `checkpoint_dir`, a checkpoint is written after each epoch and also mid-epoch, every
     `checkpoint_every` steps and every `checkpoint_seconds` seconds (None: never), so that
@@ -115,25 +138,30 @@ class _RecurrentModel(NeuralModel):
         Recurrent layers stacked.
     dropout : float, default 0.2
         Dropout in [0, 1) on the embeddings, between layers and before the output layer.
-    tie_weights : bool, default False
-        Share the embedding matrix with the output layer (Press & Wolf 2017); needs
-        embed_dim == hidden_size.
+    tie_weights : bool or "auto", default False
+        Share the embedding matrix with the output layer (Press & Wolf 2017); True needs
+        embed_dim == hidden_size and the full softmax. "auto": tied exactly when that holds.
     bptt : int, default 35
         Truncated back-propagation length in stream mode.
+    embed_dropout : float, default 0.0
+        Probability in [0, 1) of dropping a word's whole embedding row for a training batch
+        (word-level dropout, on top of `dropout`).
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
     patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
-    checkpoint_seconds, progress
+    checkpoint_seconds, progress, softmax, cutoffs
         See `NeuralModel`.
     """
 
     cell = "rnn"
-    architecture = ("embed_dim", "hidden_size", "n_layers", "tie_weights")
+    architecture = ("embed_dim", "hidden_size", "n_layers", "tie_weights", "softmax")
 
     # lr=1e-2 (AdamW): the best of 1e-3, 3e-3, 1e-2, 3e-2 for short runs of the LSTM on PTB-mini and
-    # Shakespeare-words (benchmarks/RESULTS.md, "Default learning rate (issue #16)").
+    # Shakespeare-words (benchmarks/RESULTS.md, "Default learning rate (issue #16)"). Tying, dropout
+    # 0.35 and weight decay 0.1 won a small grid on PTB-mini but lost on WT2-mini at the same
+    # budget, so the defaults stay (benchmarks/RESULTS.md, "Small-data recipes (issue #13)").
     def __init__(self, embed_dim: int = 200, hidden_size: int = 200, n_layers: int = 2,
-                 dropout: float = 0.2, tie_weights: bool = False, lr: float = 1e-2,
+                 dropout: float = 0.2, tie_weights: bool | str = False, lr: float = 1e-2,
                  optimizer: str = "adamw", betas: tuple[float, float] = (0.9, 0.999),
                  weight_decay: float = 0.01, epochs: int = 10,
                  max_steps: int | None = None, batch_size: int = 20, bptt: int = 35,
@@ -141,11 +169,15 @@ class _RecurrentModel(NeuralModel):
                  patience: int | None = 3, context: str = "sentence", seed: int = 0,
                  device: str = "auto", compile: bool = False, threads: int | None = 1,
                  checkpoint_dir: str | None = None, checkpoint_every: int | None = None,
-                 checkpoint_seconds: float | None = 60.0, progress: bool = True):
+                 checkpoint_seconds: float | None = 60.0, progress: bool = True,
+                 embed_dropout: float = 0.0, softmax: str = "full", cutoffs: list[int] | None = None):
         self.embed_dim = embed_dim
         self.hidden_size = hidden_size
         self.n_layers = n_layers
         self.dropout = dropout
+        self.embed_dropout = embed_dropout
+        self.softmax = softmax
+        self.cutoffs = cutoffs
         self.tie_weights = tie_weights
         self.lr = lr
         self.optimizer = optimizer
@@ -171,14 +203,21 @@ class _RecurrentModel(NeuralModel):
 
     def _check_family(self):
         check_int("hidden_size", self.hidden_size, low=1)
+        check_float("embed_dropout", self.embed_dropout, low=0.0, high=1.0, high_open=True)
         check_int("bptt", self.bptt, low=1)
-        if self.tie_weights and self.embed_dim != self.hidden_size:
+        if self.tie_weights is True and self.embed_dim != self.hidden_size:
             raise InvalidParameterError(
                 f"tie_weights needs embed_dim == hidden_size, got {self.embed_dim} and {self.hidden_size}")
 
     def _new_module(self, vocab_size):
-        return RNNModule(self.cell, vocab_size, self.embed_dim, self.hidden_size,
-                         self.n_layers, self.dropout, self.tie_weights)
+        return RNNModule(self.cell, vocab_size, self.embed_dim, self.hidden_size, self.n_layers,
+                         self.dropout, self._tied(), getattr(self, "cutoffs_", None),
+                         self.embed_dropout)
+
+    def _tied(self) -> bool:
+        if self.tie_weights == "auto":
+            return self.softmax == "full" and self.embed_dim == self.hidden_size
+        return bool(self.tie_weights)
 
     # --- training batches ------------------------------------------------------------------------
     def _epoch_batches(self, corpus, rng):
@@ -247,12 +286,12 @@ class RNNModel(_RecurrentModel):
 
     Parameters
     ----------
-    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt
+    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt, embed_dropout
         See `_RecurrentModel`: the three cells share them.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
     patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
-    checkpoint_seconds, progress
+    checkpoint_seconds, progress, softmax, cutoffs
         See `NeuralModel`.
     """
 
@@ -264,12 +303,12 @@ class LSTMModel(_RecurrentModel):
 
     Parameters
     ----------
-    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt
+    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt, embed_dropout
         See `_RecurrentModel`: the three cells share them.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
     patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
-    checkpoint_seconds, progress
+    checkpoint_seconds, progress, softmax, cutoffs
         See `NeuralModel`.
     """
 
@@ -281,12 +320,12 @@ class GRUModel(_RecurrentModel):
 
     Parameters
     ----------
-    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt
+    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt, embed_dropout
         See `_RecurrentModel`: the three cells share them.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
     patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
-    checkpoint_seconds, progress
+    checkpoint_seconds, progress, softmax, cutoffs
         See `NeuralModel`.
     """
 

@@ -37,7 +37,9 @@ What the loop needs from a model (`NeuralModel`, `HFCausalModel` and the masked 
         progress, checkpoint_every, checkpoint_seconds), `checkpoint_dir`, `context` ("stream"
         carries a hidden state) and `vocab_`
     _new_module(V)            the nn.Module to train, built under the seeded torch RNG; its
-                              forward(x (B, T), state) returns (logits (B, T, n_out), state)
+                              forward(x (B, T), state) returns (logits (B, T, n_out), state), or,
+                              when it has `computes_loss` true, forward(x, state, y) returns
+                              (the summed loss over y's counted targets, state)
     _epoch_batches(corpus, rng)   the epoch's global batches: (x, y, reset) int64 arrays
     _score(corpus)            ln p of every counted target (the model's exact scoring) for valid_loss
 """
@@ -209,6 +211,8 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else contextlib.nullcontext())
+    # An adaptive softmax computes its loss from the targets' clusters only: no (b, T, V) output.
+    fused_loss = getattr(module, "computes_loss", False)
     # Mid-epoch checkpoints: one process only (each rank carries its own rows' hidden state).
     mid_epoch = ckpt is not None and dist_.world == 1
     last_save = time.perf_counter()
@@ -246,8 +250,11 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
                 for group in opt.param_groups:
                     group["lr"] = lr * group.get("lr_scale", 1.0)
                 with autocast:
-                    logits, new_hidden = net(X, None if reset else hidden)     # (b, T, n_out)
-                loss = summed_cross_entropy(logits.flatten(0, 1).float(), Y.reshape(-1))
+                    if fused_loss:
+                        out, new_hidden = net(X, None if reset else hidden, Y)  # summed loss
+                    else:
+                        out, new_hidden = net(X, None if reset else hidden)     # (b, T, n_out)
+                loss = out if fused_loss else summed_cross_entropy(out.flatten(0, 1).float(), Y.reshape(-1))
                 opt.zero_grad(set_to_none=True)
                 (loss * (dist_.world / max(count, 1))).backward()
                 if model.clip:

@@ -2,6 +2,8 @@
 
     tokens + positions -> dropout -> n_layers x [x + attn(LN(x)); x + MLP(LN(x))] -> LN -> linear
 
+(or -> LN -> adaptive softmax, `softmax="adaptive"`; see `langmodels.neural.adaptive`).
+
 Attention is causal multi-head self-attention through `F.scaled_dot_product_attention` (flash /
 memory-efficient kernels on GPU); the MLP is Linear(d, hidden_size) -> GELU -> Linear(hidden_size, d).
 
@@ -45,9 +47,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_int
+from .._checks import check_choice, check_float, check_int
 from ..errors import InvalidParameterError
 from ..vocabulary import BOS_ID
+from .adaptive import AdaptiveSoftmax
 from .batching import IGNORE, sentence_batches, sentence_pieces, sliding_windows, stream_of, stream_windows
 from .estimator import SCORE_TOKENS, NeuralModel
 
@@ -139,7 +142,9 @@ class Block(nn.Module):
 
 
 class TransformerModule(nn.Module):
-    """forward(x, state) -> (logits, None) for training; extend() and decode() serve the KV cache.
+    """forward(x, state) -> (logits, None) for training (log-probabilities with an adaptive
+    softmax; forward(x, state, target) -> (summed loss, None) when `computes_loss`, as the RNN
+    module); extend() and decode() serve the KV cache.
 
     With rotary positions every layer attends to the last `block_size` positions only (a band
     mask; within one window that is the causal mask), so that a sequence of any length has one
@@ -147,8 +152,9 @@ class TransformerModule(nn.Module):
     """
 
     def __init__(self, vocab_size, d, n_layers, n_heads, hidden, block_size, positions,
-                 dropout, tie_weights, bias=True):
+                 dropout, tie_weights, bias=True, cutoffs=None, embed_dropout=0.0):
         super().__init__()
+        self.embed_dropout = embed_dropout
         self.embed = nn.Embedding(vocab_size, d)
         self.rotary_dim = d // n_heads if positions == "rotary" else None
         self.block_size = block_size
@@ -160,7 +166,11 @@ class TransformerModule(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(Block(d, n_heads, hidden, dropout, bias) for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(d, bias=bias)
-        self.head = nn.Linear(d, vocab_size, bias=False)
+        self.computes_loss = cutoffs is not None
+        if self.computes_loss:
+            self.head = AdaptiveSoftmax(d, vocab_size, cutoffs)
+        else:
+            self.head = nn.Linear(d, vocab_size, bias=False)
         if tie_weights:
             self.head.weight = self.embed.weight
         # GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2 n_layers).
@@ -182,7 +192,12 @@ class TransformerModule(nn.Module):
         # With fixed sinusoids (amplitude 1) the token embeddings are scaled by sqrt(d), as in
         # Vaswani et al.; otherwise the N(0, 0.02) embeddings drown under the positions.
         scale = 1.0 if hasattr(self, "pos") else self.scale
-        return self.drop(self.embed(x) * scale + self.positions(pos))
+        e = self.embed(x)
+        if self.training and self.embed_dropout:   # a word's row dropped for the whole batch
+            p = self.embed_dropout
+            keep = torch.empty(len(self.embed.weight), device=x.device).bernoulli_(1 - p) / (1 - p)
+            e = e * keep[x][..., None]
+        return self.drop(e * scale + self.positions(pos))
 
     def features(self, x):
         """What the output layer reads: (B, T) ids -> (B, T, d). With rotary positions and
@@ -196,7 +211,10 @@ class TransformerModule(nn.Module):
             h, _ = block(h, None, mask, rope)
         return self.ln_f(h)
 
-    def forward(self, x, state=None):
+    def forward(self, x, state=None, target=None):
+        if target is not None:
+            h = self.features(x)
+            return self.head.nll(h.flatten(0, 1), target.reshape(-1)), None
         return self.head(self.features(x)), None                                # (B, T, V)
 
     def extend(self, x, pos, past=None, mask=None):
@@ -277,8 +295,9 @@ class TransformerModel(NeuralModel):
         scoring past the window at the cost of one position per target; see the module docstring).
     dropout : float, default 0.1
         Dropout in [0, 1) on the embeddings, attention weights and residual branches.
-    tie_weights : bool, default True
-        Share the token embedding matrix with the output layer.
+    tie_weights : bool or "auto", default "auto"
+        Share the token embedding matrix with the output layer ("auto": with the full softmax;
+        the adaptive one is never tied).
     bias : bool, default True
         Biases in every linear layer and LayerNorm (False: none, as nanoGPT's default).
     bptt : int or None, default None
@@ -286,22 +305,25 @@ class TransformerModel(NeuralModel):
     stride : int or None, default None
         The step between scoring windows in stream mode (None: block_size // 2); not used with
         rotary positions, whose stream scoring is exact.
+    embed_dropout : float, default 0.0
+        Probability in [0, 1) of dropping a word's whole embedding row for a training batch
+        (word-level dropout, on top of `dropout`).
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
     patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
-    checkpoint_seconds, progress
+    checkpoint_seconds, progress, softmax, cutoffs
         See `NeuralModel`.
     """
 
     architecture = ("embed_dim", "hidden_size", "n_layers", "n_heads", "block_size", "positions",
-                    "tie_weights", "bias")
+                    "tie_weights", "bias", "softmax")
 
     # lr=3e-3: the best mean validation log-perplexity of 1e-3, 3e-3, 1e-2, 3e-2 over PTB-mini and
     # Shakespeare-words in short runs (benchmarks/RESULTS.md, "Default learning rate (issue #16)").
     def __init__(self, embed_dim: int = 128, hidden_size: int | None = None, n_layers: int = 4,
                  n_heads: int = 4, block_size: int = 128, positions: str = "sinusoidal",
-                 dropout: float = 0.1, tie_weights: bool = True, bias: bool = True, lr: float = 3e-3,
-                 optimizer: str = "adamw", betas: tuple[float, float] = (0.9, 0.999),
+                 dropout: float = 0.1, tie_weights: bool | str = "auto", bias: bool = True,
+                 lr: float = 3e-3, optimizer: str = "adamw", betas: tuple[float, float] = (0.9, 0.999),
                  weight_decay: float = 0.1, epochs: int = 10,
                  max_steps: int | None = None, batch_size: int = 32, bptt: int | None = None,
                  stride: int | None = None, clip: float = 1.0, warmup: int = 100,
@@ -309,8 +331,12 @@ class TransformerModel(NeuralModel):
                  seed: int = 0, device: str = "auto", compile: bool = False,
                  threads: int | None = 1, checkpoint_dir: str | None = None,
                  checkpoint_every: int | None = None, checkpoint_seconds: float | None = 60.0,
-                 progress: bool = True):
+                 progress: bool = True, embed_dropout: float = 0.0, softmax: str = "full",
+                 cutoffs: list[int] | None = None):
         self.embed_dim = embed_dim
+        self.embed_dropout = embed_dropout
+        self.softmax = softmax
+        self.cutoffs = cutoffs
         self.hidden_size = hidden_size
         self.n_layers = n_layers
         self.n_heads = n_heads
@@ -356,6 +382,7 @@ class TransformerModel(NeuralModel):
                 f"rotary positions turn pairs of dimensions: the head width embed_dim / n_heads = "
                 f"{self.embed_dim // self.n_heads} must be even")
         check_choice("bias", self.bias, [True, False])
+        check_float("embed_dropout", self.embed_dropout, low=0.0, high=1.0, high_open=True)
         if self.bptt is not None and self.bptt > self.block_size:
             raise InvalidParameterError(f"bptt ({self.bptt}) must not exceed block_size ({self.block_size})")
         if self.stride is not None:
@@ -364,7 +391,11 @@ class TransformerModel(NeuralModel):
     def _new_module(self, vocab_size):
         return TransformerModule(vocab_size, self.embed_dim, self.n_layers, self.n_heads,
                                self.hidden_size or 4 * self.embed_dim, self.block_size,
-                               self.positions, self.dropout, self.tie_weights, self.bias)
+                               self.positions, self.dropout, self._tied(), self.bias,
+                               getattr(self, "cutoffs_", None), self.embed_dropout)
+
+    def _tied(self) -> bool:
+        return self.softmax == "full" if self.tie_weights == "auto" else bool(self.tie_weights)
 
     # --- training batches ------------------------------------------------------------------------
     def _epoch_batches(self, corpus, rng):

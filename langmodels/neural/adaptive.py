@@ -1,0 +1,142 @@
+"""The adaptive softmax output layer (Grave et al. 2017), for the RNN and Transformer families.
+
+The vocabulary's ids are sorted by descending training frequency (`langmodels.vocabulary`), so
+`cutoffs` c_0 < c_1 < ... split them into a head cluster of the c_0 most frequent ids and tail
+clusters [c_0, c_1), [c_1, c_2), ..., [c_last, V):
+
+    p(w | h) = p_head(w | h)                                  w in the head cluster
+    p(w | h) = p_head(tail i | h) x p_tail_i(w | h)           w in tail cluster i
+
+The head is a softmax over c_0 words plus one entry per tail; tail i projects h to d / 4^(i+1)
+dimensions before its own softmax, so rare words cost less. It is still an exact distribution
+over the whole vocabulary. `<s>` (id 1, in the head) is masked to -inf in the head's logits:
+its probability is 0 and the rest is normalised without it, in training as in scoring.
+
+Training reads only each target's own cluster (`nll`), never the (N, V) log-probabilities;
+`forward` gives those for scoring and generation. The weights are those of
+`torch.nn.AdaptiveLogSoftmaxWithLoss` (same names in a saved state_dict).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import InvalidParameterError
+from ..vocabulary import BOS_ID
+from .batching import IGNORE
+
+# Default cutoffs: the head holds the words covering 80% of the training tokens, the first tail
+# those up to 95%, the second the rest (see `frequency_cutoffs`).
+COVERAGE = (0.8, 0.95)
+MIN_HEAD = 3   # the specials <unk>, <s>, </s> (ids 0-2) always in the head
+
+
+def frequency_cutoffs(counts: np.ndarray) -> list[int]:
+    """Default cutoffs for a vocabulary with these training counts (ids by descending frequency):
+    the ranks where the cumulative count first reaches each of `COVERAGE`, kept increasing and
+    inside (MIN_HEAD, V); a vocabulary without counts splits its ids at the same fractions."""
+    V = len(counts)
+    total = float(np.sum(counts))
+    if total > 0:
+        cum = np.cumsum(counts) / total
+        ranks = [int(np.searchsorted(cum, q)) + 1 for q in COVERAGE]
+    else:
+        ranks = [int(q * V) for q in COVERAGE]
+    cutoffs: list[int] = []
+    for r in ranks:
+        if max(MIN_HEAD, cutoffs[-1] if cutoffs else 0) < r < V:
+            cutoffs.append(r)
+    return cutoffs or [max(MIN_HEAD, V // 2)]
+
+
+def check_cutoffs(cutoffs, vocab_size: int | None = None) -> None:
+    """`cutoffs`: None or strictly increasing ints, the first at least 3, the last below V."""
+    if cutoffs is None:
+        return
+    if (not isinstance(cutoffs, (list, tuple)) or not cutoffs
+            or not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in cutoffs)):
+        raise InvalidParameterError(f"cutoffs must be None or a non-empty list of integers, got {cutoffs!r}")
+    if any(b <= a for a, b in zip(cutoffs, cutoffs[1:])):
+        raise InvalidParameterError(f"cutoffs must be strictly increasing, got {list(cutoffs)}")
+    if cutoffs[0] < MIN_HEAD:
+        raise InvalidParameterError(f"cutoffs[0] must be at least {MIN_HEAD} (the head cluster holds "
+                                    f"<unk>, <s> and </s>), got {cutoffs[0]}")
+    if vocab_size is not None and cutoffs[-1] >= vocab_size:
+        raise InvalidParameterError(f"cutoffs must be below the vocabulary size {vocab_size} (each "
+                                    f"tail cluster needs a word), got {list(cutoffs)}")
+
+
+class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
+    """(..., d) features -> (..., V) log-probabilities with `<s>` at -inf; `nll` for training."""
+
+    def __init__(self, in_features: int, n_classes: int, cutoffs):
+        super().__init__(in_features, n_classes, list(cutoffs), div_value=4.0, head_bias=False)
+
+    def head_logprobs(self, x):
+        """(n, d) -> (n, c_0 + tails) log-softmax of the head, `<s>` excluded."""
+        z = self.head(x).index_fill(1, torch.tensor([BOS_ID], device=x.device), -torch.inf)
+        return F.log_softmax(z.float(), dim=1)
+
+    def forward(self, x):
+        lead, x = x.shape[:-1], x.reshape(-1, x.shape[-1])
+        head = self.head_logprobs(x)                                   # (n, c_0 + tails)
+        parts = [head[:, :self.shortlist_size]]
+        for i, tail in enumerate(self.tail):
+            parts.append(F.log_softmax(tail(x).float(), dim=1) + head[:, self.shortlist_size + i, None])
+        return torch.cat(parts, dim=1).view(*lead, self.n_classes)   # (..., V)
+
+    def log_prob(self, x):
+        """The (n, V) log-probabilities (as `forward`; torch's own would not exclude `<s>`)."""
+        return self(x)
+
+    def nll(self, x, target):
+        """Summed -ln p(target | x) over rows whose target is not IGNORE; x (N, d), target (N,).
+        Each row reads the head and only its own target's tail cluster."""
+        keep = target != IGNORE
+        x, target = x[keep], target[keep]
+        edges = torch.tensor(self.cutoffs[:-1], device=target.device)
+        cluster = torch.bucketize(target, edges, right=True)           # 0: head, i: tail i
+        head = self.head_logprobs(x)
+        column = torch.where(cluster == 0, target, self.shortlist_size + cluster - 1)
+        logp = head.gather(1, column[:, None]).squeeze(1)              # (N,)
+        # A cluster without targets still runs (on no rows), so every weight is in the graph, as
+        # DistributedDataParallel requires.
+        for i, tail in enumerate(self.tail):
+            rows = (cluster == i + 1).nonzero().squeeze(1)
+            local = F.log_softmax(tail(x[rows]).float(), dim=1)
+            word = (target[rows] - self.cutoffs[i])[:, None]
+            logp = logp.index_add(0, rows, local.gather(1, word).squeeze(1))
+        return -logp.sum()
+
+
+def carry_over_adaptive(state: dict, index: np.ndarray, cutoffs: list[int], prefix: str = "head.") -> dict:
+    """The adaptive head's entries of `state` (a base model's) for a new vocabulary with these
+    `cutoffs`, `index[i]` the base id of new id i (`Vocabulary.index_in`). A word keeps its base
+    row when it falls in the same cluster in both; otherwise it starts from the base's `<unk>`
+    row (head) or the mean row of the base's same tail cluster. The cluster entries of the head
+    and the tails' projections are copied. The base's cutoffs are read from its weights' shapes."""
+    k = len(cutoffs)
+    n_tails = sum(1 for name in state if name.startswith(f"{prefix}tail.") and name.endswith(".1.weight"))
+    if n_tails != k:
+        raise InvalidParameterError(f"init has an adaptive softmax with {n_tails} tail clusters, this "
+                                    f"model's cutoffs {cutoffs} give {k}: use cutoffs with as many")
+    head = state[f"{prefix}head.weight"]                              # (c_0 + k, d)
+    tails = [state[f"{prefix}tail.{i}.1.weight"] for i in range(k)]  # (size_i, d / 4^(i+1))
+    base_edges = np.cumsum([len(head) - k] + [len(t) for t in tails])   # base c_0, c_1, ..., V
+    edges = [0, *cutoffs]
+    base_cluster = np.searchsorted(base_edges, index, side="right")   # cluster of each base id
+    out = dict(state)
+    for c, rows in enumerate([head[:len(head) - k]] + tails):
+        new_ids = np.arange(edges[c], cutoffs[c] if c < k else len(index))
+        base, same = index[new_ids], base_cluster[new_ids] == c
+        fallback = rows[0] if c == 0 else rows.mean(0)
+        local = torch.from_numpy(np.where(same, base - (base_edges[c - 1] if c else 0), 0))
+        new_rows = torch.where(torch.from_numpy(same)[:, None], rows.index_select(0, local), fallback)
+        if c == 0:
+            out[f"{prefix}head.weight"] = torch.cat([new_rows, head[len(head) - k:]])
+        else:
+            out[f"{prefix}tail.{c - 1}.1.weight"] = new_rows
+    return out
