@@ -226,20 +226,23 @@ def test_cutoffs_past_the_vocabulary_are_an_error_at_fit(train):
         tiny("rnn", cutoffs=[5, V]).fit(train)
 
 
-@pytest.mark.parametrize("name", ["lstm", "transformer"])
-def test_embed_dropout_drops_whole_words_in_training_only(name, train):
-    model = tiny(name, softmax="full", embed_dropout=0.5).fit(train)
+@pytest.mark.parametrize("name, positions", [("lstm", None), ("transformer", "sinusoidal"),
+                                             ("transformer", "rotary")])
+def test_embed_dropout_drops_whole_words_in_training_only(name, positions, train):
+    extra = {"positions": positions} if positions else {}
+    model = tiny(name, softmax="full", embed_dropout=0.5, **extra).fit(train)
     module = model.module_
     x = torch.tensor([[3, 4, 3, 5, 3, 4, 5, 6] * 4])
     embed = (module.embed_words if name == "lstm"
              else lambda ids: module.embed_tokens(ids, torch.zeros_like(ids)))
+    added = positions == "sinusoidal"                    # rotary positions are not added to embeddings
     module.train()
     torch.manual_seed(3)
     module.drop.p = 0.0                                  # element dropout off: see only the word mask
     with torch.no_grad():
         e = embed(x)[0]
-        plain = module.embed(x)[0] * (1.0 if name == "lstm" else module.scale)
-        if name == "transformer":
+        plain = module.embed(x)[0] * (module.scale if added else 1.0)
+        if added:
             e = e - module.positions(torch.zeros(32, dtype=torch.int64))
         ratio = (e / plain).mean(1)                      # 0 (dropped) or 2 (kept), per position
     for word in (3, 4, 5, 6):                            # one draw per word for the whole batch
@@ -249,6 +252,6 @@ def test_embed_dropout_drops_whole_words_in_training_only(name, train):
     module.eval()
     with torch.no_grad():
         e = embed(x)[0]
-        if name == "transformer":
+        if added:
             e = e - module.positions(torch.zeros(32, dtype=torch.int64))
         torch.testing.assert_close(e, plain)             # nothing dropped outside training

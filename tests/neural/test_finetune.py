@@ -73,7 +73,7 @@ def test_refuses_other_models_architectures_and_resume(tmp_path):
     gpt = lm.make("transformer", **GPT).fit(corpus)
     with pytest.raises(InvalidParameterError, match="init has n_heads=2 but this model has n_heads=4"):
         lm.make("transformer", **{**GPT, "n_heads": 4}).fit(corpus, init=gpt)
-    with pytest.raises(InvalidParameterError, match="init has positions='sinusoidal'"):
+    with pytest.raises(InvalidParameterError, match="init has positions='rotary'"):
         lm.make("transformer", **{**GPT, "positions": "learned"}).fit(corpus, init=gpt)
     unigram = lm.make("unigram").fit(corpus)
     unigram.save(tmp_path / "uni")
