@@ -230,6 +230,10 @@ _WORKER: dict = {}
 
 
 def _start_worker(spec: dict, sized: dict, data_id: str) -> None:
+    # Imported here, before any run is timed, so a worker's first run does not pay for them.
+    import sacrebleu.metrics  # noqa: F401
+    import torch  # noqa: F401
+
     # Per-epoch progress bars from several processes would interleave on one terminal.
     _WORKER.update(spec={**spec, "progress": False}, sized=sized, data_id=data_id)
 
