@@ -141,3 +141,18 @@ def test_ctrl_c_stops_the_workers_and_keeps_the_finished_runs(files, tmp_path):
     alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
              and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"]
     assert alive == []
+
+
+def test_workers_fit_each_training_size_on_its_own_subset(files, tmp_path):
+    def spec(jobs):
+        return {"corpus": files, "out": str(tmp_path / f"out{jobs}"), "jobs": jobs, "progress": False,
+                "metrics": {"ranking": False}, "train_sizes": [8, 1000],
+                "models": [{"model": "kneser-ney", "params": {"order": 2}}, "unigram"]}
+
+    def rows(records):
+        return [(r["label"], r["data"]["train_tokens"], r["metrics"])
+                for r in records if r["kind"] == "model"]
+
+    one, two = (rows(run_benchmark(spec(j), log=lambda line: None)) for j in (1, 2))
+    assert two == one
+    assert len({tokens for _, tokens, _ in two}) == 2   # the small subset and the whole train
