@@ -23,6 +23,7 @@ from .errors import (
     UnknownDatasetError,
     UnknownModelError,
     VocabularyMismatchError,
+    WorkerError,
 )
 from .masked import MaskedLanguageModel
 from .metrics import EvaluationReport, evaluate, perplexity
@@ -36,6 +37,7 @@ __all__ = [
     "LangModelsError", "EmptyCorpusError", "EncodingError", "UnknownModelError",
     "UnknownDatasetError", "MissingSplitError", "VocabularyMismatchError", "CheckpointError",
     "InvalidParameterError", "NotFittedError", "DownloadError", "PartialFitWarning",
+    "WorkerError",
     "split_corpus", "datasets", "load_arpa", "generate", "LMClassifier", "TextClassifier",
     "HFSequenceClassifier",
     "classification_scores", "classification_report", "read_labelled",

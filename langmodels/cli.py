@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
     b.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a spec field (YAML value), e.g. --set corpus_params.n_train=500")
+    b.add_argument("--jobs", type=int, metavar="N", help="fit N runs at once, each in its own process "
+                   "(default: the spec's `jobs`, 1); timings then share the machine's cores")
     b.add_argument("--fresh", action="store_true", help="re-run models already finished in --out")
     b.add_argument("--quiet", action="store_true", help="no progress lines")
     b.add_argument("--print-spec", action="store_true", help="print the resolved spec as YAML and stop")
@@ -175,6 +177,8 @@ def cmd_bench(args) -> int:
         raw["seeds"] = _int_list("--seeds", args.seeds)
     if args.quiet:
         raw["progress"] = False
+    if args.jobs is not None:
+        raw["jobs"] = args.jobs
     raw = apply_overrides(raw, args.set)
     # --models runs a part of the spec; the whole spec still decides what the reports show.
     only = _select_models(raw.get("models") or [], args.models) if args.models else None
@@ -183,7 +187,12 @@ def cmd_bench(args) -> int:
         print(yaml.safe_dump(spec, sort_keys=False), end="")
         return 0
     log = (lambda line: None) if args.quiet else None
-    records = run_benchmark(spec, resume=not args.fresh, log=log, only=only)
+    try:
+        records = run_benchmark(spec, resume=not args.fresh, log=log, only=only)
+    except KeyboardInterrupt:
+        print(f"langmodels bench: interrupted; the runs that finished are in {spec['out']}/results.jsonl, "
+              "and the same command resumes after them", file=sys.stderr)
+        return INTERRUPTED_EXIT
     print(markdown_table(records), end="")
     print(f"\nFull results, notes and plots in {spec['out']}/ (results.md, results.csv, results.jsonl, "
           "generations.jsonl, *.png)")
@@ -206,6 +215,8 @@ def _bench_classification(args, raw: dict) -> int:
     raw = dict(raw)
     if args.corpus:
         raise UsageError("--corpus: a classification spec names its labelled files in corpus")
+    if args.jobs not in (None, 1):
+        raise UsageError("--jobs: a classification spec runs one classifier at a time")
     for field, value in (("data_dir", args.data_dir), ("out", args.out)):
         if value:
             raw[field] = value

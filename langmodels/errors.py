@@ -51,3 +51,7 @@ class DownloadError(LangModelsError, OSError):
 
 class PartialFitWarning(UserWarning):
     """A fit stopped early (Ctrl-C): the model holds the best weights so far, or is left unfitted."""
+
+
+class WorkerError(LangModelsError, RuntimeError):
+    """A worker process of `langmodels bench --jobs N` died while fitting a run."""

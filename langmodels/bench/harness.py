@@ -11,6 +11,11 @@
 
 A finished (model, seed) whose record matches the spec and the data is not run again, and a
 run of some models (`only`) keeps every other record.
+
+With `jobs` N > 1 the runs are fitted and scored in N worker processes (`langmodels.bench.jobs`),
+started in spec order as soon as the records they read are final (a later seed of a search waits
+for the first seed's choice, a mixture for its components); the parent keeps the store, the log
+and the progress bar, so the records are those of one run at a time except for their timings.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import platform
 import sys
 import time
 from collections.abc import Collection
+from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import SimpleNamespace
 from typing import NamedTuple
@@ -32,10 +39,11 @@ from .._io import read_utf8, to_jsonable
 from .._maths import bits_per_unit, perplexity_from_total
 from .._version import __version__
 from ..corpus import Corpus
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, WorkerError
 from ..masked import MaskedLanguageModel
 from ..metrics import evaluate, ranking_metrics
 from ..registry import get_class, make
+from .jobs import Pool
 from .records import merge_generations, read_records, write_generations, write_records
 from .selection import fit_run, nested_subsets, settings
 from .spec import check_spec
@@ -56,6 +64,8 @@ def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None,
     lines (default: stderr). With `keep_going`, a model that raises is recorded as
     {"kind": "failed", "error": ...} and the others still run; it is retried on the next run.
     `only` (labels) runs those models of the spec alone; the others keep their earlier records.
+    The spec's `jobs` (default 1) fits that many runs at once, each in its own worker process; each
+    record's environment says how many ran at once (their timings share the machine).
 
     results.jsonl is a store keyed by (label, seed): a run replaces its own record and leaves
     every other one (and its generations file) as it was, so a partial or interrupted run never
@@ -90,42 +100,78 @@ def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None,
     todo = [run for run in runs if only is None or run.entry["label"] in only]
     kept_for = {label for e in spec["models"] for part in e.get("interpolate", ())
                 for label in (part if isinstance(part, list) else [part])}
+    pool = Pool(spec["jobs"], _start_worker, (spec, _slim(sized), data_id))
+    waiting = list(enumerate(todo, 1))
+    running: dict = {}   # future -> (i, run)
     bar = _progress_bar(len(todo), spec["progress"])
-    for i, run in enumerate(todo, 1):
-        entry, seed, size = run
-        key, name = (run.label, seed), f"[{i}/{len(todo)}] {run.label} seed {seed}"
-        old = store.get(key)
-        if resume and old and old.get("kind") == "model" and _same_run(old, run, spec, data_id, store):
-            log(f"{name}: done earlier, kept")
+
+    def finished(i: int, run: Run, future=None) -> None:
+        # The parent alone writes the store, once per finished run, so an interrupt keeps them all.
+        key, name = _key(run), f"[{i}/{len(todo)}] {run.label} seed {run.seed}"
+        try:
+            record, gens = future.result() if future is not None else (None, None)
+        except BrokenProcessPool as e:   # the pool cannot run anything more
+            raise WorkerError(f"{name}: a worker process died (killed, or out of memory?); the runs that "
+                             "finished are stored, and running the bench again resumes after them") from e
+        except Exception as e:   # one failing model must not cost the others their results
+            if not keep_going:
+                raise
+            store[key] = {"kind": "failed", "label": run.label, "model": run.entry["model"],
+                          "seed": run.seed, "error": f"{type(e).__name__}: {e}",
+                          "spec_params": _jsonable(run.entry["params"]),
+                          "metrics_spec": _jsonable(spec["metrics"]), "data": data_summary(data, data_id)}
+            log(f"{name}: FAILED ({type(e).__name__}: {e})")
         else:
-            log(f"{name}: fitting ...")
-            try:
-                record, gens = run_one(entry, seed, spec, sized[size], data_id, size=size, store=store,
-                                       keep=out / "models" if entry["label"] in kept_for else None)
-            except Exception as e:   # one failing model must not cost the others their results
-                if not keep_going:
-                    raise
-                store[key] = {"kind": "failed", "label": run.label, "model": entry["model"],
-                              "seed": seed, "error": f"{type(e).__name__}: {e}",
-                              "spec_params": _jsonable(entry["params"]),
-                              "metrics_spec": _jsonable(spec["metrics"]), "data": data_summary(data, data_id)}
-                log(f"{name}: FAILED ({type(e).__name__}: {e})")
+            if record is None:
+                log(f"{name}: done earlier, kept")
             else:
-                write_generations(out, run.label, seed, gens)
+                record["environment"]["jobs"] = spec["jobs"]
+                write_generations(out, run.label, run.seed, gens)
                 store[key] = record
-                m, sel = record["metrics"], record.get("selection") or {}
-                score = (f"ppl {m['perplexity']:.3f}" if "perplexity" in m
-                         else f"pseudo-ppl {m['pseudo_perplexity']:.3f}")
-                tried = f" (best of {sel['n_tried']}: {sel['chosen']})" if sel.get("n_tried", 1) > 1 else ""
-                log(f"{name}: {score}{tried}, fit {record['fit_seconds']:.1f}s, "
-                    f"scoring {record['score_seconds']:.1f}s, generation {record['generate_seconds']:.1f}s")
-        write_records(out, list(store.values()))
+                log(f"{name}: {_summary(record)}")
+        write_records(out, _in_order(store, runs))
         if bar:
             bar.update(1)
+
+    try:
+        while waiting or running:
+            # Start, in spec order, every run whose inputs are final, up to `jobs` at a time.
+            busy = {_key(run) for _, run in waiting} | {_key(run) for _, run in running.values()}
+            for item in list(waiting):
+                i, run = item
+                if len(running) >= pool.jobs:
+                    break
+                if _reads(run, spec) & (busy - {_key(run)}):
+                    continue
+                waiting.remove(item)
+                busy.discard(_key(run))
+                old = store.get(_key(run))
+                if (resume and old and old.get("kind") == "model"
+                        and _same_run(old, run, spec, data_id, store)):
+                    finished(i, run)
+                    continue
+                log(f"[{i}/{len(todo)}] {run.label} seed {run.seed}: fitting ...")
+                keep = out / "models" if run.entry["label"] in kept_for else None
+                if pool.jobs == 1:   # in this process, on the parent's own objects, as always
+                    future = pool.submit(run_one, run.entry, run.seed, spec, sized[run.size], data_id,
+                                         run.size, store, keep)
+                else:
+                    reads = {k: store[k] for k in _reads(run, spec) if k in store}
+                    future = pool.submit(_run_in_worker, run.entry, run.seed, run.size, reads, keep)
+                running[future] = (i, run)
+                busy.add(_key(run))
+            if running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: running[f][0]):
+                    finished(*running.pop(future), future)
+    except BaseException:   # Ctrl-C or a failure without keep_going: the finished runs stay stored
+        pool.stop()
+        raise
+    pool.close()
     if bar:
         bar.close()
     references = reference_records(spec, data, data_id)
-    write_records(out, list(store.values()) + references)
+    write_records(out, _in_order(store, runs) + references)
     shown = [run for run in runs
              if _same_run(store.get((run.label, run.seed), {}), run, spec, data_id, store)]
     for run in runs:
@@ -138,6 +184,63 @@ def run_benchmark(spec: dict, *, data=None, resume: bool = True, log=None,
     records += references
     write_reports(records, out)
     return records
+
+
+def _summary(record: dict) -> str:
+    m, sel = record["metrics"], record.get("selection") or {}
+    score = (f"ppl {m['perplexity']:.3f}" if "perplexity" in m
+             else f"pseudo-ppl {m['pseudo_perplexity']:.3f}")
+    tried = f" (best of {sel['n_tried']}: {sel['chosen']})" if sel.get("n_tried", 1) > 1 else ""
+    return (f"{score}{tried}, fit {record['fit_seconds']:.1f}s, scoring {record['score_seconds']:.1f}s, "
+            f"generation {record['generate_seconds']:.1f}s")
+
+
+def _key(run) -> tuple:
+    return run.label, run.seed
+
+
+def _in_order(store: dict, runs: list) -> list[dict]:
+    """The store's records, the spec's runs first in spec order (whatever order they finished in)."""
+    keys = [_key(run) for run in runs if _key(run) in store]
+    return [store[k] for k in keys] + [r for k, r in store.items() if k not in set(keys)]
+
+
+# --- worker processes (jobs > 1) ---------------------------------------------------------------
+def _reads(run, spec: dict) -> set[tuple]:
+    """The (label, seed) records a run reads, so it starts only once they are final: a later seed of
+    a search reads the first seed's choice, a mixture its components (seeded or not)."""
+    entry = run.entry
+    if "interpolate" in entry:
+        labels = [Run({"label": label}, None, run.size).label for part in entry["interpolate"]
+                  for label in (part if isinstance(part, list) else [part])]
+        return {(label, seed) for label in labels for seed in (run.seed, None)}
+    seed0 = spec["seeds"][0]
+    if entry.get("search") and not entry["search"].get("each_seed") and run.seed not in (None, seed0):
+        return {(run.label, seed0)}
+    return set()
+
+
+def _slim(sized: dict) -> dict:
+    """What a run reads of each size's data (the oracle and the generator stay in the parent)."""
+    return {size: SimpleNamespace(train=d.train, valid=d.valid, test=d.test, name=getattr(d, "name", None),
+                                  valid_source=getattr(d, "valid_source", None)) for size, d in sized.items()}
+
+
+_WORKER: dict = {}
+
+
+def _start_worker(spec: dict, sized: dict, data_id: str) -> None:
+    # Imported here, before any run is timed, so a worker's first run does not pay for them.
+    import sacrebleu.metrics  # noqa: F401
+    import torch  # noqa: F401
+
+    # Per-epoch progress bars from several processes would interleave on one terminal.
+    _WORKER.update(spec={**spec, "progress": False}, sized=sized, data_id=data_id)
+
+
+def _run_in_worker(entry: dict, seed, size, reads: dict, keep):
+    w = _WORKER
+    return run_one(entry, seed, w["spec"], w["sized"][size], w["data_id"], size=size, store=reads, keep=keep)
 
 
 # --- data -----------------------------------------------------------------------------------

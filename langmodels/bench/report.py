@@ -165,6 +165,11 @@ def notes(records: list[dict]) -> str:
     lines.append(f"- Machine: {r0['environment']['platform']}, {r0['environment']['cpu_count']} CPUs; "
                  f"1-min load average during the runs {min(load):.2f}-{max(load):.2f}"
                  + (" (noisy: above 1.5)" if max(load) > 1.5 else "") + ".")
+    jobs = sorted({r["environment"].get("jobs", 1) for r in models if r.get("environment")})
+    if jobs != [1]:
+        lines.append(f"- Jobs: runs fitted {' or '.join(map(str, jobs))} at a time, each in its own process "
+                     "(`jobs`): the timings of concurrent runs share the machine's cores, so they are "
+                     "slower than runs alone; every other number is the same as with one at a time.")
     return "\n".join(failed + lines) + "\n"
 
 

@@ -31,6 +31,7 @@ A spec is a mapping (YAML on disk)::
       human: true
     out: bench-out
     memory: null                 # a working-memory budget ("4G") for the models whose fit takes one
+    jobs: 1                      # runs (model, seed, size) fitted at once, each in its own process
 
 Perplexity (with bits per token and per character) is always measured.
 """
@@ -61,7 +62,7 @@ METRIC_DEFAULTS: dict[str, dict[str, Any]] = {
 TOP_LEVEL = {"name": "bench", "corpus": None, "corpus_params": {}, "data_dir": None, "download": True,
              "tokenizer": None, "vocab": {}, "valid_fraction": None, "valid_seed": 0, "seeds": [0],
              "models": None, "metrics": {}, "budget": None, "train_sizes": None, "train_sizes_seed": 0,
-             "out": "bench-out", "progress": True, "memory": None}
+             "out": "bench-out", "progress": True, "memory": None, "jobs": 1}
 VOCAB_KEYS = ("min_count", "max_size")
 
 # `langmodels bench` with no spec: every family on the synthetic oracle corpus, sized to finish in
@@ -185,6 +186,8 @@ def check_spec(raw: Any, source: str = "spec") -> dict:
             parse_memory(spec["memory"])
         except InvalidParameterError as e:
             fail("memory", str(e))
+    if not _is_int(spec["jobs"]) or spec["jobs"] < 1:
+        fail("jobs", f"must be an integer >= 1 (runs fitted at once), got {spec['jobs']!r}")
     if not isinstance(spec["out"], (str, os.PathLike)):
         fail("out", f"must be a directory path, got {spec['out']!r}")
     return spec
