@@ -12,20 +12,11 @@ import langmodels as lm
 from langmodels.bench.harness import read_records, run_benchmark
 from langmodels.bench.report import markdown_table
 from langmodels.bench.spec import DEFAULT_SPEC, SpecError, apply_overrides, check_spec
-from tests.stubs import FAST_PARAMS, TOY_TEST, TOY_TRAIN
+from tests.stubs import FAST_PARAMS, TOY_TRAIN
 
 SMALL_METRICS = {"ranking": True, "human": True,
                  "continuation_bleu": {"k": 2, "max_prompts": 10, "sample_seeds": [0, 1]},
                  "unconditional": {"n_samples": 10, "max_new_tokens": 12, "temperatures": [0.8, 1.2]}}
-
-
-@pytest.fixture()
-def files(tmp_path):
-    paths = {}
-    for split, lines in (("train", TOY_TRAIN), ("valid", TOY_TRAIN[:3]), ("test", TOY_TEST)):
-        paths[split] = tmp_path / f"{split}.txt"
-        paths[split].write_text("\n".join(lines) + "\n")
-    return {k: str(v) for k, v in paths.items()}
 
 
 def spec_for(files, out, **extra):

@@ -17,18 +17,8 @@ import pytest
 from langmodels.bench.harness import read_records, run_benchmark
 from langmodels.bench.spec import SpecError
 from langmodels.errors import InvalidParameterError
-from tests.stubs import TOY_TEST, TOY_TRAIN
 
 TINY_LSTM = {"embed_dim": 8, "hidden_size": 8, "n_layers": 1, "epochs": 2, "batch_size": 4, "device": "cpu"}
-
-
-@pytest.fixture()
-def files(tmp_path):
-    paths = {}
-    for split, lines in (("train", TOY_TRAIN), ("valid", TOY_TRAIN[:3]), ("test", TOY_TEST)):
-        paths[split] = tmp_path / f"{split}.txt"
-        paths[split].write_text("\n".join(lines) + "\n")
-    return {k: str(v) for k, v in paths.items()}
 
 
 def comparison(files, out, jobs):
