@@ -334,7 +334,7 @@ def read_file(path, vocab: Vocabulary | None, tokenizer: str, min_count: int, ma
         counts += np.bincount(b, minlength=len(types))
     if vocab is None:
         vocab = Vocabulary.from_counts(types, counts, min_count=min_count, max_size=max_size)
-    final = np.fromiter(map(vocab.__getitem__, types), np.int32, count=len(types))   # OOV -> <unk>
+    final = vocab.encode(types)                # OOV -> <unk>
     oov = final == UNK_ID                      # but a literal "<unk>" in the text is no OOV
     if UNK in enc.types:
         oov[enc.types[UNK]] = False

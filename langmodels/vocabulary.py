@@ -7,6 +7,7 @@ all of them predict the same set of outcomes and their perplexities are comparab
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 from collections import Counter
@@ -39,12 +40,12 @@ class Vocabulary:
         tokens = list(tokens)
         if tuple(tokens[:3]) != SPECIALS:
             raise ValueError(f"a vocabulary must start with {SPECIALS}, got {tokens[:3]}")
-        if len(set(tokens)) != len(tokens):
+        self._index = dict(zip(tokens, range(len(tokens))))
+        if len(self._index) != len(tokens):
             dup = next(t for t, c in Counter(tokens).items() if c > 1)
             raise ValueError(f"token {dup!r} appears twice in the vocabulary")
         self.tokens = tokens
         self.counts = np.zeros(len(tokens), np.int64) if counts is None else np.asarray(counts, np.int64)
-        self._index = {t: i for i, t in enumerate(tokens)}
 
     @classmethod
     def from_corpus(
@@ -72,14 +73,24 @@ class Vocabulary:
             raise InvalidParameterError(f"min_count must be an integer >= 1, got {min_count!r}")
         if max_size is not None and (not isinstance(max_size, int) or max_size < len(SPECIALS)):
             raise InvalidParameterError(f"max_size must be None or an integer >= 3, got {max_size!r}")
-        counter = dict(zip(tokens, (int(c) for c in counts)))
+        counter = dict(zip(tokens, np.asarray(counts).astype(np.int64).tolist()))
         if not counter:
             raise EmptyCorpusError("cannot build a vocabulary from an empty corpus")
         special_counts = [counter.pop(t, 0) for t in SPECIALS]
-        kept = sorted((t for t, c in counter.items() if c >= min_count), key=lambda t: (-counter[t], t))
+        words = list(counter)
+        freq = np.fromiter(counter.values(), np.int64, count=len(words))
+        if freq.size and freq.min() < min_count:
+            keep = freq >= min_count
+            words, freq = list(itertools.compress(words, keep.tolist())), freq[keep]
+        # Descending count, ties by the token string: the strings are sorted once in C (a
+        # key=lambda tuple sort costs 3x that on a 270k-type corpus), then a stable numpy sort
+        # by count keeps that string order within each count.
+        by_word = np.fromiter(sorted(range(len(words)), key=words.__getitem__), np.int64, count=len(words))
+        order = by_word[np.argsort(-freq[by_word], kind="stable")]
         if max_size is not None:
-            kept = kept[: max_size - len(SPECIALS)]
-        return cls(list(SPECIALS) + kept, special_counts + [counter[t] for t in kept])
+            order = order[: max_size - len(SPECIALS)]
+        kept = [words[i] for i in order.tolist()]
+        return cls(list(SPECIALS) + kept, special_counts + freq[order].tolist())
 
     # --- look-up -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -106,8 +117,8 @@ class Vocabulary:
 
     def encode(self, tokens: Iterable[str]) -> np.ndarray:
         """Token strings -> int32 ids (unknown tokens -> `<unk>`)."""
-        get = self._index.get
-        return np.fromiter((get(t, UNK_ID) for t in tokens), dtype=np.int32)
+        # map with a repeated default runs the look-ups in C, without a Python call per token
+        return np.fromiter(map(self._index.get, tokens, itertools.repeat(UNK_ID)), dtype=np.int32)
 
     def index_in(self, base: Vocabulary) -> np.ndarray:
         """For each id of this vocabulary, the id of the same token in `base` (int64, length len(self)).

@@ -1,3 +1,5 @@
+import random
+
 import pytest
 
 from langmodels import CheckpointError, EmptyCorpusError, InvalidParameterError, Vocabulary
@@ -9,6 +11,24 @@ def test_ids_by_frequency_then_token():
     assert v.tokens == ["<unk>", "<s>", "</s>", "b", "a", "c", "d"]
     assert v.counts.tolist() == [0, 0, 0, 3, 2, 2, 1]
     assert (v.unk_id, v.bos_id, v.eos_id) == (0, 1, 2)
+
+
+
+@pytest.mark.parametrize("min_count, max_size", [(1, None), (2, None), (1, 40), (3, 10)])
+def test_order_matches_a_sort_by_count_then_string(min_count, max_size):
+    # many ties, non-ASCII, prefixes, a NUL and specials among the tokens; reference: Python's
+    # sort on (-count, token) with the specials set apart
+    rng = random.Random(7)
+    tokens = sorted({"".join(rng.choice("ab\x00éz€<") for _ in range(rng.randint(1, 4)))
+                     for _ in range(400)}) + ["</s>", "<unk>"]
+    rng.shuffle(tokens)
+    counts = [rng.randint(1, 6) for _ in tokens]
+    v = Vocabulary.from_counts(tokens, counts, min_count=min_count, max_size=max_size)
+    count_of = dict(zip(tokens, counts))
+    ref = sorted((t for t in tokens if t not in ("<unk>", "</s>") and count_of[t] >= min_count),
+                 key=lambda t: (-count_of[t], t))[: None if max_size is None else max_size - 3]
+    assert v.tokens == ["<unk>", "<s>", "</s>"] + ref
+    assert v.counts.tolist() == [count_of["<unk>"], 0, count_of["</s>"]] + [count_of[t] for t in ref]
 
 
 def test_lookup_encode_decode():
