@@ -215,8 +215,8 @@ def _bench_classification(args, raw: dict) -> int:
     raw = dict(raw)
     if args.corpus:
         raise UsageError("--corpus: a classification spec names its labelled files in corpus")
-    if args.jobs not in (None, 1):
-        raise UsageError("--jobs: a classification spec runs one classifier at a time")
+    if args.jobs is not None:
+        raw["jobs"] = args.jobs
     for field, value in (("data_dir", args.data_dir), ("out", args.out)):
         if value:
             raw[field] = value

@@ -9,6 +9,7 @@ A spec with `task: classification` (YAML on disk), checked whole before any trai
     protocol: {kfold: 10, seed: 0, folds: null}   # k-fold CV (folds: run only the first n), or
                                                   # {split: test} for train/test corpora
     seeds: [0, 1, 2]                              # classifiers with a seed run once per seed
+    jobs: 1                                       # fits run at once, in worker processes
     classifiers:
       - {classifier: tfidf-lr}                                  # the TF-IDF + LR baseline
       - {classifier: lm, params: {model: kneser-ney, order: 3}} # LMClassifier, any family
@@ -28,6 +29,11 @@ test); otherwise on their own held-out fraction of the training texts.
 `pretrain.corpus` lists `train` (the fold's own training texts, without labels) and/or text files
 (one text a line; `lowercase: true` lower-cases them, as MR and SST-2 are); the language model
 gets the classifier's architecture parameters, `pretrain.params` (epochs, lr, ...) and the seed.
+
+With `jobs: N` (N > 1) the fits of the (classifier, seed, fold) triples run in N worker processes
+(spawned: torch and fork do not mix), each with one BLAS thread; the accuracies are those of
+`jobs: 1`, only the parent writes records, and fit seconds are then wall time on a shared machine
+(the record keeps `jobs` and the fit's CPU seconds beside them).
 
 Each (classifier, seed) is one record in results.jsonl: the metrics of the predictions of all
 folds (or the test split) together from `classification_report`, the accuracy of each fold,
@@ -57,7 +63,8 @@ from .spec import SpecError, _did_you_mean, _is_int
 
 KINDS = ("tfidf-lr", "lm", "text", "hf")
 TOP_LEVEL = {"task": "classification", "name": "classification", "corpus": None, "data_dir": None,
-             "protocol": None, "seeds": [0], "classifiers": None, "out": "bench-out", "progress": True}
+             "protocol": None, "seeds": [0], "classifiers": None, "out": "bench-out", "progress": True,
+             "jobs": 1}
 TFIDF_PARAMS = ("C", "ngram_max", "sublinear_tf", "max_iter")
 
 
@@ -96,6 +103,8 @@ def check_classification_spec(raw: Any, source: str = "spec", base: str | os.Pat
     seeds = spec["seeds"]
     if not isinstance(seeds, list) or not seeds or not all(_is_int(s) for s in seeds):
         fail("seeds", f"must be a non-empty list of integers, got {seeds!r}")
+    if not _is_int(spec["jobs"]) or spec["jobs"] < 1:
+        fail("jobs", f"must be an integer >= 1 (worker processes fitting at once), got {spec['jobs']!r}")
     spec["classifiers"] = _check_classifiers(spec["classifiers"], root, fail)
     if not isinstance(spec["out"], (str, os.PathLike)):
         fail("out", f"must be a directory path, got {spec['out']!r}")
@@ -316,7 +325,21 @@ def folds(spec: dict, data: dict) -> list[tuple[str, np.ndarray, np.ndarray, np.
 
 def run_classification(spec: dict, *, resume: bool = True, log=None, keep_going: bool = True,
                        only=None) -> list[dict]:
-    """Run a checked classification spec; returns the records the reports show (spec order)."""
+    """Run a checked classification spec; returns the records the reports show (spec order).
+
+    Parameters
+    ----------
+    spec : dict
+        A spec from `check_classification_spec`; its `jobs` fits run at once.
+    resume : bool
+        Keep a finished record of the same entry, protocol and data instead of refitting it.
+    log : callable or None
+        Called with each progress line (default: print to stderr).
+    keep_going : bool
+        Record a failing classifier and go on with the others (else raise its error).
+    only : collection of str or None
+        Run only the classifiers with these labels (the others' records are kept as they are).
+    """
     from .classification_tables import write_classification_reports
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -327,48 +350,144 @@ def run_classification(spec: dict, *, resume: bool = True, log=None, keep_going:
     store = {(r["label"], r.get("seed")): r for r in read_records(out)}
     runs = [(e, s) for e in spec["classifiers"] for s in (spec["seeds"] if has_seed(e) else [None])]
     todo = [(e, s) for e, s in runs if only is None or e["label"] in only]
+    pending = []
     for i, (entry, seed) in enumerate(todo, 1):
         key, tag = (entry["label"], seed), f"[{i}/{len(todo)}] {entry['label']} seed {seed}"
         if resume and _same(store.get(key), entry, spec, data_id):
             log(f"{tag}: done earlier, kept")
-            continue
-        if "skip" in entry:
+        elif "skip" in entry:
             store[key] = {"kind": "skipped", "label": entry["label"], "seed": seed, "error": entry["skip"]}
             log(f"{tag}: SKIPPED: {entry['skip']}")
-            continue
-        log(f"{tag}: {len(evaluations)} evaluation(s) ...")
-        try:
-            store[key] = run_one(entry, seed, evaluations, spec, data_id, log)
-        except Exception as e:   # one failing classifier must not cost the others their results
-            if not keep_going:
-                raise
-            store[key] = {"kind": "failed", "label": entry["label"], "seed": seed,
-                          "error": f"{type(e).__name__}: {e}"}
-            log(f"{tag}: FAILED ({type(e).__name__}: {e})")
         else:
-            r = store[key]
+            pending.append((tag, entry, seed))
+    if pending:
+        write_records(out, list(store.values()))   # the skipped ones, before hours of fitting
+
+    def finished(tag, entry, seed, result):
+        """Called in the parent only: the one writer of the store."""
+        key = (entry["label"], seed)
+        if isinstance(result, BaseException):
+            if not keep_going:
+                raise result
+            store[key] = {"kind": "failed", "label": entry["label"], "seed": seed,
+                          "error": f"{type(result).__name__}: {result}"}
+            log(f"{tag}: FAILED ({type(result).__name__}: {result})")
+        else:
+            store[key] = r = _record(entry, seed, result, spec, data_id)
             log(f"{tag}: accuracy {100 * r['accuracy_mean']:.2f} (sd {100 * r['accuracy_sd']:.2f}), "
                 f"fit {r['fit_seconds']:.1f}s")
         write_records(out, list(store.values()))
+
+    if spec["jobs"] > 1 and pending:
+        tasks = [(tag, entry, seed, group) for tag, entry, seed in pending
+                 for group in _task_groups(entry, evaluations)]
+        _run_parallel(tasks, spec["jobs"], finished, log)
+    for tag, entry, seed in pending if spec["jobs"] == 1 else []:
+        log(f"{tag}: {len(evaluations)} evaluation(s) ...")
+        try:
+            results = fit_evaluations(entry, seed, evaluations)
+        except Exception as e:   # one failing classifier must not cost the others their results
+            finished(tag, entry, seed, e)
+        else:
+            _log_folds(log, results, "")
+            finished(tag, entry, seed, results)
     records = [store[e["label"], s] for e, s in runs
                if store.get((e["label"], s), {}).get("kind") in ("failed", "skipped")
                or _same(store.get((e["label"], s)), e, spec, data_id)]
+    for r in records:
+        r.setdefault("jobs", 1)   # records written before jobs existed ran one fit at a time
     write_records(out, list(store.values()))
     write_classification_reports(records, out, spec)
     return records
 
 
-def run_one(entry: dict, seed, evaluations, spec: dict, data_id: str, log) -> dict:
-    """Fit and score one (classifier, seed) on every evaluation of the protocol."""
-    from ..classify.report import classification_report
+def _task_groups(entry: dict, evaluations: list) -> list[list]:
+    """The evaluations fitted together: one fold each, except where fits share work (a dev split
+    scored by the test split's classifier; pre-training that does not read the fold's texts)."""
+    shared = "pretrain" in entry and "train" not in entry["pretrain"]["corpus"]
+    if shared or any(name == "dev" for name, *_ in evaluations):
+        return [evaluations]
+    return [[ev] for ev in evaluations]
 
-    y_true, y_pred, per_fold, fit_s, predict_s, extra = [], [], [], 0.0, 0.0, {}
+
+def _log_folds(log, results: list[dict], prefix: str) -> None:
+    for r in results:
+        if r["name"] != "dev":
+            log(f"    {prefix}{r['name']}: accuracy {100 * r['accuracy']:.2f}, fit {r['fit_seconds']:.1f}s "
+                f"({r['fit_cpu_seconds']:.1f}s CPU)")
+
+
+def _run_parallel(tasks, jobs: int, finished, log) -> None:
+    """The tasks in `jobs` spawned worker processes; each (classifier, seed) is handed to
+    `finished` once all its tasks are back, or as soon as one of them fails."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    left_of: dict = {}        # (label, seed) -> tasks not back yet
+    for _, e, s, _ in tasks:
+        left_of[e["label"], s] = left_of.get((e["label"], s), 0) + 1
+    results: dict = {key: [] for key in left_of}
+    log(f"{len(tasks)} fits of {len(left_of)} classifier runs in {jobs} worker processes ...")
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init)
+    try:
+        futures = {pool.submit(fit_evaluations, e, s, group): (tag, e, s) for tag, e, s, group in tasks}
+        left = set(futures)
+        while left:
+            done, left = wait(left, return_when=FIRST_COMPLETED)
+            for f in done:
+                tag, entry, seed = futures[f]
+                key = (entry["label"], seed)
+                if key not in results or f.cancelled():    # its classifier already failed
+                    continue
+                if f.exception() is not None:
+                    for other in left:    # the failed classifier's other folds are of no use now
+                        if futures[other][1:] == (entry, seed):
+                            other.cancel()
+                    del results[key]
+                    finished(tag, entry, seed, f.exception())
+                    continue
+                _log_folds(log, f.result(), f"{entry['label']} seed {seed} ")
+                results[key] += f.result()
+                left_of[key] -= 1
+                if left_of[key] == 0:
+                    finished(tag, entry, seed, sorted(results.pop(key), key=lambda r: r["index"]))
+    except BaseException:
+        # Ctrl-C, or a failure with keep_going=False: stop the workers. The store on disk holds
+        # only whole records (each write is a rename).
+        # (The processes are taken first: shutdown forgets them.)
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        for process in workers:
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            process.join(5)
+        raise
+    pool.shutdown()
+
+
+def _worker_init() -> None:
+    """In each worker: Ctrl-C is the parent's to handle, and one BLAS thread per process (the
+    torch models set their own `threads`)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def fit_evaluations(entry: dict, seed, evaluations: list) -> list[dict]:
+    """Fit and score one (classifier, seed) on the given evaluations of the protocol: for each,
+    its name, index, accuracy, true and predicted labels, fit / predict seconds and fit CPU
+    seconds (a dev evaluation is scored by the classifier fitted for the test split)."""
+    out: list[dict] = []
     cache: dict = {}
     clf = None
     dev = next(((Xt, yt) for name, _, _, Xt, yt in evaluations if name == "dev"), None)
     for name, X, y, Xt, yt in evaluations:
-        t0 = time.perf_counter()
-        if name != "dev" or clf is None:   # dev is scored by the classifier fitted for test
+        t0, c0 = time.perf_counter(), time.process_time()
+        if name != "dev" or clf is None:
             init = None
             if "pretrain" in entry:
                 # Pre-trained once per training set (each fold's own when it reads `train`).
@@ -381,24 +500,37 @@ def run_one(entry: dict, seed, evaluations, spec: dict, data_id: str, log) -> di
                 clf.fit(list(X), y, X_valid=list(dev[0]), y_valid=dev[1])   # select on dev
             else:
                 clf.fit(list(X), y)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         pred = clf.predict(list(Xt))
         t2 = time.perf_counter()
-        acc = float(np.mean(pred == yt))
-        if name == "dev":   # dev is reported beside the test split, never pooled with it
-            extra["dev_accuracy"] = acc
-            continue
-        fit_s, predict_s = fit_s + t1 - t0, predict_s + t2 - t1
-        per_fold.append(acc)
-        y_true += list(yt)
-        y_pred += list(pred)
-        log(f"    {name}: accuracy {100 * acc:.2f}, fit {t1 - t0:.1f}s")
-    report = classification_report(y_true, y_pred)
+        out.append({"name": name, "index": _fold_index(name), "accuracy": float(np.mean(pred == yt)),
+                    "y_true": list(yt), "y_pred": list(pred), "fit_seconds": t1 - t0,
+                    "fit_cpu_seconds": c1 - c0, "predict_seconds": t2 - t1})
+    return out
+
+
+def _fold_index(name: str) -> int:
+    return int(name[4:]) if name.startswith("fold") else {"test": 0, "dev": 1}[name]
+
+
+def _record(entry: dict, seed, results: list[dict], spec: dict, data_id: str) -> dict:
+    """The record of one (classifier, seed) from its evaluations' results, in protocol order."""
+    from ..classify.report import classification_report
+
+    scored = [r for r in results if r["name"] != "dev"]   # dev is reported beside test, never pooled
+    dev = [r["accuracy"] for r in results if r["name"] == "dev"]
+    extra = {"dev_accuracy": dev[0]} if dev else {}
+    per_fold = [r["accuracy"] for r in scored]
+    report = classification_report([t for r in scored for t in r["y_true"]],
+                                   [p for r in scored for p in r["y_pred"]])
     return {"kind": "classifier", "label": entry["label"], "classifier": entry["classifier"], "seed": seed,
             "entry": _jsonable(entry), "protocol": spec["protocol"], "data": data_id,
             "accuracy_mean": float(np.mean(per_fold)), "accuracy_sd": float(np.std(per_fold)),
-            "fold_accuracy": per_fold, "metrics": report, "fit_seconds": fit_s,
-            "predict_seconds": predict_s, "load": list(os.getloadavg()), **extra}
+            "fold_accuracy": per_fold, "metrics": report,
+            "fit_seconds": sum(r["fit_seconds"] for r in scored),
+            "fit_cpu_seconds": sum(r["fit_cpu_seconds"] for r in scored),
+            "predict_seconds": sum(r["predict_seconds"] for r in scored), "jobs": spec["jobs"],
+            "load": list(os.getloadavg()), **extra}
 
 
 def _same(record, entry, spec, data_id) -> bool:

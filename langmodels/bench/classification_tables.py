@@ -52,7 +52,7 @@ def markdown(records: list[dict], spec: dict) -> str:
     lines = [f"# {spec['name']}", "", f"Corpus: {', '.join(f'{k}={v}' for k, v in spec['corpus'].items())}; "
              f"protocol: {spec['protocol']}. Accuracy: mean over the evaluations (folds or the test "
              "split), then over seeds; sd over seeds (one seed: over folds). Macro P/R/F1 from "
-             "sklearn.metrics over all predictions pooled.", "",
+             "sklearn.metrics over all predictions pooled. " + _jobs_note(records, spec), "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in summary_rows(records)]
     for r in records:
@@ -66,6 +66,15 @@ def markdown(records: list[dict], spec: dict) -> str:
         lines += ["", "Confusion (rows: true, columns: predicted, in the class order above): "
                   + "; ".join(" ".join(str(v) for v in row) for row in m["confusion"])]
     return "\n".join(lines) + "\n"
+
+
+def _jobs_note(records: list[dict], spec: dict) -> str:
+    ran = {r.get("jobs", 1) for r in records if r.get("kind") == "classifier"}
+    jobs = sorted(ran or {spec.get("jobs", 1)})
+    if jobs == [1]:
+        return "Fits ran one at a time (jobs: 1); fit s is wall time."
+    return (f"Fits ran in parallel worker processes (jobs: {', '.join(map(str, jobs))}); fit s is wall "
+            "time while sharing the machine with the other jobs, so it overstates a lone fit.")
 
 
 def write_classification_reports(records: list[dict], out: str | Path, spec: dict) -> list[Path]:

@@ -89,6 +89,16 @@ def test_train_dev_test_through_the_cli(corpus, tmp_path, capsys):
                              log=lambda line: None)) == 2
 
 
+def test_the_cli_sets_jobs_of_a_classification_spec(corpus, tmp_path, capsys):
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump({
+        "task": "classification", "name": "split", "corpus": {"all": "data/all.tsv"},
+        "classifiers": [{"classifier": "tfidf-lr"}], "out": str(tmp_path / "out3")}))
+    for argv, jobs in ((["--jobs", "2"], 2), (["--set", "jobs=3"], 3), ([], 1)):
+        assert main(["bench", str(spec_file), "--print-spec", *argv]) == 0
+        assert yaml.safe_load(capsys.readouterr().out)["jobs"] == jobs
+
+
 @pytest.mark.parametrize("change, message", [
     ({"task": "regression"}, "task: must be 'classification'"),
     ({"corpus": {"all": "nope.tsv"}}, "corpus.all: .*nope.tsv: no such file"),
@@ -107,6 +117,7 @@ def test_train_dev_test_through_the_cli(corpus, tmp_path, capsys):
      "lstm has no parameter 'epoch'"),
     ({"classifiers": ["tfidf-lr", "tfidf-lr"]}, "'tfidf-lr' is used twice"),
     ({"metrics": {}}, "unknown field"),
+    ({"jobs": 0}, "jobs: must be an integer >= 1"),
 ])
 def test_spec_errors_name_the_field(corpus, change, message):
     raw = {"task": "classification", "data_dir": str(corpus), "corpus": {"all": "all.tsv"},
@@ -140,3 +151,41 @@ def test_an_hf_entry_without_a_local_checkpoint_is_skipped_saying_why(corpus, tm
     assert [(r["label"], r["kind"]) for r in records] == [("tfidf-lr", "classifier"), ("hf", "skipped")]
     assert any("hf seed 0: SKIPPED: no local checkpoint at" in line for line in log)
     assert "skipped: no local checkpoint at" in (tmp_path / "out" / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_parallel_fits_give_the_serial_accuracies_and_say_so(corpus, tmp_path):
+    # Four folds of a seedless LM classifier and a seeded neural one, in 2 spawned workers.
+    raw = {"task": "classification", "name": "tiny", "data_dir": str(corpus), "corpus": {"all": "all.tsv"},
+           "protocol": {"kfold": 4}, "seeds": [0],
+           "classifiers": [{"classifier": "lm", "params": {"model": "unigram", "k": 0.5}},
+                           {"classifier": "text", "label": "gru", "params": {**NEURAL, "encoder": "gru"}}]}
+    serial = run_classification(check_classification_spec({**raw, "out": str(tmp_path / "a")}),
+                                log=lambda line: None)
+    parallel = run_classification(check_classification_spec({**raw, "jobs": 2, "out": str(tmp_path / "b")}),
+                                  log=lambda line: None)
+    for s, p in zip(serial, parallel, strict=True):
+        assert p["label"] == s["label"] and p["fold_accuracy"] == s["fold_accuracy"]
+        assert p["metrics"] == s["metrics"] and (s["jobs"], p["jobs"]) == (1, 2)
+    assert "(jobs: 2)" in (tmp_path / "b" / "results.md").read_text()
+    assert "(jobs: 1)" in (tmp_path / "a" / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_failing_fit_in_a_worker_is_recorded_and_the_others_finish(corpus, tmp_path):
+    # The pre-training file is there when the spec is checked and gone when the worker reads it.
+    text = corpus / "unlabelled.txt"
+    text.write_text("the film was good\n", encoding="utf-8")
+    spec = check_classification_spec({
+        "task": "classification", "data_dir": str(corpus), "corpus": {"all": "all.tsv"},
+        "protocol": {"kfold": 3}, "jobs": 2, "out": str(tmp_path / "out"),
+        "classifiers": ["tfidf-lr", {"classifier": "text", "params": NEURAL,
+                                     "pretrain": {"corpus": [str(text)]}}]})
+    text.unlink()
+    log = []
+    records = run_classification(spec, log=log.append)
+    assert [r["kind"] for r in records] == ["classifier", "failed"]
+    assert "unlabelled.txt" in records[1]["error"] and len(records[0]["fold_accuracy"]) == 3
+    assert any("FAILED" in line for line in log)
+    stored = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["kind"] for line in stored) == ["classifier", "failed"]
