@@ -109,7 +109,7 @@ def timed(fn, *args):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", default="../shared/data")
-    ap.add_argument("--models", default="lstm,transformer,transformer-rotary")
+    ap.add_argument("--models", default="lstm,transformer-sinusoidal,transformer-rotary")
     ap.add_argument("--sinusoidal-targets", type=int, default=20000)
     ap.add_argument("--ref-targets", type=int, default=20000)
     args = ap.parse_args()
@@ -126,7 +126,8 @@ def main() -> None:
     print(f"model | context | text | train tok/s (CPU) | score tok/s (CPU) | ratio | CPU ratio | old tok/s | "
           f"max abs dlogp vs reference | ppl | ppl first {sin_part.n_targets} | load")
     for name in args.models.split(","):
-        params = dict(COMMON, **({"positions": "rotary"} if name == "transformer-rotary" else {}))
+        positions = name.partition("-")[2]           # transformer-rotary / -sinusoidal; plain: the default
+        params = dict(COMMON, **({"positions": positions} if positions else {}))
         model = make(name.split("-")[0], **params)
         _, fit_wall, fit_cpu, fit_load = timed(model.fit, train)
         train_tps = model.history_[-1]["train_tokens_per_s"]
@@ -135,11 +136,11 @@ def main() -> None:
         for context in ("sentence", "stream"):
             model.set_params(context=context)
             text, label = test, "test"
-            if name == "transformer" and context == "sentence":
+            if name == "transformer-sinusoidal" and context == "sentence":
                 text, label = sin_part, f"first {sin_part.n_targets}"
             lp, wall, cpu, load = timed(model.token_logprobs, text)
             old_tps, diff = "-", "-"
-            if name == "lstm" or name == "transformer" and context == "sentence":
+            if name == "lstm" or name == "transformer-sinusoidal" and context == "sentence":
                 old = old_rows if context == "sentence" else old_lstm_stream
                 ref, owall, _, oload = timed(old, model, text)
                 old_tps, diff = f"{text.n_targets / owall:.0f}", f"{np.abs(lp - ref).max():.1e} (old path)"
