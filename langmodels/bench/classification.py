@@ -420,16 +420,16 @@ def _log_folds(log, results: list[dict], prefix: str) -> None:
 def _run_parallel(tasks, jobs: int, finished, log) -> None:
     """The tasks in `jobs` spawned worker processes; each (classifier, seed) is handed to
     `finished` once all its tasks are back, or as soon as one of them fails."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from .jobs import Pool
 
     left_of: dict = {}        # (label, seed) -> tasks not back yet
     for _, e, s, _ in tasks:
         left_of[e["label"], s] = left_of.get((e["label"], s), 0) + 1
     results: dict = {key: [] for key in left_of}
     log(f"{len(tasks)} fits of {len(left_of)} classifier runs in {jobs} worker processes ...")
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_init)
+    pool = Pool(jobs, _one_blas_thread)
     try:
         futures = {pool.submit(fit_evaluations, e, s, group): (tag, e, s) for tag, e, s, group in tasks}
         left = set(futures)
@@ -455,23 +455,14 @@ def _run_parallel(tasks, jobs: int, finished, log) -> None:
     except BaseException:
         # Ctrl-C, or a failure with keep_going=False: stop the workers. The store on disk holds
         # only whole records (each write is a rename).
-        # (The processes are taken first: shutdown forgets them.)
-        workers = list((getattr(pool, "_processes", None) or {}).values())
-        for process in workers:
-            process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in workers:
-            process.join(5)
+        pool.stop()
         raise
-    pool.shutdown()
+    pool.close()
 
 
-def _worker_init() -> None:
-    """In each worker: Ctrl-C is the parent's to handle, and one BLAS thread per process (the
+def _one_blas_thread() -> None:
+    """In each worker (which `Pool` already keeps from Ctrl-C): one BLAS thread per process (the
     torch models set their own `threads`)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
