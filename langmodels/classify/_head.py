@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._torch import resolve_device
-from .data import check_known_labels
+from .._torch import resolve_device, torch_threads
+from .data import check_known_labels, check_texts
 
 # Scoring batches: at most this many texts, and about this many positions, per forward pass.
 SCORE_ROWS, SCORE_TOKENS = 256, 16384
@@ -32,9 +32,44 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 
 class HeadPredictions:
     """Mixin for a classifier with a fitted `module_` that maps padded ids (B, T) to logits
-    (B, 1, C). Subclasses give `_pad_id` (the id that fills a short row) and `_predict_logits(X)`."""
+    (B, 1, C). Subclasses give `_pad_id` (the id that fills a short row) and `_text_rows(texts)`
+    (each text as the network's input ids)."""
 
     _pad_id: int
+
+    def _text_rows(self, texts: list[str]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _train_and_valid(self, rows, y_idx, X_valid, y_valid) -> tuple:
+        """(training rows and class ids, validation rows and class ids or None): the development
+        set when given, else a stratified `validation_fraction` of the training texts (seeded)."""
+        from sklearn.model_selection import train_test_split
+
+        if (X_valid is None) != (y_valid is None):
+            raise ValueError("give both X_valid and y_valid, or neither")
+        if X_valid is not None:
+            dev, y_dev = check_texts(X_valid), np.asarray(y_valid)
+            if y_dev.shape != (len(dev),):
+                raise ValueError(f"y_valid must be one label per text: got {len(dev)} texts and labels "
+                                 f"of shape {y_dev.shape}")
+            check_known_labels(self.classes_, y_dev)
+            return (rows, y_idx), (self._text_rows(dev), np.searchsorted(self.classes_, y_dev))
+        if self.validation_fraction == 0:
+            return (rows, y_idx), None
+        n_held = int(np.ceil(self.validation_fraction * len(rows)))
+        if n_held >= len(rows):
+            raise ValueError(f"validation_fraction={self.validation_fraction} holds out all "
+                             f"{len(rows)} training texts")
+        stratify = y_idx if np.bincount(y_idx).min() >= 2 and n_held >= len(self.classes_) else None
+        keep, held = train_test_split(np.arange(len(rows)), test_size=n_held, random_state=self.seed,
+                                      stratify=stratify)
+        return ([rows[k] for k in keep], y_idx[keep]), ([rows[k] for k in held], y_idx[held])
+
+    def _predict_logits(self, X) -> np.ndarray:
+        check_is_fitted(self, "module_")
+        rows = self._text_rows(check_texts(X))
+        with torch_threads(self.threads):
+            return self._logits(rows)
 
     def _pad(self, rows: list[np.ndarray]) -> np.ndarray:
         return pad_rows(rows, self._pad_id)

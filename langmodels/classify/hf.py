@@ -23,13 +23,12 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
 
 from .._checks import check_float, check_int
 from .._torch import check_threads, torch_threads
 from ..errors import EmptyCorpusError, InvalidParameterError
 from ._head import HeadPredictions
-from .data import check_known_labels, check_labels, check_texts
+from .data import check_labels, check_texts
 
 # Fine-tuning defaults of BERT's paper (lr 5e-5 .. 2e-5, a few epochs, batches of 16 or 32).
 PARAMS = {"pretrained": None, "max_length": 128, "validation_fraction": 0.1, "lr": 5e-5,
@@ -154,30 +153,6 @@ class HFSequenceClassifier(HeadPredictions, ClassifierMixin, BaseEstimator):
             train(_Training(self), data, valid, resume=resume)
         return self
 
-    def _train_and_valid(self, rows, y_idx, X_valid, y_valid) -> tuple:
-        """(training rows and class ids, validation rows and class ids or None), as TextClassifier."""
-        from sklearn.model_selection import train_test_split
-
-        if (X_valid is None) != (y_valid is None):
-            raise ValueError("give both X_valid and y_valid, or neither")
-        if X_valid is not None:
-            dev, y_dev = check_texts(X_valid), np.asarray(y_valid)
-            if y_dev.shape != (len(dev),):
-                raise ValueError(f"y_valid must be one label per text: got {len(dev)} texts and labels "
-                                 f"of shape {y_dev.shape}")
-            check_known_labels(self.classes_, y_dev)
-            return (rows, y_idx), (self._rows(dev), np.searchsorted(self.classes_, y_dev))
-        if self.validation_fraction == 0:
-            return (rows, y_idx), None
-        n_held = int(np.ceil(self.validation_fraction * len(rows)))
-        if n_held >= len(rows):
-            raise ValueError(f"validation_fraction={self.validation_fraction} holds out all "
-                             f"{len(rows)} training texts")
-        stratify = y_idx if np.bincount(y_idx).min() >= 2 and n_held >= len(self.classes_) else None
-        keep, held = train_test_split(np.arange(len(rows)), test_size=n_held, random_state=self.seed,
-                                      stratify=stratify)
-        return ([rows[k] for k in keep], y_idx[keep]), ([rows[k] for k in held], y_idx[held])
-
     def _rows(self, texts: list[str]) -> list[np.ndarray]:
         """Each text as the tokenizer's piece ids with its special pieces, cut to max_length."""
         limit = min(self.max_length, getattr(self.tokenizer_, "model_max_length", self.max_length))
@@ -209,11 +184,8 @@ class HFSequenceClassifier(HeadPredictions, ClassifierMixin, BaseEstimator):
     def _pad_id(self) -> int:
         return self.tokenizer_.pad_token_id
 
-    def _predict_logits(self, X) -> np.ndarray:
-        check_is_fitted(self, "module_")
-        rows = self._rows(check_texts(X))
-        with torch_threads(self.threads):
-            return self._logits(rows)
+    def _text_rows(self, texts: list[str]) -> list[np.ndarray]:
+        return self._rows(texts)
 
 
 class _Training:

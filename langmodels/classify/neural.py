@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
 
 from .._checks import check_choice, check_float, check_int
 from .._io import read_utf8
@@ -36,7 +35,7 @@ from ..tokenize import get_tokenizer
 from ..vocabulary import BOS_ID, Vocabulary
 from ._head import HeadPredictions
 from ._params import FamilyKeywords
-from .data import check_known_labels, check_labels, check_texts
+from .data import check_labels, check_texts
 
 # The training parameters the loop reads, with the classifier's defaults (the neural families' own
 # meanings; see `NeuralModel`).
@@ -222,32 +221,6 @@ class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstim
         del self._start_
         return self
 
-    def _train_and_valid(self, rows, y_idx, X_valid, y_valid) -> tuple:
-        """(training rows and class ids, validation rows and class ids or None): the development
-        set when given, else a stratified `validation_fraction` of the training texts (seeded)."""
-        from sklearn.model_selection import train_test_split
-
-        if (X_valid is None) != (y_valid is None):
-            raise ValueError("give both X_valid and y_valid, or neither")
-        if X_valid is not None:
-            dev, y_dev = check_texts(X_valid), np.asarray(y_valid)
-            if y_dev.shape != (len(dev),):
-                raise ValueError(f"y_valid must be one label per text: got {len(dev)} texts and labels "
-                                 f"of shape {y_dev.shape}")
-            check_known_labels(self.classes_, y_dev)
-            split = get_tokenizer(self.tokenizer)
-            return (rows, y_idx), (self._rows([split(t) for t in dev]), np.searchsorted(self.classes_, y_dev))
-        if self.validation_fraction == 0:
-            return (rows, y_idx), None
-        n_held = int(np.ceil(self.validation_fraction * len(rows)))
-        if n_held >= len(rows):
-            raise ValueError(f"validation_fraction={self.validation_fraction} holds out all "
-                             f"{len(rows)} training texts")
-        stratify = y_idx if np.bincount(y_idx).min() >= 2 and n_held >= len(self.classes_) else None
-        keep, held = train_test_split(np.arange(len(rows)), test_size=n_held, random_state=self.seed,
-                                      stratify=stratify)
-        return ([rows[k] for k in keep], y_idx[keep]), ([rows[k] for k in held], y_idx[held])
-
     def _make_encoder(self):
         """The encoder family's (unfitted) model, and (state_dict, vocabulary) to start from or None."""
         from ..neural.classifier import pretrained_start
@@ -307,12 +280,9 @@ class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstim
 
         return NO_TOKEN
 
-    def _predict_logits(self, X) -> np.ndarray:
-        check_is_fitted(self, "module_")
+    def _text_rows(self, texts: list[str]) -> list[np.ndarray]:
         split = get_tokenizer(self.tokenizer)
-        rows = self._rows([split(t) for t in check_texts(X)])
-        with torch_threads(self.threads):
-            return self._logits(rows)
+        return self._rows([split(t) for t in texts])
 
 
 class TextClassifierTraining:
