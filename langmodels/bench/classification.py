@@ -394,7 +394,8 @@ def run_classification(spec: dict, *, resume: bool = True, log=None, keep_going:
     keep_going : bool
         Record a failing classifier and go on with the others (else raise its error).
     only : collection of str or None
-        Run only the classifiers with these labels (the others' records are kept as they are).
+        Run only the classifiers with these labels (the others' records are kept as they are;
+        votes, which fit nothing, are always recomputed from their members' records).
     """
     from .classification_tables import write_classification_reports
 
@@ -405,13 +406,13 @@ def run_classification(spec: dict, *, resume: bool = True, log=None, keep_going:
     evaluations = folds(spec, data)
     store = {(r["label"], r.get("seed")): r for r in read_records(out)}
     runs = [(e, s) for e in spec["classifiers"] for s in (spec["seeds"] if has_seed(e) else [None])]
-    todo = [(e, s) for e, s in runs if only is None or e["label"] in only]
-    pending, votes = [], []
+    # votes fit nothing: recomputed on every run (even outside `only`), as their members may be new
+    votes = [(f"[vote] {e['label']} seed {s}", e, s) for e, s in runs if e["classifier"] == "vote"]
+    todo = [(e, s) for e, s in runs if (only is None or e["label"] in only) and e["classifier"] != "vote"]
+    pending = []
     for i, (entry, seed) in enumerate(todo, 1):
         key, tag = (entry["label"], seed), f"[{i}/{len(todo)}] {entry['label']} seed {seed}"
-        if entry["classifier"] == "vote":   # recomputed every run: its members may be new
-            votes.append((tag, entry, seed))
-        elif resume and _same(store.get(key), entry, spec, data_id):
+        if resume and _same(store.get(key), entry, spec, data_id):
             log(f"{tag}: done earlier, kept")
         elif "skip" in entry:
             store[key] = {"kind": "skipped", "label": entry["label"], "seed": seed, "error": entry["skip"]}

@@ -237,3 +237,8 @@ def test_a_vote_averages_its_members_probabilities_seed_by_seed(corpus, tmp_path
         assert vote["fit_cpu_seconds"] == lstm["fit_cpu_seconds"] + nb["fit_cpu_seconds"]
         assert "dev_accuracy" in vote
     assert "| vote-lstm+nb-lr | 2 |" in (tmp_path / "o" / "results.md").read_text()
+    log = []
+    again = run_classification(spec, only=["nb-lr"], log=log.append)   # nothing refitted, votes recomputed
+    assert [r["proba"] for r in again] == [r["proba"] for r in records]
+    assert sum("done earlier, kept" in line for line in log) == 1
+    assert sum("[vote]" in line for line in log) == 2
