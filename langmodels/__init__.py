@@ -39,7 +39,7 @@ __all__ = [
     "InvalidParameterError", "NotFittedError", "DownloadError", "PartialFitWarning",
     "WorkerError",
     "split_corpus", "datasets", "load_arpa", "generate", "LMClassifier", "TextClassifier",
-    "HFSequenceClassifier",
+    "HFSequenceClassifier", "NBLogisticRegression",
     "classification_scores", "classification_report", "read_labelled",
     "corpus_bleu", "continuation_bleu", "test_bleu", "self_bleu", "distinct_n",
 ]
@@ -50,6 +50,7 @@ _LAZY = {
     "load_arpa": "langmodels.ngram.model:load_arpa",
     "generate": "langmodels.generation:generate",
     "LMClassifier": "langmodels.classify.generative:LMClassifier",
+    "NBLogisticRegression": "langmodels.classify.nblr:NBLogisticRegression",
     "TextClassifier": "langmodels.classify.neural:TextClassifier",
     "HFSequenceClassifier": "langmodels.classify.hf:HFSequenceClassifier",
     "classification_scores": "langmodels.classify.report:classification_scores",

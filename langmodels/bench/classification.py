@@ -12,16 +12,23 @@ A spec with `task: classification` (YAML on disk), checked whole before any trai
     jobs: 1                                       # fits run at once, in worker processes
     classifiers:
       - {classifier: tfidf-lr}                                  # the TF-IDF + LR baseline
+      - {classifier: nb-lr, params: {C: 1.0}}                   # NBLogisticRegression (NBSVM)
       - {classifier: lm, params: {model: kneser-ney, order: 3}} # LMClassifier, any family
       - {classifier: text, label: lstm, params: {encoder: lstm, n_layers: 1}}     # TextClassifier
       - {classifier: text, label: lstm-pre, params: {encoder: lstm, n_layers: 1},
          pretrain: {corpus: [train], params: {epochs: 5}}}      # an LM of the encoder's family first
       - {classifier: hf, params: {pretrained: path/to/bert}}    # HFSequenceClassifier (transformers)
+      - {classifier: vote, members: [lstm, nb-lr]}             # their probabilities averaged
     out: bench-out/mr
 
 An `hf` entry needs the optional `transformers` package: without it the spec check fails with
 a message saying so. Its `pretrained` directory is read as given (not relative to data_dir);
 where it does not exist the entry is skipped, with the reason logged and in results.md.
+
+A `vote` entry fits nothing: it averages the class probabilities its `members` (labels of
+entries above it) recorded for each test text (weighted by `params.weights`, default equal), as
+scikit-learn's `VotingClassifier(voting="soft")` would over the same fitted members, seed by seed
+(a seedless member's one run joins every seed); its fit seconds are the members' sum.
 
 With a dev split, text and hf classifiers stop early on it (train on train, select on dev, report
 test); otherwise on their own held-out fraction of the training texts.
@@ -61,7 +68,7 @@ from ..errors import InvalidParameterError, UnknownModelError
 from .records import read_records, write_records
 from .spec import SpecError, _did_you_mean, _is_int
 
-KINDS = ("tfidf-lr", "lm", "text", "hf")
+KINDS = ("tfidf-lr", "nb-lr", "lm", "text", "hf", "vote")
 TOP_LEVEL = {"task": "classification", "name": "classification", "corpus": None, "data_dir": None,
              "protocol": None, "seeds": [0], "classifiers": None, "out": "bench-out", "progress": True,
              "jobs": 1}
@@ -145,12 +152,21 @@ def _check_classifiers(entries, root, fail) -> list[dict]:
             entry = {"classifier": entry}
         if not isinstance(entry, dict) or entry.get("classifier") not in KINDS:
             fail(where, f"each entry is a mapping with classifier: one of {', '.join(KINDS)}, got {entry!r}")
-        bad = sorted(set(entry) - {"classifier", "label", "params", "pretrain"})
+        bad = sorted(set(entry) - {"classifier", "label", "params", "pretrain", "members"})
         if bad:
-            fail(f"{where}.{bad[0]}", "unknown field; an entry has classifier, label, params, pretrain")
+            fail(f"{where}.{bad[0]}", "unknown field; an entry has classifier, label, params, pretrain "
+                                      "(members for a vote)")
         entry = {"params": {}, **copy.deepcopy(entry)}
         if not isinstance(entry["params"], dict):
             fail(f"{where}.params", f"must be a mapping, got {entry['params']!r}")
+        if entry["classifier"] == "vote" or "members" in entry:
+            entry = _check_vote(entry, out, where, fail)
+            label = str(entry.get("label") or "vote-" + "+".join(entry["members"]))
+            if label in labels:
+                fail(f"{where}.label", f"{label!r} is used twice; give each classifier a distinct label")
+            labels.add(label)
+            out.append({**entry, "label": label})
+            continue
         if entry["classifier"] == "hf" and importlib.util.find_spec("transformers") is None:
             fail(where, "classifier: hf needs the optional package transformers (pip install "
                         "'langmodels[hf]'); drop the entry or install it")
@@ -174,6 +190,35 @@ def _check_classifiers(entries, root, fail) -> list[dict]:
         labels.add(label)
         out.append({**entry, "label": label})
     return out
+
+
+def _check_vote(entry, earlier: list[dict], where: str, fail) -> dict:
+    """A vote's members: two or more labels of non-vote entries above it; weights one per member."""
+    if entry["classifier"] != "vote":
+        fail(f"{where}.members", "only a vote entry has members")
+    members = entry.get("members")
+    known = {e["label"]: e for e in earlier if e["classifier"] != "vote"}
+    if not isinstance(members, list) or len(members) < 2:
+        fail(f"{where}.members", f"must list two or more classifier labels, got {members!r}")
+    for m in members:
+        if m not in known:
+            fail(f"{where}.members", f"{m!r} is not the label of a (non-vote) classifier above this "
+                                     f"entry; those are {sorted(known)}")
+    if len(set(members)) != len(members):
+        fail(f"{where}.members", f"a member is listed twice: {members!r}")
+    bad = sorted(set(entry["params"]) - {"weights"})
+    if bad:
+        fail(f"{where}.params", f"vote has no parameter {bad[0]!r}; its parameter is weights")
+    weights = entry["params"].get("weights", [1.0] * len(members))
+    if (not isinstance(weights, list) or len(weights) != len(members)
+            or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights)
+            or not sum(weights) > 0):
+        fail(f"{where}.params.weights", f"must be {len(members)} non-negative numbers (one per member, "
+                                        f"not all 0), got {weights!r}")
+    if "pretrain" in entry:
+        fail(f"{where}.pretrain", "only a text classifier is pre-trained")
+    return {**entry, "params": {"weights": [float(w) for w in weights]},
+            "member_entries": [known[m] for m in members]}
 
 
 def _check_pretrain(entry, root, fail) -> dict:
@@ -236,6 +281,15 @@ def make_classifier(entry: dict, seed: int | None, init=None):
             raise InvalidParameterError(f"tfidf-lr has no parameter {bad[0]!r}; its parameters are "
                                         f"{', '.join(TFIDF_PARAMS)}")
         return tfidf_logistic_regression(**params)
+    if kind == "nb-lr":
+        from ..classify.nblr import NBLogisticRegression
+
+        allowed = list(NBLogisticRegression().get_params())
+        bad = sorted(set(params) - set(allowed))
+        if bad:
+            raise InvalidParameterError(f"nb-lr has no parameter {bad[0]!r}; its parameters are "
+                                        f"{', '.join(allowed)}")
+        return NBLogisticRegression(**params)
     if kind == "lm":
         from ..classify.generative import LMClassifier
         from ..registry import get_class
@@ -254,6 +308,8 @@ def make_classifier(entry: dict, seed: int | None, init=None):
 
 
 def has_seed(entry: dict) -> bool:
+    if entry["classifier"] == "vote":
+        return any(has_seed(m) for m in entry["member_entries"])
     if entry["classifier"] in ("text", "hf"):
         return True
     if entry["classifier"] == "lm":
@@ -338,7 +394,8 @@ def run_classification(spec: dict, *, resume: bool = True, log=None, keep_going:
     keep_going : bool
         Record a failing classifier and go on with the others (else raise its error).
     only : collection of str or None
-        Run only the classifiers with these labels (the others' records are kept as they are).
+        Run only the classifiers with these labels (the others' records are kept as they are;
+        votes, which fit nothing, are always recomputed from their members' records).
     """
     from .classification_tables import write_classification_reports
 
@@ -349,7 +406,9 @@ def run_classification(spec: dict, *, resume: bool = True, log=None, keep_going:
     evaluations = folds(spec, data)
     store = {(r["label"], r.get("seed")): r for r in read_records(out)}
     runs = [(e, s) for e in spec["classifiers"] for s in (spec["seeds"] if has_seed(e) else [None])]
-    todo = [(e, s) for e, s in runs if only is None or e["label"] in only]
+    # votes fit nothing: recomputed on every run (even outside `only`), as their members may be new
+    votes = [(f"[vote] {e['label']} seed {s}", e, s) for e, s in runs if e["classifier"] == "vote"]
+    todo = [(e, s) for e, s in runs if (only is None or e["label"] in only) and e["classifier"] != "vote"]
     pending = []
     for i, (entry, seed) in enumerate(todo, 1):
         key, tag = (entry["label"], seed), f"[{i}/{len(todo)}] {entry['label']} seed {seed}"
@@ -390,6 +449,13 @@ def run_classification(spec: dict, *, resume: bool = True, log=None, keep_going:
             finished(tag, entry, seed, e)
         else:
             _log_folds(log, results, "")
+            finished(tag, entry, seed, results)
+    for tag, entry, seed in votes:
+        try:
+            results = vote_evaluations(entry, seed, evaluations, store, spec, data_id)
+        except ValueError as e:
+            finished(tag, entry, seed, e)
+        else:
             finished(tag, entry, seed, results)
     records = [store[e["label"], s] for e, s in runs
                if store.get((e["label"], s), {}).get("kind") in ("failed", "skipped")
@@ -492,11 +558,49 @@ def fit_evaluations(entry: dict, seed, evaluations: list) -> list[dict]:
             else:
                 clf.fit(list(X), y)
         t1, c1 = time.perf_counter(), time.process_time()
-        pred = clf.predict(list(Xt))
+        # predictions as the argmax of the probabilities (what every classifier's predict is), which
+        # votes read too: one scoring pass
+        proba = clf.predict_proba(list(Xt))
+        pred = np.asarray(clf.classes_)[np.argmax(proba, axis=1)]
         t2 = time.perf_counter()
         out.append({"name": name, "index": _fold_index(name), "accuracy": float(np.mean(pred == yt)),
                     "y_true": list(yt), "y_pred": list(pred), "fit_seconds": t1 - t0,
-                    "fit_cpu_seconds": c1 - c0, "predict_seconds": t2 - t1})
+                    "fit_cpu_seconds": c1 - c0, "predict_seconds": t2 - t1,
+                    "classes": list(clf.classes_), "proba": np.round(proba, 6).tolist()})
+    return out
+
+
+def vote_evaluations(entry: dict, seed, evaluations: list, store: dict, spec: dict,
+                     data_id: str) -> list[dict]:
+    """The results of a vote, in `fit_evaluations`' form, from its members' records for `seed`:
+    on each evaluation, p(c | x) = sum_m w_m p_m(c | x) / sum_m w_m, predicted class its argmax."""
+    members = []
+    for m in entry["member_entries"]:
+        r = store.get((m["label"], seed if has_seed(m) else None))
+        if not _same(r, m, spec, data_id):
+            raise ValueError(f"member {m['label']!r} has no finished record for this spec and data "
+                             f"(seed {seed}); run it first")
+        if "proba" not in r:
+            raise ValueError(f"member {m['label']!r} was recorded without class probabilities (before "
+                             f"votes existed); run it again (--models {m['label']} --fresh)")
+        members.append(r)
+    classes = members[0]["classes"]
+    if any(r["classes"] != classes for r in members):
+        raise ValueError(f"the members' classes differ: {[r['classes'] for r in members]}")
+    w = np.asarray(entry["params"]["weights"]) / sum(entry["params"]["weights"])
+    out = []
+    for name, _, _, _, yt in evaluations:
+        if not all(name in r["proba"] for r in members):
+            continue
+        proba = sum(wk * np.asarray(r["proba"][name]) for wk, r in zip(w, members))
+        pred = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+        # the members' fit time, spread over the scored evaluations (a dev split is not scored)
+        share = 1 / len([n for n in members[0]["proba"] if n != "dev"])
+        cost = {k: 0.0 if name == "dev" else share * sum(r[k] for r in members)
+                for k in ("fit_seconds", "fit_cpu_seconds", "predict_seconds")}
+        out.append({"name": name, "index": _fold_index(name), "accuracy": float(np.mean(pred == yt)),
+                    "y_true": list(yt), "y_pred": list(pred), **cost, "classes": classes,
+                    "proba": np.round(proba, 6).tolist()})
     return out
 
 
@@ -521,7 +625,8 @@ def _record(entry: dict, seed, results: list[dict], spec: dict, data_id: str) ->
             "fit_seconds": sum(r["fit_seconds"] for r in scored),
             "fit_cpu_seconds": sum(r["fit_cpu_seconds"] for r in scored),
             "predict_seconds": sum(r["predict_seconds"] for r in scored), "jobs": spec["jobs"],
-            "load": list(os.getloadavg()), **extra}
+            "load": list(os.getloadavg()), **extra,
+            "classes": _jsonable(results[0]["classes"]), "proba": {r["name"]: r["proba"] for r in results}}
 
 
 def _same(record, entry, spec, data_id) -> bool:

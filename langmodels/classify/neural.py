@@ -45,7 +45,7 @@ TRAINING = {"lr": 1e-3, "optimizer": "adamw", "betas": (0.9, 0.999), "weight_dec
             "checkpoint_dir": None, "checkpoint_every": None, "checkpoint_seconds": 300.0,
             "progress": True}
 OWN = {"encoder": "lstm", "pooling": "max", "init": None, "vocab": "train", "tokenizer": "whitespace",
-       "min_count": 2, "max_size": None, "max_length": None, "head_dropout": 0.3,
+       "min_count": 2, "max_size": None, "max_length": None, "head_dropout": 0.3, "max_norm": None,
        "validation_fraction": 0.1, "freeze_epochs": 0, "encoder_lr": 1.0, **TRAINING}
 # Rows per scoring batch, and padded positions per batch at most.
 
@@ -82,6 +82,9 @@ class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstim
         `block_size` - 1 after `<s>`).
     head_dropout : float, default 0.3
         Dropout in [0, 1) on the pooled vector before the output layer.
+    max_norm : float or None, default None
+        Kim's (2014) constraint: after every optimizer step, each class's row of the output
+        layer's weights is rescaled to L2 norm at most this (Kim: 3). None: no constraint.
     validation_fraction : float, default 0.1
         Fraction of the training texts held out (stratified, drawn with `seed`) for early stopping
         on the validation loss; 0 trains on everything for `epochs` epochs.
@@ -117,7 +120,7 @@ class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstim
 
     def __init__(self, encoder: str = "lstm", pooling: str = "max", init=None, vocab: str = "train",
                  tokenizer: str = "whitespace", min_count: int = 2, max_size: int | None = None,
-                 max_length: int | None = None, head_dropout: float = 0.3,
+                 max_length: int | None = None, head_dropout: float = 0.3, max_norm: float | None = None,
                  validation_fraction: float = 0.1, freeze_epochs: int = 0, encoder_lr: float = 1.0,
                  lr: float = 1e-3, optimizer: str = "adamw", betas: tuple[float, float] = (0.9, 0.999),
                  weight_decay: float = 0.01, epochs: int = 10, max_steps: int | None = None,
@@ -176,6 +179,8 @@ class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstim
         if self.max_length is not None:
             check_int("max_length", self.max_length, low=1)
         check_float("head_dropout", self.head_dropout, low=0.0, high=1.0, high_open=True)
+        if self.max_norm is not None:
+            check_float("max_norm", self.max_norm, low=0.0, low_open=True)
         check_float("validation_fraction", self.validation_fraction, low=0.0, high=1.0, high_open=True)
         check_int("freeze_epochs", self.freeze_epochs, low=0)
         check_float("encoder_lr", self.encoder_lr, low=0.0)
@@ -256,7 +261,7 @@ class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstim
         from ..neural.classifier import new_classifier_module
 
         module = new_classifier_module(self._encoder_, self.vocab_, len(self.classes_), self.pooling,
-                                       self.head_dropout, self._start_)
+                                       self.head_dropout, self._start_, self.max_norm)
         module.frozen = self.freeze_epochs > 0 and self._epochs_done() < self.freeze_epochs
         return module
 

@@ -69,9 +69,10 @@ def pool(h, real, how: str):
 class ClassifierModule(nn.Module):
     """forward(x (B, T), state) -> (logits (B, 1, n_classes), None), the shape the training loop
     reads as one target per row. While `frozen`, the encoder runs without gradients (its weights
-    stay as they are: gradual unfreezing trains the head first)."""
+    stay as they are: gradual unfreezing trains the head first). `max_norm` (None: none) bounds
+    the L2 norm of each output weight row (`constrain`)."""
 
-    def __init__(self, encoder, n_classes: int, pooling: str, dropout: float):
+    def __init__(self, encoder, n_classes: int, pooling: str, dropout: float, max_norm: float | None = None):
         super().__init__()
         head = getattr(encoder, "head", None)
         if isinstance(head, nn.Linear):
@@ -85,7 +86,15 @@ class ClassifierModule(nn.Module):
         self.pooling = pooling
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(width, n_classes)
+        self.max_norm = max_norm
         self.frozen = False
+
+    def constrain(self) -> None:
+        """Kim's (2014) max-norm constraint: rescale each class's output weight row to L2 norm at
+        most `max_norm` (the training loop calls this after every optimizer step)."""
+        if self.max_norm is not None:
+            with torch.no_grad():
+                self.out.weight.copy_(torch.renorm(self.out.weight, 2, 0, self.max_norm))
 
     def forward(self, x, state=None):
         real = x != NO_TOKEN
@@ -104,7 +113,7 @@ def pretrained_start(model, init) -> tuple:
 
 
 def new_classifier_module(model, vocab, n_classes: int, pooling: str, dropout: float,
-                          start: tuple | None = None) -> ClassifierModule:
+                          start: tuple | None = None, max_norm: float | None = None) -> ClassifierModule:
     """A ClassifierModule whose encoder is `model`'s network for `vocab`, built under the caller's
     seeded torch RNG; from `start` (see `pretrained_start`) with its rows carried over to `vocab`
     (weights `start` lacks, such as the CNN's filters, keep their random initialisation)."""
@@ -113,4 +122,4 @@ def new_classifier_module(model, vocab, n_classes: int, pooling: str, dropout: f
     encoder = model._new_module(len(vocab))
     if start is not None:
         encoder.load_state_dict({**encoder.state_dict(), **carry_over(*start, vocab, model.vocab_rows)})
-    return ClassifierModule(encoder, n_classes, pooling, dropout)
+    return ClassifierModule(encoder, n_classes, pooling, dropout, max_norm)

@@ -133,7 +133,8 @@ def lr_at(model, step: int, total: int, factor: float) -> float:
 
 
 def make_optimizer(model, module, device):
-    """AdamW or SGD over the trainable parameters. A model with `lr_scale_of(name)` (the text
+    """AdamW or SGD over the trainable parameters, then the module's `constrain()` after each step
+    where it has one. A model with `lr_scale_of(name)` (the text
     classifier's discriminative learning rates) gets one group per scale, each group's lr that
     factor times the schedule's (its `lr_scale` entry)."""
     import torch
@@ -148,8 +149,12 @@ def make_optimizer(model, module, device):
         groups.setdefault(key, {"params": [], "weight_decay": decay, "lr_scale": key[1]})["params"].append(p)
     groups = list(groups.values())
     if model.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=model.lr)
-    return torch.optim.AdamW(groups, lr=model.lr, betas=tuple(model.betas), fused=device.type == "cuda")
+        opt = torch.optim.SGD(groups, lr=model.lr)
+    else:
+        opt = torch.optim.AdamW(groups, lr=model.lr, betas=tuple(model.betas), fused=device.type == "cuda")
+    if hasattr(module, "constrain"):   # a weight constraint (Kim's max-norm) projects after every step
+        opt.register_step_post_hook(lambda *_: module.constrain())
+    return opt
 
 
 # --- distributed ---------------------------------------------------------------------------

@@ -104,7 +104,16 @@ def test_the_cli_sets_jobs_of_a_classification_spec(corpus, tmp_path, capsys):
     ({"corpus": {"all": "nope.tsv"}}, "corpus.all: .*nope.tsv: no such file"),
     ({"protocol": {"kfold": 1}}, "protocol.kfold: must be an integer >= 2"),
     ({"protocol": {"split": "test"}}, "protocol.split: unknown setting"),
-    ({"classifiers": [{"classifier": "svm"}]}, r"classifiers\[0\]: each entry .* tfidf-lr, lm, text"),
+    ({"classifiers": [{"classifier": "svm"}]}, r"classifiers\[0\]: each entry .* tfidf-lr, nb-lr, lm, text"),
+    ({"classifiers": [{"classifier": "nb-lr", "params": {"c": 1}}]}, "nb-lr has no parameter 'c'"),
+    ({"classifiers": [{"classifier": "nb-lr", "params": {"C": -1}}]}, "C must be a number in"),
+    ({"classifiers": ["nb-lr", {"classifier": "vote", "members": ["nb-lr", "lstm"]}]},
+     r"classifiers\[1\].members: 'lstm' is not the label of a \(non-vote\) classifier above"),
+    ({"classifiers": ["nb-lr", {"classifier": "vote", "members": ["nb-lr"]}]},
+     "two or more classifier labels"),
+    ({"classifiers": ["nb-lr", "tfidf-lr", {"classifier": "vote", "members": ["nb-lr", "tfidf-lr"],
+                                             "params": {"weights": [1]}}]}, "must be 2 non-negative numbers"),
+    ({"classifiers": [{"classifier": "nb-lr", "members": ["x", "y"]}]}, "only a vote entry has members"),
     ({"classifiers": [{"classifier": "tfidf-lr", "params": {"c": 1}}]}, "tfidf-lr has no parameter 'c'"),
     ({"classifiers": [{"classifier": "text", "params": {"encoder": "svm"}}]}, "encoder must be one of"),
     ({"classifiers": [{"classifier": "lm", "params": {"model": "unigram", "order": 3}}]},
@@ -189,3 +198,47 @@ def test_a_failing_fit_in_a_worker_is_recorded_and_the_others_finish(corpus, tmp
     assert any("FAILED" in line for line in log)
     stored = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
     assert sorted(json.loads(line)["kind"] for line in stored) == ["classifier", "failed"]
+
+
+def test_nb_lr_runs_beside_the_baseline_on_a_train_test_split(corpus, tmp_path):
+    spec = check_classification_spec({
+        "task": "classification", "data_dir": str(corpus), "protocol": {"split": "test"},
+        "corpus": {"train": "train.tsv", "test": "test.tsv"}, "seeds": [0, 1], "out": str(tmp_path / "o"),
+        "classifiers": ["tfidf-lr", {"classifier": "nb-lr", "params": {"C": 2.0}}]})
+    records = run_classification(spec)
+    # seedless: one record each, the keywords separate the classes
+    assert [(r["label"], r["seed"], r["accuracy_mean"]) for r in records] == [
+        ("tfidf-lr", None, 1.0), ("nb-lr", None, 1.0)]
+    assert "| nb-lr | 1 | 100.00 |" in (tmp_path / "o" / "results.md").read_text()
+
+
+def test_a_vote_averages_its_members_probabilities_seed_by_seed(corpus, tmp_path):
+    import numpy as np
+
+    from langmodels.classify import read_labelled
+
+    spec = check_classification_spec({
+        "task": "classification", "data_dir": str(corpus), "protocol": {"split": "test"},
+        "corpus": {"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"}, "seeds": [0, 1],
+        "out": str(tmp_path / "o"),
+        "classifiers": ["nb-lr", {"classifier": "text", "label": "lstm", "params": NEURAL},
+                        {"classifier": "vote", "members": ["lstm", "nb-lr"], "params": {"weights": [3, 1]}}]})
+    records = run_classification(spec)
+    assert [(r["label"], r["seed"]) for r in records] == [
+        ("nb-lr", None), ("lstm", 0), ("lstm", 1), ("vote-lstm+nb-lr", 0), ("vote-lstm+nb-lr", 1)]
+    nb, by = records[0], {(r["label"], r["seed"]): r for r in records}
+    for seed in (0, 1):
+        vote, lstm = by["vote-lstm+nb-lr", seed], by["lstm", seed]
+        for split in ("test", "dev"):
+            expected = 0.75 * np.array(lstm["proba"][split]) + 0.25 * np.array(nb["proba"][split])
+            np.testing.assert_allclose(vote["proba"][split], expected, atol=2e-6)
+        labels = np.array(vote["classes"])[np.argmax(vote["proba"]["test"], axis=1)]
+        assert vote["accuracy_mean"] == np.mean(labels == np.array(read_labelled(corpus / "test.tsv")[1]))
+        assert vote["fit_cpu_seconds"] == lstm["fit_cpu_seconds"] + nb["fit_cpu_seconds"]
+        assert "dev_accuracy" in vote
+    assert "| vote-lstm+nb-lr | 2 |" in (tmp_path / "o" / "results.md").read_text()
+    log = []
+    again = run_classification(spec, only=["nb-lr"], log=log.append)   # nothing refitted, votes recomputed
+    assert [r["proba"] for r in again] == [r["proba"] for r in records]
+    assert sum("done earlier, kept" in line for line in log) == 1
+    assert sum("[vote]" in line for line in log) == 2

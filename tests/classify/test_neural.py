@@ -359,3 +359,14 @@ def test_bad_cnn_parameters_and_starts_are_named(pretrained):
         TextClassifier(**{**TINY_CNN, "widths": ()}).fit(TRAIN, Y)
     with pytest.raises(lm.InvalidParameterError, match="n_filters"):
         TextClassifier(**{**TINY_CNN, "n_filters": 0}).fit(TRAIN, Y)
+
+
+def test_max_norm_bounds_each_output_row_after_every_step():
+    free = TextClassifier(**{**TINY_CNN, "weight_decay": 0.0}).fit(TRAIN, Y)
+    assert (free.module_.out.weight.norm(dim=1) > 0.2).all()      # unconstrained rows grow past 0.2
+    held = TextClassifier(**{**TINY_CNN, "weight_decay": 0.0, "max_norm": 0.2}).fit(TRAIN, Y)
+    # each row projected back onto the ball after the step that pushed it out
+    torch.testing.assert_close(held.module_.out.weight.norm(dim=1), torch.full((2,), 0.2))
+    assert held.score(TEST, Y_TEST) == 1.0
+    with pytest.raises(lm.InvalidParameterError, match="max_norm must be a number in \\(0.0"):
+        TextClassifier(**{**TINY_CNN, "max_norm": 0}).fit(TRAIN, Y)
