@@ -17,6 +17,9 @@ A spec with `task: classification` (YAML on disk), checked whole before any trai
       - {classifier: text, label: lstm, params: {encoder: lstm, n_layers: 1}}     # TextClassifier
       - {classifier: text, label: lstm-pre, params: {encoder: lstm, n_layers: 1},
          pretrain: {corpus: [train], params: {epochs: 5}}}      # an LM of the encoder's family first
+      - {classifier: text, label: lstm-gen, params: {encoder: lstm, n_layers: 1},
+         pretrain: {corpus: [general.txt], lowercase: true, seed: 0, params: {epochs: 3},
+                    then: {corpus: [train], params: {epochs: 2}}}}   # general text, then in-domain
       - {classifier: hf, params: {pretrained: path/to/bert}}    # HFSequenceClassifier (transformers)
       - {classifier: vote, members: [lstm, nb-lr]}             # their probabilities averaged
     out: bench-out/mr
@@ -35,7 +38,14 @@ test); otherwise on their own held-out fraction of the training texts.
 
 `pretrain.corpus` lists `train` (the fold's own training texts, without labels) and/or text files
 (one text a line; `lowercase: true` lower-cases them, as MR and SST-2 are); the language model
-gets the classifier's architecture parameters, `pretrain.params` (epochs, lr, ...) and the seed.
+gets the classifier's architecture parameters, `pretrain.params` (epochs, lr, ...) and the seed
+(`pretrain.seed`, if set, instead: one language model for every seed). `pretrain.then` (corpus,
+params, lowercase, min_count) fine-tunes that language model on a second corpus, from its weights
+and with its architecture (ULMFiT's general-domain then target-task LM), before the classifier
+starts from it. A first stage that does not read `train` is the same for every fold: it is fitted
+once per seed, before the folds (as a task of its own with `jobs`), saved under
+out/pretrained/ (named by its settings, seed and the texts of its files; a later run loads it),
+and its CPU seconds are recorded as `pretrain_cpu_seconds` beside the folds' fit seconds.
 
 With `jobs: N` (N > 1) the fits of the (classifier, seed, fold) triples run in N worker processes
 (spawned: torch and fork do not mix), each with one BLAS thread; the accuracies are those of
@@ -222,20 +232,37 @@ def _check_vote(entry, earlier: list[dict], where: str, fail) -> dict:
 
 
 def _check_pretrain(entry, root, fail) -> dict:
-    from ..registry import get_class
-
     pre = entry["pretrain"]
     if entry["classifier"] != "text":
         fail("", "only a text classifier is pre-trained")
     if not isinstance(pre, dict):
         fail("", f"must be a mapping {{corpus: [train, FILE], params: {{...}}}}, got {pre!r}")
-    bad = sorted(set(pre) - {"corpus", "params", "lowercase", "min_count"})
+    bad = sorted(set(pre) - {"corpus", "params", "lowercase", "min_count", "seed", "then"})
     if bad:
-        fail(f".{bad[0]}", "unknown setting; pretrain takes corpus, params, lowercase, min_count")
-    pre = {"params": {}, "lowercase": False, "min_count": 2, **pre}
-    sources = pre.get("corpus")
+        fail(f".{bad[0]}", "unknown setting; pretrain takes corpus, params, lowercase, min_count, seed, then")
+    pre = {"params": {}, "lowercase": False, "min_count": 2, "seed": None, **pre}
+    if pre["seed"] is not None and not _is_int(pre["seed"]):
+        fail(".seed", f"must be null (the classifier's seed) or an integer, got {pre['seed']!r}")
+    _check_stage(pre, entry, root, fail, "")
+    if "then" in pre:
+        then = pre["then"]
+        if not isinstance(then, dict):
+            fail(".then", f"must be a mapping {{corpus: [train], params: {{...}}}}, got {then!r}")
+        bad = sorted(set(then) - {"corpus", "params", "lowercase", "min_count"})
+        if bad:
+            fail(f".then.{bad[0]}", "unknown setting; then takes corpus, params, lowercase, min_count")
+        pre["then"] = {"params": {}, "lowercase": False, "min_count": 2, **then}
+        _check_stage(pre["then"], entry, root, fail, ".then")
+    return pre
+
+
+def _check_stage(stage: dict, entry: dict, root, fail, where: str) -> None:
+    """Check one pre-training stage's corpus (resolved in place) and LM parameters."""
+    from ..registry import get_class
+
+    sources = stage.get("corpus")
     if not isinstance(sources, list) or not sources:
-        fail(".corpus", "must list train and/or text files, e.g. [train, wikitext-2/valid.txt]")
+        fail(f"{where}.corpus", "must list train and/or text files, e.g. [train, wikitext-2/valid.txt]")
     resolved = []
     for s in sources:
         if s == "train":
@@ -243,15 +270,16 @@ def _check_pretrain(entry, root, fail) -> dict:
             continue
         full = Path(s) if Path(s).is_absolute() else root / s
         if not full.is_file():
-            fail(".corpus", f"{full}: no such file")
+            fail(f"{where}.corpus", f"{full}: no such file")
         resolved.append(str(full))
-    pre["corpus"] = resolved
+    stage["corpus"] = resolved
+    if not isinstance(stage["params"], dict):
+        fail(f"{where}.params", f"must be a mapping, got {stage['params']!r}")
     family = _lm_family(entry)
     allowed = get_class(family).param_names()
-    for p in pre["params"]:
+    for p in stage["params"]:
         if p not in allowed:
-            fail(f".params.{p}", f"{family} has no parameter {p!r}{_did_you_mean(p, allowed)}")
-    return pre
+            fail(f"{where}.params.{p}", f"{family} has no parameter {p!r}{_did_you_mean(p, allowed)}")
 
 
 def _default_label(entry) -> str:
@@ -319,29 +347,96 @@ def has_seed(entry: dict) -> bool:
     return False
 
 
-def pretrain(entry: dict, seed: int, train_texts: list[str]):
-    """A language model of the text classifier's family, fitted on the entry's pre-training texts."""
-    from ..classify.neural import TRAINING
+def pretrain(entry: dict, seed: int, train_texts: list[str], cache: str | os.PathLike | None = None):
+    """A language model of the text classifier's family, fitted on the entry's pre-training texts,
+    then (`then`) fine-tuned on its second corpus from those weights. The first stage, when it does
+    not read the fold's texts, is loaded from `cache` where one was saved there
+    (`fit_shared_pretraining`)."""
+    from ..base import load
+
+    pre = entry["pretrain"]
+    if cache is not None and Path(cache).is_dir():
+        model = load(cache)
+    else:
+        model = _fit_stage(entry, pre, _lm_seed(entry, seed), train_texts)
+    if "then" in pre:
+        model = _fit_stage(entry, pre["then"], _lm_seed(entry, seed), train_texts, init=model)
+    return model
+
+
+def _fit_stage(entry: dict, stage: dict, seed: int, train_texts: list[str], init=None):
     from ..corpus import Corpus
     from ..registry import make
 
-    pre = entry["pretrain"]
     texts: list[str] = []
-    for source in pre["corpus"]:
+    for source in stage["corpus"]:
         if source == "train":
             texts += train_texts
         else:
             from .._io import read_utf8
 
             lines = [t for t in read_utf8(source).splitlines() if t.strip()]
-            texts += [t.lower() for t in lines] if pre["lowercase"] else lines
+            texts += [t.lower() for t in lines] if stage["lowercase"] else lines
+    model = make(_lm_family(entry), **_stage_params(entry, stage, seed, init))
+    tokenizer = entry["params"].get("tokenizer", "whitespace")
+    corpus = Corpus.from_texts(texts, tokenizer=tokenizer, min_count=stage["min_count"])
+    return model.fit(corpus, **({} if init is None else {"init": init}))
+
+
+def _stage_params(entry: dict, stage: dict, seed: int, init=None) -> dict:
+    """The language model's parameters for one stage: the classifier's architecture and runtime
+    parameters (the second stage: the first's architecture), the stage's params and the seed."""
+    from ..classify.neural import TRAINING
+
     clf_params = entry["params"]
     runtime = {k: clf_params[k] for k in ("device", "threads", "progress") if k in clf_params}
     arch = {k: v for k, v in clf_params.items()
             if k not in TRAINING and k in _family_params(_lm_family(entry))}
-    model = make(_lm_family(entry), **{**arch, **runtime, "seed": seed, **pre["params"]})
-    tokenizer = clf_params.get("tokenizer", "whitespace")
-    return model.fit(Corpus.from_texts(texts, tokenizer=tokenizer, min_count=pre["min_count"]))
+    if init is not None:   # the second stage keeps the first's architecture (dropout, softmax, ...)
+        arch = {k: v for k, v in init.get_params().items() if k not in TRAINING}
+    return {**arch, **runtime, "seed": seed, **stage["params"]}
+
+
+def _lm_seed(entry: dict, seed) -> int:
+    """The pre-training seed: the spec's fixed `pretrain.seed`, else the classifier's."""
+    fixed = entry["pretrain"]["seed"]
+    return fixed if fixed is not None else (seed or 0)
+
+
+def shares_pretraining(entry: dict) -> bool:
+    """Whether the entry's first pre-training stage is the same for every fold (reads no `train`)."""
+    return "pretrain" in entry and "train" not in entry["pretrain"]["corpus"]
+
+
+def shared_pretraining_dir(out: str | os.PathLike, entry: dict, seed) -> Path:
+    """Where the fold-independent first stage of `entry` for `seed` is saved: named by everything
+    it depends on (the language model's family and parameters, the stage's corpus settings, the
+    texts of its files), so entries with the same first stage share it."""
+    pre = entry["pretrain"]
+    lm = {k: v for k, v in _stage_params(entry, pre, _lm_seed(entry, seed)).items() if k != "progress"}
+    # (a file gone since the spec was checked fails in the fit, which records the error)
+    files = {f: hashlib.sha256(Path(f).read_bytes()).hexdigest() if Path(f).is_file() else None
+             for f in pre["corpus"]}
+    key = _fingerprint(_jsonable({"family": _lm_family(entry), "params": lm, "files": files,
+                                  **{k: pre[k] for k in ("corpus", "lowercase", "min_count")}}))
+    return Path(out) / "pretrained" / f"{_lm_family(entry)}-seed{_lm_seed(entry, seed)}-{key}"
+
+
+def fit_shared_pretraining(entry: dict, seed, directory: str | os.PathLike) -> float:
+    """Fit the fold-independent first stage once and save it to `directory` (kept if already
+    there); returns the fit's CPU seconds (also written to pretrain.json beside the model)."""
+    directory = Path(directory)
+    meta = directory.parent / f"{directory.name}.json"
+    if directory.is_dir() and meta.is_file():
+        return json.loads(meta.read_text(encoding="utf-8"))["fit_cpu_seconds"]
+    c0 = time.process_time()
+    model = _fit_stage(entry, entry["pretrain"], _lm_seed(entry, seed), [])
+    cpu = time.process_time() - c0
+    model.save(directory)
+    from .._io import write_json_atomic
+
+    write_json_atomic(meta, {"fit_cpu_seconds": cpu, "history": model.history_})
+    return cpu
 
 
 def _family_params(family: str) -> list[str]:
@@ -422,6 +517,12 @@ def run_classification(spec: dict, *, resume: bool = True, log=None, keep_going:
     if pending:
         write_records(out, list(store.values()))   # the skipped ones, before hours of fitting
 
+    # Fold-independent pre-training: fitted once per (entry, seed), saved under out/pretrained/,
+    # and loaded by every fold's fit (and by later runs).
+    shared = {(e["label"], s): shared_pretraining_dir(out, e, s) for _, e, s in pending
+              if shares_pretraining(e)}
+    pretrain_cpu: dict = {}
+
     def finished(tag, entry, seed, result):
         """Called in the parent only: the one writer of the store."""
         key = (entry["label"], seed)
@@ -432,7 +533,8 @@ def run_classification(spec: dict, *, resume: bool = True, log=None, keep_going:
                           "error": f"{type(result).__name__}: {result}"}
             log(f"{tag}: FAILED ({type(result).__name__}: {result})")
         else:
-            store[key] = r = _record(entry, seed, result, spec, data_id)
+            store[key] = r = _record(entry, seed, result, spec, data_id, pretrain_cpu.get(key),
+                                     shared.get(key))
             log(f"{tag}: accuracy {100 * r['accuracy_mean']:.2f} (sd {100 * r['accuracy_sd']:.2f}), "
                 f"fit {r['fit_seconds']:.1f}s")
         write_records(out, list(store.values()))
@@ -440,11 +542,15 @@ def run_classification(spec: dict, *, resume: bool = True, log=None, keep_going:
     if spec["jobs"] > 1 and pending:
         tasks = [(tag, entry, seed, group) for tag, entry, seed in pending
                  for group in _task_groups(entry, evaluations)]
-        _run_parallel(tasks, spec["jobs"], finished, log)
+        _run_parallel(tasks, spec["jobs"], finished, log, shared, pretrain_cpu)
     for tag, entry, seed in pending if spec["jobs"] == 1 else []:
         log(f"{tag}: {len(evaluations)} evaluation(s) ...")
+        cache = shared.get((entry["label"], seed))
         try:
-            results = fit_evaluations(entry, seed, evaluations)
+            if cache is not None:
+                log(f"{tag}: pre-training shared by every fold -> {cache}")
+                pretrain_cpu[entry["label"], seed] = fit_shared_pretraining(entry, seed, cache)
+            results = fit_evaluations(entry, seed, evaluations, cache)
         except Exception as e:   # one failing classifier must not cost the others their results
             finished(tag, entry, seed, e)
         else:
@@ -469,9 +575,8 @@ def run_classification(spec: dict, *, resume: bool = True, log=None, keep_going:
 
 def _task_groups(entry: dict, evaluations: list) -> list[list]:
     """The evaluations fitted together: one fold each, except where fits share work (a dev split
-    scored by the test split's classifier; pre-training that does not read the fold's texts)."""
-    shared = "pretrain" in entry and "train" not in entry["pretrain"]["corpus"]
-    if shared or any(name == "dev" for name, *_ in evaluations):
+    scored by the test split's classifier)."""
+    if any(name == "dev" for name, *_ in evaluations):
         return [evaluations]
     return [[ev] for ev in evaluations]
 
@@ -483,9 +588,11 @@ def _log_folds(log, results: list[dict], prefix: str) -> None:
                 f"({r['fit_cpu_seconds']:.1f}s CPU)")
 
 
-def _run_parallel(tasks, jobs: int, finished, log) -> None:
+def _run_parallel(tasks, jobs: int, finished, log, shared: dict, pretrain_cpu: dict) -> None:
     """The tasks in `jobs` spawned worker processes; each (classifier, seed) is handed to
-    `finished` once all its tasks are back, or as soon as one of them fails."""
+    `finished` once all its tasks are back, or as soon as one of them fails. A (classifier, seed)
+    in `shared` first has its shared pre-training fitted (a task of its own, started first); its
+    fold tasks are submitted when that is saved, its CPU seconds going to `pretrain_cpu`."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
     from .jobs import Pool
@@ -497,18 +604,44 @@ def _run_parallel(tasks, jobs: int, finished, log) -> None:
     log(f"{len(tasks)} fits of {len(left_of)} classifier runs in {jobs} worker processes ...")
     pool = Pool(jobs, _one_blas_thread)
     try:
-        futures = {pool.submit(fit_evaluations, e, s, group): (tag, e, s) for tag, e, s, group in tasks}
+        futures, blocked = {}, {}    # blocked: shared directory -> the tasks waiting for it
+        for tag, e, s, group in tasks:
+            if (e["label"], s) in shared:
+                directory = shared[e["label"], s]
+                if directory not in blocked:
+                    blocked[directory] = []
+                    futures[pool.submit(fit_shared_pretraining, e, s, directory)] = (tag, e, s, None)
+                blocked[directory].append((tag, e, s, group))
+        for tag, e, s, group in tasks:
+            if (e["label"], s) not in shared:
+                futures[pool.submit(fit_evaluations, e, s, group)] = (tag, e, s, group)
         left = set(futures)
         while left:
             done, left = wait(left, return_when=FIRST_COMPLETED)
             for f in done:
-                tag, entry, seed = futures[f]
+                tag, entry, seed, group = futures[f]
                 key = (entry["label"], seed)
+                if group is None:    # a shared pre-training: its waiting tasks go, or fail with it
+                    if f.exception() is None:
+                        log(f"    shared pre-training {shared[key].name}: {f.result():.1f}s CPU")
+                    for t in blocked.pop(shared[key]):
+                        t_key = (t[1]["label"], t[2])
+                        if t_key not in results:             # its classifier has failed already
+                            continue
+                        if f.exception() is not None:
+                            del results[t_key]
+                            finished(t[0], t[1], t[2], f.exception())
+                            continue
+                        pretrain_cpu[t_key] = f.result()
+                        g = pool.submit(fit_evaluations, *t[1:], shared[t_key])
+                        futures[g] = t
+                        left.add(g)
+                    continue
                 if key not in results or f.cancelled():    # its classifier already failed
                     continue
                 if f.exception() is not None:
                     for other in left:    # the failed classifier's other folds are of no use now
-                        if futures[other][1:] == (entry, seed):
+                        if futures[other][1:3] == (entry, seed):
                             other.cancel()
                     del results[key]
                     finished(tag, entry, seed, f.exception())
@@ -534,12 +667,13 @@ def _one_blas_thread() -> None:
     threadpool_limits(1)
 
 
-def fit_evaluations(entry: dict, seed, evaluations: list) -> list[dict]:
+def fit_evaluations(entry: dict, seed, evaluations: list, cache=None) -> list[dict]:
     """Fit and score one (classifier, seed) on the given evaluations of the protocol: for each,
     its name, index, accuracy, true and predicted labels, fit / predict seconds and fit CPU
-    seconds (a dev evaluation is scored by the classifier fitted for the test split)."""
+    seconds (a dev evaluation is scored by the classifier fitted for the test split). `cache`:
+    the directory of the entry's shared pre-training (`fit_shared_pretraining`), if any."""
     out: list[dict] = []
-    cache: dict = {}
+    models: dict = {}
     clf = None
     dev = next(((Xt, yt) for name, _, _, Xt, yt in evaluations if name == "dev"), None)
     for name, X, y, Xt, yt in evaluations:
@@ -548,10 +682,10 @@ def fit_evaluations(entry: dict, seed, evaluations: list) -> list[dict]:
             init = None
             if "pretrain" in entry:
                 # Pre-trained once per training set (each fold's own when it reads `train`).
-                k = name if "train" in entry["pretrain"]["corpus"] else "all"
-                if k not in cache:
-                    cache[k] = pretrain(entry, seed, list(X))
-                init = cache[k]
+                k = name if _reads_train(entry["pretrain"]) else "all"
+                if k not in models:
+                    models[k] = pretrain(entry, seed, list(X), cache)
+                init = models[k]
             clf = make_classifier(entry, seed, init)
             if entry["classifier"] in ("text", "hf") and dev is not None and name != "dev":
                 clf.fit(list(X), y, X_valid=list(dev[0]), y_valid=dev[1])   # select on dev
@@ -604,17 +738,26 @@ def vote_evaluations(entry: dict, seed, evaluations: list, store: dict, spec: di
     return out
 
 
+def _reads_train(pre: dict) -> bool:
+    return "train" in pre["corpus"] or "train" in pre.get("then", {}).get("corpus", [])
+
+
 def _fold_index(name: str) -> int:
     return int(name[4:]) if name.startswith("fold") else {"test": 0, "dev": 1}[name]
 
 
-def _record(entry: dict, seed, results: list[dict], spec: dict, data_id: str) -> dict:
-    """The record of one (classifier, seed) from its evaluations' results, in protocol order."""
+def _record(entry: dict, seed, results: list[dict], spec: dict, data_id: str,
+            pretrain_cpu: float | None = None, pretrain_dir: Path | None = None) -> dict:
+    """The record of one (classifier, seed) from its evaluations' results, in protocol order;
+    `pretrain_cpu`: CPU seconds of its shared pre-training (not in the folds' fit seconds), saved
+    in `pretrain_dir`."""
     from ..classify.report import classification_report
 
     scored = [r for r in results if r["name"] != "dev"]   # dev is reported beside test, never pooled
     dev = [r["accuracy"] for r in results if r["name"] == "dev"]
     extra = {"dev_accuracy": dev[0]} if dev else {}
+    if pretrain_cpu is not None:
+        extra.update(pretrain_cpu_seconds=pretrain_cpu, pretrain_model=Path(pretrain_dir).name)
     per_fold = [r["accuracy"] for r in scored]
     report = classification_report([t for r in scored for t in r["y_true"]],
                                    [p for r in scored for p in r["y_pred"]])

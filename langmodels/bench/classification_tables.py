@@ -52,7 +52,8 @@ def markdown(records: list[dict], spec: dict) -> str:
     lines = [f"# {spec['name']}", "", f"Corpus: {', '.join(f'{k}={v}' for k, v in spec['corpus'].items())}; "
              f"protocol: {spec['protocol']}. Accuracy: mean over the evaluations (folds or the test "
              "split), then over seeds; sd over seeds (one seed: over folds). Macro P/R/F1 from "
-             "sklearn.metrics over all predictions pooled. " + _jobs_note(records, spec), "",
+             "sklearn.metrics over all predictions pooled. " + _jobs_note(records, spec)
+             + _pretrain_note(records), "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in summary_rows(records)]
     for r in records:
@@ -75,6 +76,18 @@ def _jobs_note(records: list[dict], spec: dict) -> str:
         return "Fits ran one at a time (jobs: 1); fit s is wall time."
     return (f"Fits ran in parallel worker processes (jobs: {', '.join(map(str, jobs))}); fit s is wall "
             "time while sharing the machine with the other jobs, so it overstates a lone fit.")
+
+
+def _pretrain_note(records: list[dict]) -> str:
+    shared = [r for r in records if r.get("kind") == "classifier" and "pretrain_cpu_seconds" in r]
+    if not shared:
+        return ""
+    users: dict = {}    # one saved language model may serve several entries and seeds
+    for r in shared:
+        users.setdefault((r.get("pretrain_model", r["label"]), r["pretrain_cpu_seconds"]), []).append(
+            f"{r['label']} seed {r['seed']}")
+    each = "; ".join(f"{name}: {cpu:.1f} s, for {', '.join(u)}" for (name, cpu), u in users.items())
+    return " Pre-training shared by every fold, fitted once (CPU, not in fit s): " + each + "."
 
 
 def write_classification_reports(records: list[dict], out: str | Path, spec: dict) -> list[Path]:

@@ -116,10 +116,16 @@ def new_classifier_module(model, vocab, n_classes: int, pooling: str, dropout: f
                           start: tuple | None = None, max_norm: float | None = None) -> ClassifierModule:
     """A ClassifierModule whose encoder is `model`'s network for `vocab`, built under the caller's
     seeded torch RNG; from `start` (see `pretrained_start`) with its rows carried over to `vocab`
-    (weights `start` lacks, such as the CNN's filters, keep their random initialisation)."""
+    (weights `start` lacks, such as the CNN's filters, keep their random initialisation; an
+    adaptive softmax's output layers in `start` are dropped)."""
     from .estimator import carry_over
 
     encoder = model._new_module(len(vocab))
     if start is not None:
-        encoder.load_state_dict({**encoder.state_dict(), **carry_over(*start, vocab, model.vocab_rows)})
+        state, base_vocab = start
+        own = encoder.state_dict()
+        # A language model's adaptive softmax has output layers this encoder (built with a plain
+        # output layer, which the classifier replaces) lacks: they are of no use here.
+        state = {k: v for k, v in state.items() if k in own or not k.startswith("head.")}
+        encoder.load_state_dict({**own, **carry_over(state, base_vocab, vocab, model.vocab_rows)})
     return ClassifierModule(encoder, n_classes, pooling, dropout, max_norm)

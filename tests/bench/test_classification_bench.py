@@ -124,6 +124,16 @@ def test_the_cli_sets_jobs_of_a_classification_spec(corpus, tmp_path, capsys):
      r"classifiers\[0\].pretrain.corpus: .*missing.txt: no such file"),
     ({"classifiers": [{"classifier": "text", "pretrain": {"corpus": ["train"], "params": {"epoch": 1}}}]},
      "lstm has no parameter 'epoch'"),
+    ({"classifiers": [{"classifier": "text", "pretrain": {"corpus": ["train"], "seed": "0"}}]},
+     r"pretrain.seed: must be null .* or an integer"),
+    ({"classifiers": [{"classifier": "text",
+                       "pretrain": {"corpus": ["train"], "then": {"corpus": ["x.txt"]}}}]},
+     r"classifiers\[0\].pretrain.then.corpus: .*x.txt: no such file"),
+    ({"classifiers": [{"classifier": "text", "pretrain": {"corpus": ["train"], "then": {"epochs": 1}}}]},
+     r"pretrain.then.epochs: unknown setting"),
+    ({"classifiers": [{"classifier": "text", "pretrain": {
+        "corpus": ["train"], "then": {"corpus": ["train"], "params": {"lrr": 1}}}}]},
+     r"pretrain.then.params.lrr: lstm has no parameter 'lrr'"),
     ({"classifiers": ["tfidf-lr", "tfidf-lr"]}, "'tfidf-lr' is used twice"),
     ({"metrics": {}}, "unknown field"),
     ({"jobs": 0}, "jobs: must be an integer >= 1"),
@@ -242,3 +252,39 @@ def test_a_vote_averages_its_members_probabilities_seed_by_seed(corpus, tmp_path
     assert [r["proba"] for r in again] == [r["proba"] for r in records]
     assert sum("done earlier, kept" in line for line in log) == 1
     assert sum("[vote]" in line for line in log) == 2
+
+
+@pytest.mark.slow
+def test_general_text_pretraining_is_fitted_once_and_shared_by_every_fold(corpus, tmp_path):
+    # The first stage reads a file only (the same for every fold), the second (`then`) each
+    # fold's own training texts; `pretrain.seed` fixes the first stage's seed across seeds.
+    text = corpus / "general.txt"
+    text.write_text("the film was good\nthe plot was bad\na dull plot\n" * 20, encoding="utf-8")
+
+    def spec(out, jobs, fixed):
+        return check_classification_spec({
+            "task": "classification", "data_dir": str(corpus), "corpus": {"all": "all.tsv"},
+            "protocol": {"kfold": 3}, "seeds": [0, 1], "jobs": jobs, "out": str(tmp_path / out),
+            "classifiers": [{"classifier": "text", "label": "pre", "params": NEURAL,
+                             "pretrain": {"corpus": ["general.txt"], "seed": fixed, "params": {"epochs": 1},
+                                          "then": {"corpus": ["train"], "params": {"epochs": 1}}}}]})
+
+    log = []
+    one = run_classification(spec("one", 1, None), log=log.append)
+    assert sum("pre-training shared by every fold" in line for line in log) == 2   # once per seed
+    assert len(list((tmp_path / "one" / "pretrained").glob("lstm-seed*-*/config.json"))) == 2
+    assert all(r["pretrain_cpu_seconds"] > 0 and len(r["fold_accuracy"]) == 3 for r in one)
+    assert "Pre-training shared by every fold" in (tmp_path / "one" / "results.md").read_text()
+    # In worker processes: the same accuracies; with a fixed pre-training seed, one model for both seeds.
+    two = run_classification(spec("two", 2, 0), log=log.append)
+    assert len(list((tmp_path / "two" / "pretrained").glob("lstm-seed0-*/config.json"))) == 1
+    assert "for pre seed 0, pre seed 1" in (tmp_path / "two" / "results.md").read_text()
+    assert two[0]["fold_accuracy"] == one[0]["fold_accuracy"]
+    # A later run (records not kept) loads the saved model instead of fitting it again.
+    config = next((tmp_path / "one" / "pretrained").glob("lstm-seed0-*/config.json"))
+    saved = config.stat().st_mtime_ns
+    again = run_classification(spec("one", 1, None), resume=False, log=log.append)
+    assert config.stat().st_mtime_ns == saved
+    assert again[0]["pretrain_model"] == config.parent.name
+    assert [r["fold_accuracy"] for r in again] == [r["fold_accuracy"] for r in one]
+    assert again[0]["pretrain_cpu_seconds"] == one[0]["pretrain_cpu_seconds"]

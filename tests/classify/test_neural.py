@@ -139,6 +139,21 @@ def test_init_starts_the_encoder_from_the_language_model(pretrained, tmp_path):
     torch.testing.assert_close(other.module_.encoder.embed.weight, pretrained.module_.embed.weight)
 
 
+def test_a_language_model_with_an_adaptive_softmax_starts_the_encoder():
+    # A general-text LM with a large vocabulary trains with an adaptive softmax; the classifier
+    # takes its embedding and recurrent weights and has no use for its output clusters.
+    base = lm.make("lstm", embed_dim=16, hidden_size=16, n_layers=1, epochs=1, progress=False, device="cpu",
+                   softmax="adaptive", cutoffs=[8]).fit(lm.Corpus.from_texts(TRAIN + TEST))
+    clf = TextClassifier(init=base, **{**TINY, "epochs": 0}).fit(TRAIN, Y)
+    enc = clf.module_.encoder
+    for name, value in enc.rnn.state_dict().items():
+        torch.testing.assert_close(value, base.module_.rnn.state_dict()[name])
+    torch.testing.assert_close(enc.embed.weight[clf.vocab_["good"]],
+                               base.module_.embed.weight[base.vocab_["good"]])
+    trained = TextClassifier(init=base, **TINY).fit(TRAIN, Y)
+    assert trained.score(TEST, Y_TEST) == 1.0
+
+
 def test_frozen_encoder_and_encoder_learning_rate(pretrained):
     frozen = TextClassifier(init=pretrained, freeze_epochs=1, **{**TINY, "epochs": 1}).fit(TRAIN, Y)
     still = TextClassifier(init=pretrained, encoder_lr=0.0, **{**TINY, "epochs": 1}).fit(TRAIN, Y)
