@@ -14,6 +14,17 @@ import numpy as np
 from .._io import read_utf8
 
 
+class TextInput:
+    """scikit-learn's tags for an estimator whose X is a list of strings (not a 2-D array), so that
+    its checks and meta-estimators pass texts through unchanged."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+
 class LabelledFileError(ValueError):
     """A labelled file with a line that is not `label<TAB>text` (the message names file and line)."""
 

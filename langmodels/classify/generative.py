@@ -27,12 +27,12 @@ from ..registry import get_class, make
 from ..tokenize import get_tokenizer
 from ..vocabulary import EOS_ID, Vocabulary
 from ._params import FamilyKeywords
-from .data import check_known_labels, check_labels, check_texts
+from .data import TextInput, check_known_labels, check_labels, check_texts
 
 _OWN_PARAMS = ("model", "tokenizer", "min_count", "max_size", "priors")
 
 
-class LMClassifier(FamilyKeywords, ClassifierMixin, BaseEstimator):
+class LMClassifier(FamilyKeywords, TextInput, ClassifierMixin, BaseEstimator):
     """One language model per class; predicts argmax_c  ln p(c) + ln p(x | c).
 
     Parameters
@@ -165,9 +165,3 @@ class LMClassifier(FamilyKeywords, ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         best = np.argmax(self.predict_log_proba(X), axis=1)
         return self.classes_[best]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        return tags

@@ -28,7 +28,7 @@ from .._checks import check_float, check_int
 from .._torch import check_threads, torch_threads
 from ..errors import EmptyCorpusError, InvalidParameterError
 from ._head import HeadPredictions
-from .data import check_labels, check_texts
+from .data import TextInput, check_labels, check_texts
 
 # Fine-tuning defaults of BERT's paper (lr 5e-5 .. 2e-5, a few epochs, batches of 16 or 32).
 PARAMS = {"pretrained": None, "max_length": 128, "validation_fraction": 0.1, "lr": 5e-5,
@@ -48,7 +48,7 @@ def _transformers():
     return transformers
 
 
-class HFSequenceClassifier(HeadPredictions, ClassifierMixin, BaseEstimator):
+class HFSequenceClassifier(HeadPredictions, TextInput, ClassifierMixin, BaseEstimator):
     """A `transformers` sequence classifier from a local checkpoint, fine-tuned on labelled texts.
 
     Parameters
@@ -96,12 +96,6 @@ class HFSequenceClassifier(HeadPredictions, ClassifierMixin, BaseEstimator):
                  progress: bool = True):
         for name in PARAMS:   # every named argument, stored as given (scikit-learn's rule)
             setattr(self, name, locals()[name])
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        return tags
 
     def _check_params(self) -> None:
         """InvalidParameterError for a bad value; FileNotFoundError for a missing checkpoint."""

@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._checks import check_float, check_int
-from .data import check_known_labels, check_labels, check_texts
+from .data import TextInput, check_known_labels, check_labels, check_texts
 
 
 class NBScaler(TransformerMixin, BaseEstimator):
@@ -68,7 +68,7 @@ class NBScaler(TransformerMixin, BaseEstimator):
         return sp.csr_matrix(X).multiply(self.r_).tocsr()
 
 
-class NBLogisticRegression(ClassifierMixin, BaseEstimator):
+class NBLogisticRegression(TextInput, ClassifierMixin, BaseEstimator):
     """NB-weighted logistic regression over binarised word n-grams (NBSVM, Wang and Manning 2012).
 
     Parameters
@@ -100,12 +100,6 @@ class NBLogisticRegression(ClassifierMixin, BaseEstimator):
         self.C = C
         self.lowercase = lowercase
         self.max_iter = max_iter
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        return tags
 
     def _check_params(self) -> None:
         check_int("ngram_max", self.ngram_max, low=1)

@@ -35,7 +35,7 @@ from ..tokenize import get_tokenizer
 from ..vocabulary import BOS_ID, Vocabulary
 from ._head import HeadPredictions
 from ._params import FamilyKeywords
-from .data import check_labels, check_texts
+from .data import TextInput, check_labels, check_texts
 
 # The training parameters the loop reads, with the classifier's defaults (the neural families' own
 # meanings; see `NeuralModel`).
@@ -50,7 +50,7 @@ OWN = {"encoder": "lstm", "pooling": "max", "init": None, "vocab": "train", "tok
 # Rows per scoring batch, and padded positions per batch at most.
 
 
-class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstimator):
+class TextClassifier(FamilyKeywords, HeadPredictions, TextInput, ClassifierMixin, BaseEstimator):
     """A neural text classifier: a language-model encoder, pooled over the text, then a linear layer.
 
     Parameters
@@ -142,12 +142,6 @@ class TextClassifier(FamilyKeywords, HeadPredictions, ClassifierMixin, BaseEstim
 
         return type(self)(**{k: v if k == "init" else clone(v, safe=False)
                              for k, v in self.get_params().items()})
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        return tags
 
     # --- checks ------------------------------------------------------------------------------
     def _family(self) -> str:
