@@ -2,6 +2,11 @@
 
     <s> w1 w2 ... -> embedding -> dropout -> recurrent stack (n_layers) -> dropout -> linear -> logits
 
+In training, `weight_drop` > 0 applies DropConnect to the hidden-to-hidden matrices (Merity et al.
+2017, AWD-LSTM): each batch runs the recurrence with a dropped copy of every `weight_hh_l*`, one
+mask per batch shared by all time steps, so the recurrent connections are regularised without
+touching the state itself; scoring uses the weights as they are.
+
 ln p(w_t | <s> w_<t) = log_softmax(W h_t + b) with `<s>` masked to -inf, h_t the top layer's state
 (or the adaptive softmax of h_t, `softmax="adaptive"`; see `langmodels.neural.adaptive`).
 The incremental state of generation is the recurrent hidden state itself, so extending a prefix
@@ -50,10 +55,11 @@ class RNNModule(nn.Module):
     """
 
     def __init__(self, cell, vocab_size, embed_dim, hidden_size, n_layers, dropout, tie_weights,
-                 cutoffs=None, embed_dropout=0.0):
+                 cutoffs=None, embed_dropout=0.0, weight_drop=0.0):
         super().__init__()
         self.drop = nn.Dropout(dropout)
         self.embed_dropout = embed_dropout
+        self.weight_drop = weight_drop
         self.embed = nn.Embedding(vocab_size, embed_dim)
         rnn = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
         extra = {"nonlinearity": "tanh"} if cell == "rnn" else {}
@@ -87,8 +93,17 @@ class RNNModule(nn.Module):
     def features(self, x, state=None):
         """What the output layer reads: (B, T) ids -> (T, B, H), time-major, and the state."""
         e = self.drop(self.embed_words(x.t()))  # (T, B, E)
-        out, state = self.rnn(e, state)         # (T, B, H); state (L, B, H) or a pair of them
+        out, state = self.recur(e, state)       # (T, B, H); state (L, B, H) or a pair of them
         return self.drop(out), state
+
+    def recur(self, e, state):
+        """The recurrent stack on (T, B, E) inputs; in training with `weight_drop`, on a dropped
+        copy of the hidden-to-hidden matrices (the module's own weights stay as they are)."""
+        if not (self.training and self.weight_drop):
+            return self.rnn(e, state)
+        dropped = {name: nn.functional.dropout(w, self.weight_drop)
+                   for name, w in self.rnn.named_parameters() if name.startswith("weight_hh")}
+        return torch.func.functional_call(self.rnn, dropped, (e, state))
 
     def forward(self, x, state=None, target=None):
         h, state = self.features(x, state)      # (T, B, H)
@@ -146,6 +161,9 @@ class _RecurrentModel(NeuralModel):
     embed_dropout : float, default 0.0
         Probability in [0, 1) of dropping a word's whole embedding row for a training batch
         (word-level dropout, on top of `dropout`).
+    weight_drop : float, default 0.0
+        DropConnect probability in [0, 1) on the hidden-to-hidden matrices in training (one mask
+        per batch for every time step; AWD-LSTM's weight drop). 0 trains exactly as before.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
     patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
@@ -170,12 +188,14 @@ class _RecurrentModel(NeuralModel):
                  device: str = "auto", compile: bool = False, threads: int | None = 1,
                  checkpoint_dir: str | None = None, checkpoint_every: int | None = None,
                  checkpoint_seconds: float | None = 60.0, progress: bool = True,
-                 embed_dropout: float = 0.0, softmax: str = "full", cutoffs: list[int] | None = None):
+                 embed_dropout: float = 0.0, softmax: str = "full", cutoffs: list[int] | None = None,
+                 weight_drop: float = 0.0):
         self.embed_dim = embed_dim
         self.hidden_size = hidden_size
         self.n_layers = n_layers
         self.dropout = dropout
         self.embed_dropout = embed_dropout
+        self.weight_drop = weight_drop
         self.softmax = softmax
         self.cutoffs = cutoffs
         self.tie_weights = tie_weights
@@ -204,6 +224,7 @@ class _RecurrentModel(NeuralModel):
     def _check_family(self):
         check_int("hidden_size", self.hidden_size, low=1)
         check_float("embed_dropout", self.embed_dropout, low=0.0, high=1.0, high_open=True)
+        check_float("weight_drop", self.weight_drop, low=0.0, high=1.0, high_open=True)
         check_int("bptt", self.bptt, low=1)
         if self.tie_weights is True and self.embed_dim != self.hidden_size:
             raise InvalidParameterError(
@@ -212,7 +233,7 @@ class _RecurrentModel(NeuralModel):
     def _new_module(self, vocab_size):
         return RNNModule(self.cell, vocab_size, self.embed_dim, self.hidden_size, self.n_layers,
                          self.dropout, self._tied(), getattr(self, "cutoffs_", None),
-                         self.embed_dropout)
+                         self.embed_dropout, self.weight_drop)
 
     def _tied(self) -> bool:
         if self.tie_weights == "auto":
@@ -286,7 +307,7 @@ class RNNModel(_RecurrentModel):
 
     Parameters
     ----------
-    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt, embed_dropout
+    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt, embed_dropout, weight_drop
         See `_RecurrentModel`: the three cells share them.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
@@ -303,7 +324,7 @@ class LSTMModel(_RecurrentModel):
 
     Parameters
     ----------
-    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt, embed_dropout
+    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt, embed_dropout, weight_drop
         See `_RecurrentModel`: the three cells share them.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
@@ -320,7 +341,7 @@ class GRUModel(_RecurrentModel):
 
     Parameters
     ----------
-    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt, embed_dropout
+    embed_dim, hidden_size, n_layers, dropout, tie_weights, bptt, embed_dropout, weight_drop
         See `_RecurrentModel`: the three cells share them.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
