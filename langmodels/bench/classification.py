@@ -692,16 +692,20 @@ def fit_evaluations(entry: dict, seed, evaluations: list, cache=None) -> list[di
             else:
                 clf.fit(list(X), y)
         t1, c1 = time.perf_counter(), time.process_time()
-        # predictions as the argmax of the probabilities (what every classifier's predict is), which
-        # votes read too: one scoring pass
-        proba = clf.predict_proba(list(Xt))
-        pred = np.asarray(clf.classes_)[np.argmax(proba, axis=1)]
+        proba = clf.predict_proba(list(Xt))   # one scoring pass; votes read the probabilities too
         t2 = time.perf_counter()
-        out.append({"name": name, "index": _fold_index(name), "accuracy": float(np.mean(pred == yt)),
-                    "y_true": list(yt), "y_pred": list(pred), "fit_seconds": t1 - t0,
-                    "fit_cpu_seconds": c1 - c0, "predict_seconds": t2 - t1,
-                    "classes": list(clf.classes_), "proba": np.round(proba, 6).tolist()})
+        out.append(_evaluation(name, yt, np.asarray(clf.classes_), proba, fit_seconds=t1 - t0,
+                               fit_cpu_seconds=c1 - c0, predict_seconds=t2 - t1))
     return out
+
+
+def _evaluation(name: str, yt, classes: np.ndarray, proba: np.ndarray, **cost) -> dict:
+    """One evaluation's result from class probabilities: the prediction is their argmax (what every
+    classifier's predict is), with the accuracy, labels, costs and the probabilities themselves."""
+    pred = classes[np.argmax(proba, axis=1)]
+    return {"name": name, "index": _fold_index(name), "accuracy": float(np.mean(pred == yt)),
+            "y_true": list(yt), "y_pred": list(pred), **cost, "classes": list(classes),
+            "proba": np.round(proba, 6).tolist()}
 
 
 def vote_evaluations(entry: dict, seed, evaluations: list, store: dict, spec: dict,
@@ -727,14 +731,11 @@ def vote_evaluations(entry: dict, seed, evaluations: list, store: dict, spec: di
         if not all(name in r["proba"] for r in members):
             continue
         proba = sum(wk * np.asarray(r["proba"][name]) for wk, r in zip(w, members))
-        pred = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
         # the members' fit time, spread over the scored evaluations (a dev split is not scored)
         share = 1 / len([n for n in members[0]["proba"] if n != "dev"])
         cost = {k: 0.0 if name == "dev" else share * sum(r[k] for r in members)
                 for k in ("fit_seconds", "fit_cpu_seconds", "predict_seconds")}
-        out.append({"name": name, "index": _fold_index(name), "accuracy": float(np.mean(pred == yt)),
-                    "y_true": list(yt), "y_pred": list(pred), **cost, "classes": classes,
-                    "proba": np.round(proba, 6).tolist()})
+        out.append(_evaluation(name, yt, np.asarray(classes, dtype=object), proba, **cost))
     return out
 
 
