@@ -193,8 +193,9 @@ class NeuralModel(ModuleState, LanguageModel):
     softmax : {"full", "adaptive"}, default "full"
         The output layer: one softmax over the whole vocabulary, or the adaptive softmax
         (`langmodels.neural.adaptive`: the frequent words in a head cluster, the rare ones in
-        cheaper tail clusters; still an exact distribution over the vocabulary). "adaptive" is never
-        tied to the embedding (`tie_weights` "auto" or False).
+        cheaper tail clusters; still an exact distribution over the vocabulary). "adaptive" is
+        tied to the embedding with tie_weights=True only ("auto" leaves it untied): the words'
+        output rows are then their embedding rows, read by each tail through a d x d projection.
     cutoffs : list of int or None, default None
         The adaptive softmax's cluster boundaries in vocabulary ids (ids are sorted by training
         frequency): strictly increasing, the first at least 3, the last below the vocabulary size.
@@ -238,10 +239,6 @@ class NeuralModel(ModuleState, LanguageModel):
         if self.cutoffs is not None and self.softmax != "adaptive":
             raise InvalidParameterError(f"cutoffs={list(self.cutoffs)} only apply to softmax='adaptive' "
                                         f"(got softmax={self.softmax!r})")
-        if self.softmax == "adaptive" and self.tie_weights is True:
-            raise InvalidParameterError("tie_weights=True shares the embedding with a full output "
-                                        "layer; softmax='adaptive' has its own clustered one: pass "
-                                        "tie_weights=False or 'auto'")
 
     def _output_cutoffs(self, vocab) -> list[int] | None:
         """The adaptive softmax's cutoffs for `vocab` (None: a full softmax): `cutoffs`, checked
