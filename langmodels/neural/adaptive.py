@@ -12,8 +12,9 @@ dimensions before its own softmax, so rare words cost less. It is still an exact
 over the whole vocabulary. `<s>` (id 1, in the head) is masked to -inf in the head's logits:
 its probability is 0 and the rest is normalised without it, in training as in scoring.
 
-Training reads only each target's own cluster (`nll`), never the (N, V) log-probabilities;
-`forward` gives those for scoring and generation. Two layers compute it (`_Clustered`): the
+Training and the scoring of targets read only each target's own cluster (`nll`,
+`target_logprobs`), never the (N, V) log-probabilities; `forward` gives those for full
+distributions and generation. Two layers compute it (`_Clustered`): the
 untied `AdaptiveSoftmax`, whose weights are those of `torch.nn.AdaptiveLogSoftmaxWithLoss` (same
 names in a saved state_dict), and `TiedAdaptiveSoftmax` (`tie_weights=True`; Grave et al. 2017,
 Baevski & Auli 2019), whose word rows are the input embedding's, each tail reading them through a
@@ -97,10 +98,13 @@ class _Clustered:
         return self(x)
 
     def nll(self, x, target):
-        """Summed -ln p(target | x) over rows whose target is not IGNORE; x (N, d), target (N,).
-        Each row reads the head and only its own target's tail cluster."""
+        """Summed -ln p(target | x) over rows whose target is not IGNORE; x (N, d), target (N,)."""
         keep = target != IGNORE
-        x, target = x[keep], target[keep]
+        return -self.target_logprobs(x[keep], target[keep]).sum()
+
+    def target_logprobs(self, x, target):
+        """(N,) float32 ln p(target | x); x (N, d), target (N,) real ids. Each row reads the head
+        and only its own target's tail cluster (training and scoring alike)."""
         edges = torch.tensor(self.cutoffs[:-1], device=target.device)
         cluster = torch.bucketize(target, edges, right=True)           # 0: head, i: tail i
         head = self.head_logprobs(x)
@@ -113,7 +117,7 @@ class _Clustered:
             local = F.log_softmax(self.tail_logits(i, x[rows]).float(), dim=1)
             word = (target[rows] - self.cutoffs[i])[:, None]
             logp = logp.index_add(0, rows, local.gather(1, word).squeeze(1))
-        return -logp.sum()
+        return logp
 
 
 class AdaptiveSoftmax(_Clustered, nn.AdaptiveLogSoftmaxWithLoss):

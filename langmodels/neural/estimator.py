@@ -364,9 +364,12 @@ class NeuralModel(ModuleState, LanguageModel):
         in cache while it is reduced; one (n, V) block of a large vocabulary (4096 x 13,778 floats
         = 225 MB) is written and read back from memory several times, which cost about a third of
         the LSTM's scoring time on WT2-mini (benchmarks/RESULTS.md, "Exact batched scoring").
-        float32 throughout, as the cross-entropy it replaces (equal to it to ~1e-6)."""
+        float32 throughout, as the cross-entropy it replaces (equal to it to ~1e-6). An adaptive
+        softmax reads only each target's cluster (`target_logprobs`), as in training."""
         import torch
 
+        if hasattr(self.module_.head, "target_logprobs"):
+            return self.module_.head.target_logprobs(features, y).cpu().numpy()
         out = torch.empty(len(y), dtype=torch.float32, device=y.device)
         for s in range(0, len(y), HEAD_ROWS):
             z = self.module_.head(features[s:s + HEAD_ROWS]).float()          # (rows, V)

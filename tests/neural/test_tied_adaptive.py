@@ -235,3 +235,18 @@ def test_auto_leaves_the_adaptive_softmax_untied(train):
     for name in ("lstm", "transformer"):
         head = tiny(name, tie_weights="auto").fit(train).module_.head
         assert not isinstance(head, TiedAdaptiveSoftmax) and not hasattr(head, "weight")
+
+
+@pytest.mark.parametrize("tie_weights", [True, False])
+def test_stream_scores_equal_the_full_distributions_at_the_targets(tie_weights, train, test_corpus):
+    """Scoring reads only each target's cluster; the (n, V) distributions of `forward` agree."""
+    from langmodels.neural.batching import stream_of
+
+    model = tiny("lstm", context="stream", tie_weights=tie_weights).fit(train)
+    stream = stream_of(test_corpus)
+    x, y = torch.from_numpy(stream[:-1][None]), torch.from_numpy(stream[1:])
+    with torch.no_grad():
+        h, _ = model.module_.features(x)                     # (T, 1, H)
+        full = model.module_.head(h[:, 0])                   # (T, V)
+    expected = full.gather(1, y[:, None])[:, 0].numpy()
+    np.testing.assert_allclose(model.token_logprobs(test_corpus), expected, atol=1e-5)
