@@ -77,7 +77,7 @@ class RNNModule(nn.Module):
             self.head = AdaptiveSoftmax(hidden_size, vocab_size, cutoffs)
         # Uniform(-0.1, 0.1) embedding and output layer, as the PyTorch word-LM example.
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
-        if self.computes_loss:   # torch's own initialisation of the clustered layer
+        if self.computes_loss:   # the clustered layer initialises its own weights (see adaptive.py)
             return
         nn.init.zeros_(self.head.bias)
         if tie_weights:
