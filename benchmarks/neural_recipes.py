@@ -10,6 +10,9 @@ and the 1-minute load average beside each row.
 
     python benchmarks/neural_recipes.py --data-dir ../shared/data --corpus ptb-mini --model lstm \
         --epochs 6 --configs '{"default": {}, "tied": {"tie_weights": true}}' [--test-tokens 25000]
+
+`--stop-after N` ends each fit after its N-th epoch (the schedule still spans `--epochs`: the first
+N epochs of the full recipe); `--curve` adds each configuration's validation perplexity by epoch.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ def main() -> None:
     ap.add_argument("--configs", required=True, help="JSON {name: {parameter: value}}")
     ap.add_argument("--test-tokens", type=int, default=None,
                     help="score only the first test lines holding this many tokens (default: all)")
+    ap.add_argument("--stop-after", type=int, default=None,
+                    help="end each fit after this many epochs (the schedule still spans --epochs)")
+    ap.add_argument("--curve", action="store_true", help="print the validation perplexity by epoch")
     args = ap.parse_args()
     common = json.loads(args.common)
 
@@ -48,11 +54,15 @@ def main() -> None:
           f"common {common} -->")
     print("| config | valid ppl | test ppl | epochs | fit s | fit CPU s | train tok/s | score tok/s | load |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", flush=True)
+
+    def stop_after(record):
+        return args.stop_after is not None and record["epoch"] >= args.stop_after
+
     for name, params in json.loads(args.configs).items():
         m = lm.make(args.model, **{"epochs": args.epochs, "seed": args.seed, "threads": 1, "device": "cpu",
                                    "progress": False, **common, **params})
         t0, c0 = time.perf_counter(), time.process_time()
-        m.fit(train, valid)
+        m.fit(train, valid, on_epoch_end=stop_after)
         fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
         best = min(r["valid_loss"] for r in m.history_)
         train_tps = np.median([r["train_tokens_per_s"] for r in m.history_])
@@ -62,6 +72,10 @@ def main() -> None:
         print(f"| {name} | {np.exp(best):.1f} | {test_ppl:.1f} | {len(m.history_)} | {fit_s:.0f} | "
               f"{fit_cpu:.0f} | {train_tps:.0f} | {test.n_tokens / score_s:.0f} | {os.getloadavg()[0]:.2f} |",
               flush=True)
+        if args.curve:
+            ppl = ", ".join(f"{np.exp(r['valid_loss']):.1f}" for r in m.history_)
+            tps = ", ".join(f"{r['train_tokens_per_s']:.0f}" for r in m.history_)
+            print(f"<!-- {name}: valid ppl by epoch {ppl}; train tok/s by epoch {tps} -->", flush=True)
 
 
 if __name__ == "__main__":

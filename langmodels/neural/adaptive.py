@@ -12,9 +12,13 @@ dimensions before its own softmax, so rare words cost less. It is still an exact
 over the whole vocabulary. `<s>` (id 1, in the head) is masked to -inf in the head's logits:
 its probability is 0 and the rest is normalised without it, in training as in scoring.
 
-Training reads only each target's own cluster (`nll`), never the (N, V) log-probabilities;
-`forward` gives those for scoring and generation. The weights are those of
-`torch.nn.AdaptiveLogSoftmaxWithLoss` (same names in a saved state_dict).
+Training and the scoring of targets read only each target's own cluster (`nll`,
+`target_logprobs`), never the (N, V) log-probabilities; `forward` gives those for full
+distributions and generation. Two layers compute it (`_Clustered`): the
+untied `AdaptiveSoftmax`, whose weights are those of `torch.nn.AdaptiveLogSoftmaxWithLoss` (same
+names in a saved state_dict), and `TiedAdaptiveSoftmax` (`tie_weights=True`; Grave et al. 2017,
+Baevski & Auli 2019), whose word rows are the input embedding's, each tail reading them through a
+learned d x d projection.
 """
 
 from __future__ import annotations
@@ -69,23 +73,24 @@ def check_cutoffs(cutoffs, vocab_size: int | None = None) -> None:
                                     f"tail cluster needs a word), got {list(cutoffs)}")
 
 
-class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
-    """(..., d) features -> (..., V) log-probabilities with `<s>` at -inf; `nll` for training."""
-
-    def __init__(self, in_features: int, n_classes: int, cutoffs):
-        super().__init__(in_features, n_classes, list(cutoffs), div_value=4.0, head_bias=False)
+class _Clustered:
+    """The exact clustered distribution and its training loss, from a subclass's `head_logits(x)`
+    ((n, c_0 + tails): the head words, then one entry per tail cluster) and `tail_logits(i, x)`
+    ((n, size of tail i)); `cutoffs` ends with V, `shortlist_size` is c_0, `n_classes` is V."""
 
     def head_logprobs(self, x):
         """(n, d) -> (n, c_0 + tails) log-softmax of the head, `<s>` excluded."""
-        z = self.head(x).index_fill(1, torch.tensor([BOS_ID], device=x.device), -torch.inf)
+        z = self.head_logits(x).index_fill(1, torch.tensor([BOS_ID], device=x.device), -torch.inf)
         return F.log_softmax(z.float(), dim=1)
 
     def forward(self, x):
+        """(..., d) features -> (..., V) log-probabilities with `<s>` at -inf."""
         lead, x = x.shape[:-1], x.reshape(-1, x.shape[-1])
         head = self.head_logprobs(x)                                   # (n, c_0 + tails)
         parts = [head[:, :self.shortlist_size]]
-        for i, tail in enumerate(self.tail):
-            parts.append(F.log_softmax(tail(x).float(), dim=1) + head[:, self.shortlist_size + i, None])
+        for i in range(len(self.cutoffs) - 1):
+            parts.append(F.log_softmax(self.tail_logits(i, x).float(), dim=1)
+                         + head[:, self.shortlist_size + i, None])
         return torch.cat(parts, dim=1).view(*lead, self.n_classes)   # (..., V)
 
     def log_prob(self, x):
@@ -93,10 +98,13 @@ class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
         return self(x)
 
     def nll(self, x, target):
-        """Summed -ln p(target | x) over rows whose target is not IGNORE; x (N, d), target (N,).
-        Each row reads the head and only its own target's tail cluster."""
+        """Summed -ln p(target | x) over rows whose target is not IGNORE; x (N, d), target (N,)."""
         keep = target != IGNORE
-        x, target = x[keep], target[keep]
+        return -self.target_logprobs(x[keep], target[keep]).sum()
+
+    def target_logprobs(self, x, target):
+        """(N,) float32 ln p(target | x); x (N, d), target (N,) real ids. Each row reads the head
+        and only its own target's tail cluster (training and scoring alike)."""
         edges = torch.tensor(self.cutoffs[:-1], device=target.device)
         cluster = torch.bucketize(target, edges, right=True)           # 0: head, i: tail i
         head = self.head_logprobs(x)
@@ -104,12 +112,61 @@ class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
         logp = head.gather(1, column[:, None]).squeeze(1)              # (N,)
         # A cluster without targets still runs (on no rows), so every weight is in the graph, as
         # DistributedDataParallel requires.
-        for i, tail in enumerate(self.tail):
+        for i in range(len(self.cutoffs) - 1):
             rows = (cluster == i + 1).nonzero().squeeze(1)
-            local = F.log_softmax(tail(x[rows]).float(), dim=1)
+            local = F.log_softmax(self.tail_logits(i, x[rows]).float(), dim=1)
             word = (target[rows] - self.cutoffs[i])[:, None]
             logp = logp.index_add(0, rows, local.gather(1, word).squeeze(1))
-        return -logp.sum()
+        return logp
+
+
+class AdaptiveSoftmax(_Clustered, nn.AdaptiveLogSoftmaxWithLoss):
+    """(..., d) features -> (..., V) log-probabilities with `<s>` at -inf; `nll` for training.
+    Its own weights: torch's head (c_0 + tails rows) and tails (a d -> d / 4^(i+1) projection,
+    then one row per word)."""
+
+    def __init__(self, in_features: int, n_classes: int, cutoffs):
+        super().__init__(in_features, n_classes, list(cutoffs), div_value=4.0, head_bias=False)
+
+    def head_logits(self, x):
+        return self.head(x)
+
+    def tail_logits(self, i, x):
+        return self.tail[i](x)
+
+
+class TiedAdaptiveSoftmax(_Clustered, nn.Module):
+    """The adaptive softmax tied to the input embedding E (V, d) (`tie_weights=True`): a word's
+    output row is its embedding row, in whichever cluster it falls.
+
+        head logits   = x . [E[0:c_0]; C]^T + b_head        C: one learned row per tail cluster
+        tail i logits = (x P_i) . E[c_i:c_{i+1}]^T + b_i    P_i: a learned d x d projection
+
+    P_i starts as the identity, so each tail's words start with the tied full softmax's logits.
+    Its own weights are C (`cluster`), the P_i (`proj`, (tails, d, d)) and one bias per word then
+    per tail cluster (`bias`, V + tails, the full softmax's bias plus the clusters'); `weight` is
+    the embedding itself, as the tied full softmax's (`embed.weight` and `head.weight` in a
+    state_dict, one parameter). Every tail keeps the embedding's width d: it costs d^2 + d x size
+    per row that reads it, against d x V per row for the full softmax."""
+
+    def __init__(self, embed: nn.Embedding, cutoffs):
+        super().__init__()
+        V, d = embed.weight.shape
+        self.n_classes, self.shortlist_size, self.cutoffs = V, cutoffs[0], [*cutoffs, V]
+        self.weight = embed.weight
+        k = len(cutoffs)
+        self.cluster = nn.Parameter(torch.empty(k, d).uniform_(-0.1, 0.1))
+        self.proj = nn.Parameter(torch.eye(d).repeat(k, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(V + k))
+
+    def head_logits(self, x):
+        c0, V = self.shortlist_size, self.n_classes
+        w = torch.cat([self.weight[:c0], self.cluster])
+        return F.linear(x, w, torch.cat([self.bias[:c0], self.bias[V:]]))
+
+    def tail_logits(self, i, x):
+        lo, hi = self.cutoffs[i], self.cutoffs[i + 1]
+        return F.linear(x @ self.proj[i], self.weight[lo:hi], self.bias[lo:hi])
 
 
 def carry_over_adaptive(state: dict, index: np.ndarray, cutoffs: list[int], prefix: str = "head.") -> dict:
@@ -117,8 +174,17 @@ def carry_over_adaptive(state: dict, index: np.ndarray, cutoffs: list[int], pref
     `cutoffs`, `index[i]` the base id of new id i (`Vocabulary.index_in`). A word keeps its base
     row when it falls in the same cluster in both; otherwise it starts from the base's `<unk>`
     row (head) or the mean row of the base's same tail cluster. The cluster entries of the head
-    and the tails' projections are copied. The base's cutoffs are read from its weights' shapes."""
+    and the tails' projections are copied. The base's cutoffs are read from its weights' shapes.
+    A tied head (`TiedAdaptiveSoftmax`) has no word rows of its own: its words' rows and biases are
+    the embedding's and `bias`'s, gathered by `carry_over` (a word keeps its row whichever cluster
+    it moves to, as its input embedding does); its cluster rows and projections are copied."""
     k = len(cutoffs)
+    if f"{prefix}proj" in state:   # tied: the word rows are the embedding's, already carried over
+        n_tails = len(state[f"{prefix}proj"])
+        if n_tails != k:
+            raise InvalidParameterError(f"init has a tied adaptive softmax with {n_tails} tail clusters, "
+                                        f"this model's cutoffs {cutoffs} give {k}: use cutoffs with as many")
+        return dict(state)
     n_tails = sum(1 for name in state if name.startswith(f"{prefix}tail.") and name.endswith(".1.weight"))
     if n_tails != k:
         raise InvalidParameterError(f"init has an adaptive softmax with {n_tails} tail clusters, this "

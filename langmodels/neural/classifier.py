@@ -125,7 +125,11 @@ def new_classifier_module(model, vocab, n_classes: int, pooling: str, dropout: f
         state, base_vocab = start
         own = encoder.state_dict()
         # A language model's adaptive softmax has output layers this encoder (built with a plain
-        # output layer, which the classifier replaces) lacks: they are of no use here.
-        state = {k: v for k, v in state.items() if k in own or not k.startswith("head.")}
-        encoder.load_state_dict({**own, **carry_over(state, base_vocab, vocab, model.vocab_rows)})
+        # output layer, which the classifier replaces) lacks or shapes otherwise (a tied one's
+        # bias has a row per cluster too): they are of no use here. A tied `head.weight` is kept:
+        # it is the embedding.
+        state = carry_over(state, base_vocab, vocab, model.vocab_rows)
+        state = {k: v for k, v in state.items()
+                 if not k.startswith("head.") or (k in own and v.shape == own[k].shape)}
+        encoder.load_state_dict({**own, **state})
     return ClassifierModule(encoder, n_classes, pooling, dropout, max_norm)

@@ -8,7 +8,8 @@ mask per batch shared by all time steps, so the recurrent connections are regula
 touching the state itself; scoring uses the weights as they are.
 
 ln p(w_t | <s> w_<t) = log_softmax(W h_t + b) with `<s>` masked to -inf, h_t the top layer's state
-(or the adaptive softmax of h_t, `softmax="adaptive"`; see `langmodels.neural.adaptive`).
+(or the adaptive softmax of h_t, `softmax="adaptive"`, tied to the embedding or not; see
+`langmodels.neural.adaptive`).
 The incremental state of generation is the recurrent hidden state itself, so extending a prefix
 costs one step. Scoring follows `context`: `sentence` scores each sequence from `<s>` with a fresh
 state (the setting comparable with n-gram models); `stream` scores the corpus as one stream
@@ -37,7 +38,7 @@ from torch import nn
 from .._checks import check_float, check_int
 from ..errors import InvalidParameterError
 from ..vocabulary import BOS_ID
-from .adaptive import AdaptiveSoftmax
+from .adaptive import AdaptiveSoftmax, TiedAdaptiveSoftmax
 from .batching import row_chunks, sentence_batches, sentence_pieces, stream_of, stream_rows
 from .estimator import NeuralModel
 
@@ -68,11 +69,15 @@ class RNNModule(nn.Module):
         self.rnn = rnn(embed_dim, hidden_size, n_layers,
                        dropout=dropout if n_layers > 1 else 0.0, **extra)
         self.computes_loss = cutoffs is not None
-        self.head = (AdaptiveSoftmax(hidden_size, vocab_size, cutoffs) if self.computes_loss
-                     else nn.Linear(hidden_size, vocab_size))
+        if not self.computes_loss:
+            self.head = nn.Linear(hidden_size, vocab_size)
+        elif tie_weights:   # its word rows are the embedding's (E == H)
+            self.head = TiedAdaptiveSoftmax(self.embed, cutoffs)
+        else:
+            self.head = AdaptiveSoftmax(hidden_size, vocab_size, cutoffs)
         # Uniform(-0.1, 0.1) embedding and output layer, as the PyTorch word-LM example.
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
-        if self.computes_loss:   # torch's own initialisation of the clustered layer
+        if self.computes_loss:   # the clustered layer initialises its own weights (see adaptive.py)
             return
         nn.init.zeros_(self.head.bias)
         if tie_weights:
@@ -155,7 +160,9 @@ class _RecurrentModel(NeuralModel):
         Dropout in [0, 1) on the embeddings, between layers and before the output layer.
     tie_weights : bool or "auto", default False
         Share the embedding matrix with the output layer (Press & Wolf 2017); True needs
-        embed_dim == hidden_size and the full softmax. "auto": tied exactly when that holds.
+        embed_dim == hidden_size. With softmax="adaptive", True ties the adaptive softmax (each
+        word's output row is its embedding row; `langmodels.neural.adaptive.TiedAdaptiveSoftmax`).
+        "auto": tied exactly when the softmax is full and embed_dim == hidden_size.
     bptt : int, default 35
         Truncated back-propagation length in stream mode.
     embed_dropout : float, default 0.0

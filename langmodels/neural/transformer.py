@@ -50,7 +50,7 @@ from torch import nn
 from .._checks import check_choice, check_float, check_int
 from ..errors import InvalidParameterError
 from ..vocabulary import BOS_ID
-from .adaptive import AdaptiveSoftmax
+from .adaptive import AdaptiveSoftmax, TiedAdaptiveSoftmax
 from .batching import IGNORE, sentence_batches, sentence_pieces, sliding_windows, stream_of, stream_windows
 from .estimator import SCORE_TOKENS, NeuralModel
 
@@ -167,14 +167,19 @@ class TransformerModule(nn.Module):
         self.blocks = nn.ModuleList(Block(d, n_heads, hidden, dropout, bias) for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(d, bias=bias)
         self.computes_loss = cutoffs is not None
-        if self.computes_loss:
-            self.head = AdaptiveSoftmax(d, vocab_size, cutoffs)
-        else:
+        if not self.computes_loss:
             self.head = nn.Linear(d, vocab_size, bias=False)
-        if tie_weights:
-            self.head.weight = self.embed.weight
-        # GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2 n_layers).
+            if tie_weights:
+                self.head.weight = self.embed.weight
+        elif tie_weights:   # its word rows are the embedding's
+            self.head = TiedAdaptiveSoftmax(self.embed, cutoffs)
+        else:
+            self.head = AdaptiveSoftmax(d, vocab_size, cutoffs)
+        # GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2 n_layers); a
+        # tied adaptive softmax's projections keep their identity start.
         for name, p in self.named_parameters():
+            if name == "head.proj":
+                continue
             if p.dim() >= 2:
                 residual = name.endswith(("proj.weight", "mlp.2.weight"))
                 nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * n_layers) if residual else 0.02)
@@ -301,8 +306,9 @@ class TransformerModel(NeuralModel):
     dropout : float, default 0.1
         Dropout in [0, 1) on the embeddings, attention weights and residual branches.
     tie_weights : bool or "auto", default "auto"
-        Share the token embedding matrix with the output layer ("auto": with the full softmax;
-        the adaptive one is never tied).
+        Share the token embedding matrix with the output layer ("auto": with the full softmax
+        only). True with softmax="adaptive" ties the adaptive softmax (each word's output row is
+        its embedding row; `langmodels.neural.adaptive.TiedAdaptiveSoftmax`).
     bias : bool, default True
         Biases in every linear layer and LayerNorm (False: none, as nanoGPT's default).
     bptt : int or None, default None

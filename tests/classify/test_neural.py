@@ -139,11 +139,13 @@ def test_init_starts_the_encoder_from_the_language_model(pretrained, tmp_path):
     torch.testing.assert_close(other.module_.encoder.embed.weight, pretrained.module_.embed.weight)
 
 
-def test_a_language_model_with_an_adaptive_softmax_starts_the_encoder():
-    # A general-text LM with a large vocabulary trains with an adaptive softmax; the classifier
-    # takes its embedding and recurrent weights and has no use for its output clusters.
+@pytest.mark.parametrize("tie_weights", ["auto", True])
+def test_a_language_model_with_an_adaptive_softmax_starts_the_encoder(tie_weights):
+    # A general-text LM with a large vocabulary trains with an adaptive softmax (tied or not); the
+    # classifier takes its embedding and recurrent weights and has no use for its output clusters.
     base = lm.make("lstm", embed_dim=16, hidden_size=16, n_layers=1, epochs=1, progress=False, device="cpu",
-                   softmax="adaptive", cutoffs=[8]).fit(lm.Corpus.from_texts(TRAIN + TEST))
+                   softmax="adaptive", cutoffs=[8], tie_weights=tie_weights)
+    base.fit(lm.Corpus.from_texts(TRAIN + TEST))
     clf = TextClassifier(init=base, **{**TINY, "epochs": 0}).fit(TRAIN, Y)
     enc = clf.module_.encoder
     for name, value in enc.rnn.state_dict().items():

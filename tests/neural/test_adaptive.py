@@ -197,7 +197,6 @@ def test_default_cutoffs_cover_80_and_95_percent_of_the_training_tokens():
     ({"cutoffs": []}, "non-empty list"),
     ({"cutoffs": [4.5]}, "list of integers"),
     ({"cutoffs": [5], "softmax": "full"}, "only apply to softmax='adaptive'"),
-    ({"tie_weights": True}, "tie_weights=False"),
     ({"tie_weights": "yes"}, "tie_weights"),
     ({"embed_dropout": 1.0}, "embed_dropout"),
 ])
