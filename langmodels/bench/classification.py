@@ -42,10 +42,13 @@ gets the classifier's architecture parameters, `pretrain.params` (epochs, lr, ..
 (`pretrain.seed`, if set, instead: one language model for every seed). `pretrain.then` (corpus,
 params, lowercase, min_count) fine-tunes that language model on a second corpus, from its weights
 and with its architecture (ULMFiT's general-domain then target-task LM), before the classifier
-starts from it. A first stage that does not read `train` is the same for every fold: it is fitted
-once per seed, before the folds (as a task of its own with `jobs`), saved under
-out/pretrained/ (named by its settings, seed and the texts of its files; a later run loads it),
-and its CPU seconds are recorded as `pretrain_cpu_seconds` beside the folds' fit seconds.
+starts from it. `valid: 0.05` (either stage) holds out that fraction of its texts (seeded) for
+early stopping on them (the stage's `patience`); the held-out perplexity of a shared first stage
+is saved beside it (`valid_perplexity` in its .json). A first stage that does not read `train`
+is the same for every fold: it is fitted once per seed, before the folds (as a task of its own
+with `jobs`), saved under out/pretrained/ (named by its settings, seed and the texts of its
+files; a later run loads it), and its CPU seconds are recorded as `pretrain_cpu_seconds` beside
+the folds' fit seconds.
 
 With `jobs: N` (N > 1) the fits of the (classifier, seed, fold) triples run in N worker processes
 (spawned: torch and fork do not mix), each with one BLAS thread; the accuracies are those of
@@ -237,9 +240,10 @@ def _check_pretrain(entry, root, fail) -> dict:
         fail("", "only a text classifier is pre-trained")
     if not isinstance(pre, dict):
         fail("", f"must be a mapping {{corpus: [train, FILE], params: {{...}}}}, got {pre!r}")
-    bad = sorted(set(pre) - {"corpus", "params", "lowercase", "min_count", "seed", "then"})
+    bad = sorted(set(pre) - {"corpus", "params", "lowercase", "min_count", "valid", "seed", "then"})
     if bad:
-        fail(f".{bad[0]}", "unknown setting; pretrain takes corpus, params, lowercase, min_count, seed, then")
+        fail(f".{bad[0]}", "unknown setting; pretrain takes corpus, params, lowercase, min_count, valid, "
+                           "seed, then")
     pre = {"params": {}, "lowercase": False, "min_count": 2, "seed": None, **pre}
     if pre["seed"] is not None and not _is_int(pre["seed"]):
         fail(".seed", f"must be null (the classifier's seed) or an integer, got {pre['seed']!r}")
@@ -248,9 +252,9 @@ def _check_pretrain(entry, root, fail) -> dict:
         then = pre["then"]
         if not isinstance(then, dict):
             fail(".then", f"must be a mapping {{corpus: [train], params: {{...}}}}, got {then!r}")
-        bad = sorted(set(then) - {"corpus", "params", "lowercase", "min_count"})
+        bad = sorted(set(then) - {"corpus", "params", "lowercase", "min_count", "valid"})
         if bad:
-            fail(f".then.{bad[0]}", "unknown setting; then takes corpus, params, lowercase, min_count")
+            fail(f".then.{bad[0]}", "unknown setting; then takes corpus, params, lowercase, min_count, valid")
         pre["then"] = {"params": {}, "lowercase": False, "min_count": 2, **then}
         _check_stage(pre["then"], entry, root, fail, ".then")
     return pre
@@ -273,6 +277,10 @@ def _check_stage(stage: dict, entry: dict, root, fail, where: str) -> None:
             fail(f"{where}.corpus", f"{full}: no such file")
         resolved.append(str(full))
     stage["corpus"] = resolved
+    valid = stage.get("valid", 0)   # no default written in: records of older specs stay the same
+    if isinstance(valid, bool) or not isinstance(valid, (int, float)) or not 0 <= valid < 1:
+        fail(f"{where}.valid", f"must be a fraction in [0, 1) of the texts held out for early stopping "
+                               f"(0: none), got {valid!r}")
     if not isinstance(stage["params"], dict):
         fail(f"{where}.params", f"must be a mapping, got {stage['params']!r}")
     family = _lm_family(entry)
@@ -365,7 +373,7 @@ def pretrain(entry: dict, seed: int, train_texts: list[str], cache: str | os.Pat
 
 
 def _fit_stage(entry: dict, stage: dict, seed: int, train_texts: list[str], init=None):
-    from ..corpus import Corpus
+    from ..corpus import Corpus, split_corpus
     from ..registry import make
 
     texts: list[str] = []
@@ -379,8 +387,12 @@ def _fit_stage(entry: dict, stage: dict, seed: int, train_texts: list[str], init
             texts += [t.lower() for t in lines] if stage["lowercase"] else lines
     model = make(_lm_family(entry), **_stage_params(entry, stage, seed, init))
     tokenizer = entry["params"].get("tokenizer", "whitespace")
-    corpus = Corpus.from_texts(texts, tokenizer=tokenizer, min_count=stage["min_count"])
-    return model.fit(corpus, **({} if init is None else {"init": init}))
+    if stage.get("valid"):   # early stopping on a seeded held-out part (the vocabulary: the rest's)
+        corpus, valid, _ = split_corpus(texts, valid=stage["valid"], test=0, seed=seed, tokenizer=tokenizer,
+                                        min_count=stage["min_count"])
+    else:
+        corpus, valid = Corpus.from_texts(texts, tokenizer=tokenizer, min_count=stage["min_count"]), None
+    return model.fit(corpus, valid, **({} if init is None else {"init": init}))
 
 
 def _stage_params(entry: dict, stage: dict, seed: int, init=None) -> dict:
@@ -417,7 +429,8 @@ def shared_pretraining_dir(out: str | os.PathLike, entry: dict, seed) -> Path:
     # (a file gone since the spec was checked fails in the fit, which records the error)
     files = {f: hashlib.sha256(Path(f).read_bytes()).hexdigest() if Path(f).is_file() else None
              for f in pre["corpus"]}
-    key = _fingerprint(_jsonable({"family": _lm_family(entry), "params": lm, "files": files,
+    held = {"valid": pre["valid"]} if pre.get("valid") else {}   # absent when 0: older names stay valid
+    key = _fingerprint(_jsonable({"family": _lm_family(entry), "params": lm, "files": files, **held,
                                   **{k: pre[k] for k in ("corpus", "lowercase", "min_count")}}))
     return Path(out) / "pretrained" / f"{_lm_family(entry)}-seed{_lm_seed(entry, seed)}-{key}"
 
@@ -435,7 +448,9 @@ def fit_shared_pretraining(entry: dict, seed, directory: str | os.PathLike) -> f
     model.save(directory)
     from .._io import write_json_atomic
 
-    write_json_atomic(meta, {"fit_cpu_seconds": cpu, "history": model.history_})
+    held = [r["valid_loss"] for r in model.history_ if r.get("valid_loss") is not None]
+    write_json_atomic(meta, {"fit_cpu_seconds": cpu, "history": model.history_,
+                             **({"valid_perplexity": float(np.exp(min(held)))} if held else {})})
     return cpu
 
 

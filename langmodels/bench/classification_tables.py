@@ -55,7 +55,9 @@ def markdown(records: list[dict], spec: dict) -> str:
              "sklearn.metrics over all predictions pooled. " + _jobs_note(records, spec)
              + _pretrain_note(records), "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in summary_rows(records)]
+    rows = summary_rows(records)
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    lines += _selected_on_dev(rows)
     for r in records:
         if r.get("kind") != "classifier":
             continue
@@ -67,6 +69,20 @@ def markdown(records: list[dict], spec: dict) -> str:
         lines += ["", "Confusion (rows: true, columns: predicted, in the class order above): "
                   + "; ".join(" ".join(str(v) for v in row) for row in m["confusion"])]
     return "\n".join(lines) + "\n"
+
+
+def _selected_on_dev(rows: list[list]) -> list[str]:
+    """The classifier a reader should quote as "best": the highest mean dev accuracy (ties all
+    named), with its test accuracy, so the choice is made on dev, never on test."""
+    dev = HEADER.index("dev accuracy %")
+    scored = [row for row in rows if isinstance(row[dev], float)]
+    if not scored:
+        return []
+    best = max(row[dev] for row in scored)
+    chosen = [row for row in scored if row[dev] == best]
+    named = "; ".join(f"**{row[0]}**, test accuracy {row[2]:.2f} % (sd {row[3]:.2f})" for row in chosen)
+    return ["", f"Selected on dev (the highest mean dev accuracy, {best:.2f} %): {named}. Quote this "
+                "entry as the best; the highest test accuracy in the table is chosen on test."]
 
 
 def _jobs_note(records: list[dict], spec: dict) -> str:

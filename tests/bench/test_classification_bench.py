@@ -134,6 +134,11 @@ def test_the_cli_sets_jobs_of_a_classification_spec(corpus, tmp_path, capsys):
     ({"classifiers": [{"classifier": "text", "pretrain": {
         "corpus": ["train"], "then": {"corpus": ["train"], "params": {"lrr": 1}}}}]},
      r"pretrain.then.params.lrr: lstm has no parameter 'lrr'"),
+    ({"classifiers": [{"classifier": "text", "pretrain": {"corpus": ["train"], "valid": 1}}]},
+     r"pretrain.valid: must be a fraction in \[0, 1\)"),
+    ({"classifiers": [{"classifier": "text", "pretrain": {
+        "corpus": ["train"], "then": {"corpus": ["train"], "valid": "10%"}}}]},
+     r"pretrain.then.valid: must be a fraction"),
     ({"classifiers": ["tfidf-lr", "tfidf-lr"]}, "'tfidf-lr' is used twice"),
     ({"metrics": {}}, "unknown field"),
     ({"jobs": 0}, "jobs: must be an integer >= 1"),
@@ -288,3 +293,51 @@ def test_general_text_pretraining_is_fitted_once_and_shared_by_every_fold(corpus
     assert again[0]["pretrain_model"] == config.parent.name
     assert [r["fold_accuracy"] for r in again] == [r["fold_accuracy"] for r in one]
     assert again[0]["pretrain_cpu_seconds"] == one[0]["pretrain_cpu_seconds"]
+
+
+def test_results_md_names_the_entry_selected_on_dev_with_its_test_accuracy(corpus, tmp_path):
+    # A heavily smoothed bigram model is poor on dev (and test); the two that tie at the top of
+    # dev are both named, each with its own test accuracy, and the poor one is not.
+    spec = check_classification_spec({
+        "task": "classification", "data_dir": str(corpus), "out": str(tmp_path / "out"),
+        "corpus": {"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"},
+        "classifiers": [{"classifier": "tfidf-lr"},
+                        {"classifier": "lm", "params": {"model": "unigram", "k": 0.5}},
+                        {"classifier": "lm", "label": "smoothed", "params": {"model": "add-k", "order": 2,
+                                                                             "k": 200.0}}]})
+    records = run_classification(spec, log=lambda line: None)
+    assert [round(100 * r["dev_accuracy"], 2) for r in records] == [100.0, 100.0, 33.33]
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert ("Selected on dev (the highest mean dev accuracy, 100.00 %): **tfidf-lr**, test accuracy "
+            "100.00 % (sd 0.00); **lm-unigram**, test accuracy 100.00 % (sd 0.00).") in md
+    assert "**smoothed**" not in md
+    # Without a dev split (k-fold) nothing is selected on dev.
+    kfold = check_classification_spec({"task": "classification", "classifiers": spec["classifiers"],
+                                       "data_dir": str(corpus), "corpus": {"all": "all.tsv"},
+                                       "protocol": {"kfold": 2}, "out": str(tmp_path / "kfold")})
+    run_classification(kfold, log=lambda line: None)
+    assert "Selected on dev" not in (tmp_path / "kfold" / "results.md").read_text()
+
+
+def test_a_pretraining_stage_with_valid_stops_early_on_held_out_texts(corpus, tmp_path):
+    import math
+
+    from langmodels.bench.classification import fit_shared_pretraining, pretrain
+
+    text = corpus / "general.txt"
+    lines = "".join(f"the film {w} was good\nthe plot was {w}\n" for w in ("bad", "dull", "fine") * 7)
+    text.write_text(lines, encoding="utf-8")
+    entry = check_classification_spec({
+        "task": "classification", "data_dir": str(corpus), "corpus": {"all": "all.tsv"},
+        "classifiers": [{"classifier": "text", "params": NEURAL,
+                         "pretrain": {"corpus": ["general.txt"], "valid": 0.25, "params": {"epochs": 2},
+                                      "then": {"corpus": ["train"], "valid": 0.5, "params": {"epochs": 1}}}}]}
+    )["classifiers"][0]
+    directory = tmp_path / "pretrained" / "lm"
+    fit_shared_pretraining(entry, 0, directory)
+    meta = json.loads((tmp_path / "pretrained" / "lm.json").read_text())
+    losses = [r["valid_loss"] for r in meta["history"]]
+    assert len(losses) == 2 and meta["valid_perplexity"] == pytest.approx(math.exp(min(losses)))
+    # The second stage holds out half of the fold's texts: its history is validated too.
+    model = pretrain(entry, 0, [f"a {w} film" for w in ("good", "bad") * 10], directory)
+    assert len(model.history_) == 1 and model.history_[0]["valid_loss"] > 0
