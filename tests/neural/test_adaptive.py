@@ -5,78 +5,61 @@ import json
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import langmodels as lm
-from langmodels import Corpus, make
+from langmodels import Corpus
 from langmodels.errors import InvalidParameterError
-from langmodels.neural.adaptive import AdaptiveSoftmax, frequency_cutoffs
+from langmodels.neural.adaptive import AdaptiveSoftmax, TiedAdaptiveSoftmax, frequency_cutoffs
 from langmodels.vocabulary import BOS_ID
 
-# A Zipf-like corpus: 30 words, so that default cutoffs give a head and two tails.
-RNG = np.random.default_rng(0)
-WORDS = [f"w{i}" for i in range(30)]
-ZIPF = 1 / np.arange(1, 31) / np.sum(1 / np.arange(1, 31))
-TEXTS = [" ".join(RNG.choice(WORDS, size=RNG.integers(2, 10), p=ZIPF)) for _ in range(60)]
-FAMILIES = ["rnn", "lstm", "gru", "transformer"]
-TINY = {"embed_dim": 16, "hidden_size": 16, "n_layers": 1, "epochs": 1, "batch_size": 4, "seed": 0,
-        "device": "cpu", "progress": False, "patience": None, "softmax": "adaptive", "tie_weights": False}
-EXTRA = {"transformer": {"n_heads": 2, "block_size": 6}}   # sequences longer than the window
+from ._zipf import FAMILIES, TEXTS, WORDS, histories, tiny_adaptive
 
 
 def tiny(name, **params):
-    return make(name, **{**TINY, **EXTRA.get(name, {}), **params})
+    return tiny_adaptive(name, **{"tie_weights": False, **params})
 
 
-@pytest.fixture(scope="module")
-def train():
-    return Corpus.from_texts(TEXTS)
+@pytest.fixture(scope="module", params=[(f, c, t) for f in FAMILIES for c in ("sentence", "stream")
+                                        for t in (False, True)],
+                ids=lambda p: f"{p[0]}-{p[1]}-{'tied' if p[2] else 'untied'}")
+def fitted(request, zipf_train):
+    """Every family and context, with the adaptive softmax untied and tied to the embedding."""
+    name, context, tied = request.param
+    return tiny(name, context=context, tie_weights=tied).fit(zipf_train)
 
 
-@pytest.fixture(scope="module")
-def test_corpus(train):
-    return Corpus.from_texts(TEXTS[:15] + ["w0 w29 zebra w3"], vocab=train.vocab)
-
-
-@pytest.fixture(scope="module", params=[(f, c) for f in FAMILIES for c in ("sentence", "stream")],
-                ids=lambda p: f"{p[0]}-{p[1]}")
-def fitted(request, train):
-    name, context = request.param
-    return tiny(name, context=context).fit(train)
-
-
-def histories(vocab):
-    return [[], [vocab["w0"]], [vocab["w29"], vocab["w1"]], [vocab["w3"]] * 12, [0, 2, 5]]
-
-
-def test_every_distribution_sums_to_one_with_bos_at_zero(fitted, train):
-    lp = fitted.next_logprobs(histories(train.vocab))
-    assert lp.shape == (5, len(train.vocab))
+def test_every_distribution_sums_to_one_with_bos_at_zero(fitted, zipf_train):
+    lp = fitted.next_logprobs(histories(zipf_train.vocab))
+    assert lp.shape == (6, len(zipf_train.vocab))
     np.testing.assert_allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-6)
     assert np.isneginf(lp[:, BOS_ID]).all()
     assert np.isfinite(np.delete(lp, BOS_ID, axis=1)).all()
 
 
-def test_token_logprobs_agree_with_next_logprobs(fitted, test_corpus):
+def test_token_logprobs_agree_with_next_logprobs(fitted, zipf_test):
     if fitted.context == "stream":
         pytest.skip("stream scores carry the state across sequences; next_logprobs starts at <s>")
-    fast = fitted.token_logprobs(test_corpus)
-    slow = lm.LanguageModel._token_logprobs(fitted, test_corpus)
+    fast = fitted.token_logprobs(zipf_test)
+    slow = lm.LanguageModel._token_logprobs(fitted, zipf_test)
     np.testing.assert_allclose(fast, slow, atol=1e-5, rtol=1e-6)
 
 
+@pytest.mark.parametrize("tied", [False, True])
 @pytest.mark.parametrize("name", FAMILIES)
-def test_training_loss_equals_the_scored_logprobs(name, train, test_corpus):
+def test_training_loss_equals_the_scored_logprobs(name, tied, zipf_train, zipf_test):
     """The loss the training loop minimises (the module's clustered `nll`) is -sum of the scores."""
-    model = tiny(name, **({"block_size": 16} if name == "transformer" else {})).fit(train)
+    window = {"block_size": 16} if name == "transformer" else {}
+    model = tiny(name, tie_weights=tied, **window).fit(zipf_train)
     module = model.module_.eval()
     total = 0.0
     with torch.no_grad():
-        for seq in test_corpus.sequences():
+        for seq in zipf_test.sequences():
             x = torch.tensor(np.concatenate([[BOS_ID], seq]), dtype=torch.int64)[None]
-            y = torch.tensor(np.concatenate([seq, [test_corpus.vocab.eos_id]]), dtype=torch.int64)[None]
+            y = torch.tensor(np.concatenate([seq, [zipf_test.vocab.eos_id]]), dtype=torch.int64)[None]
             loss, _ = module(x, None, y)
             total += float(loss)
-    np.testing.assert_allclose(total, -model.token_logprobs(test_corpus).sum(), rtol=1e-5)
+    np.testing.assert_allclose(total, -model.token_logprobs(zipf_test).sum(), rtol=1e-5)
 
 
 def test_output_layer_matches_a_direct_computation():
@@ -103,9 +86,12 @@ def test_output_layer_matches_a_direct_computation():
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-def test_nll_reads_each_targets_cluster_and_skips_ignored_rows():
+@pytest.mark.parametrize("make_layer", [lambda: AdaptiveSoftmax(16, 30, [6, 15]),
+                                        lambda: TiedAdaptiveSoftmax(nn.Embedding(30, 16), [6, 15])],
+                         ids=["untied", "tied"])
+def test_nll_reads_each_targets_cluster_and_skips_ignored_rows(make_layer):
     torch.manual_seed(1)
-    layer = AdaptiveSoftmax(16, 30, [6, 15]).eval()
+    layer = make_layer().eval()
     x = torch.randn(9, 16)
     y = torch.tensor([0, 2, 5, 6, 14, 15, 29, -100, 3])
     with torch.no_grad():
@@ -115,18 +101,18 @@ def test_nll_reads_each_targets_cluster_and_skips_ignored_rows():
         np.testing.assert_allclose(float(layer.nll(x, y)), float(expected), rtol=1e-6)
 
 
-def test_save_and_load_give_the_same_scores(train, test_corpus, tmp_path):
-    model = tiny("lstm", cutoffs=[5, 12]).fit(train)
+def test_save_and_load_give_the_same_scores(zipf_train, zipf_test, tmp_path):
+    model = tiny("lstm", cutoffs=[5, 12]).fit(zipf_train)
     model.save(tmp_path / "m")
     again = lm.load(tmp_path / "m")
     assert again.cutoffs_ == [5, 12] and again.softmax == "adaptive"
-    np.testing.assert_array_equal(again.token_logprobs(test_corpus), model.token_logprobs(test_corpus))
-    np.testing.assert_array_equal(again.next_logprobs(histories(train.vocab)),
-                                  model.next_logprobs(histories(train.vocab)))
+    np.testing.assert_array_equal(again.token_logprobs(zipf_test), model.token_logprobs(zipf_test))
+    np.testing.assert_array_equal(again.next_logprobs(histories(zipf_train.vocab)),
+                                  model.next_logprobs(histories(zipf_train.vocab)))
 
 
-def test_a_full_softmax_saved_before_the_option_still_loads(train, test_corpus, tmp_path):
-    model = tiny("gru", softmax="full").fit(train)
+def test_a_full_softmax_saved_before_the_option_still_loads(zipf_train, zipf_test, tmp_path):
+    model = tiny("gru", softmax="full").fit(zipf_train)
     model.save(tmp_path / "m")
     config_path = tmp_path / "m" / "config.json"
     config = json.loads(config_path.read_text())
@@ -136,13 +122,13 @@ def test_a_full_softmax_saved_before_the_option_still_loads(train, test_corpus, 
     config_path.write_text(json.dumps(config))
     again = lm.load(tmp_path / "m")
     assert again.cutoffs_ is None and again.softmax == "full"
-    np.testing.assert_array_equal(again.token_logprobs(test_corpus), model.token_logprobs(test_corpus))
+    np.testing.assert_array_equal(again.token_logprobs(zipf_test), model.token_logprobs(zipf_test))
 
 
-def test_fewer_parameters_than_the_full_softmax(train):
-    full = tiny("lstm", softmax="full").fit(train)
-    adaptive = tiny("lstm").fit(train)
-    V, H = len(train.vocab), 16
+def test_fewer_parameters_than_the_full_softmax(zipf_train):
+    full = tiny("lstm", softmax="full").fit(zipf_train)
+    adaptive = tiny("lstm").fit(zipf_train)
+    V, H = len(zipf_train.vocab), 16
     c = adaptive.cutoffs_
     tails = sum((H // 4 ** (i + 1)) * (H + end - start)
                 for i, (start, end) in enumerate(zip(c, [*c[1:], V])))
@@ -150,8 +136,8 @@ def test_fewer_parameters_than_the_full_softmax(train):
 
 
 @pytest.mark.parametrize("name", ["lstm", "transformer"])
-def test_init_carries_rows_over_to_a_new_vocabulary(name, train):
-    base = tiny(name, cutoffs=[8, 16]).fit(train)
+def test_init_carries_rows_over_to_a_new_vocabulary(name, zipf_train):
+    base = tiny(name, cutoffs=[8, 16]).fit(zipf_train)
     # w0's count drops to 1: in the new vocabulary it moves from the head to the last tail.
     texts = [t.replace("w0", "w1") for t in TEXTS] + ["w0 newword newword"]
     new_train = Corpus.from_texts(texts)
@@ -176,10 +162,10 @@ def test_init_carries_rows_over_to_a_new_vocabulary(name, train):
                                    b["head.tail.0.1.weight"][old[word] - 8])
 
 
-def test_init_needs_as_many_clusters(train):
-    base = tiny("gru", cutoffs=[8, 16]).fit(train)
+def test_init_needs_as_many_clusters(zipf_train):
+    base = tiny("gru", cutoffs=[8, 16]).fit(zipf_train)
     with pytest.raises(InvalidParameterError, match="tail clusters"):
-        tiny("gru", cutoffs=[8], epochs=0).fit(train, init=base)
+        tiny("gru", cutoffs=[8], epochs=0).fit(zipf_train, init=base)
 
 
 def test_default_cutoffs_cover_80_and_95_percent_of_the_training_tokens():
@@ -201,9 +187,9 @@ def test_default_cutoffs_cover_80_and_95_percent_of_the_training_tokens():
     ({"embed_dropout": 1.0}, "embed_dropout"),
 ])
 @pytest.mark.parametrize("name", ["lstm", "transformer"])
-def test_bad_parameters_are_named(name, params, message, train):
+def test_bad_parameters_are_named(name, params, message, zipf_train):
     with pytest.raises(InvalidParameterError, match=message):
-        tiny(name, **params).fit(train)
+        tiny(name, **params).fit(zipf_train)
 
 
 @pytest.mark.parametrize("name, params, tied", [
@@ -213,23 +199,23 @@ def test_bad_parameters_are_named(name, params, message, train):
     ("transformer", {"softmax": "full"}, True),
     ("transformer", {}, False),
 ])
-def test_tie_weights_auto_ties_a_full_softmax_of_the_embeddings_width(name, params, tied, train):
-    model = tiny(name, tie_weights="auto", **params).fit(train)
+def test_tie_weights_auto_ties_a_full_softmax_of_the_embeddings_width(name, params, tied, zipf_train):
+    model = tiny(name, tie_weights="auto", **params).fit(zipf_train)
     head = model.module_.head
     assert (getattr(head, "weight", None) is model.module_.embed.weight) == tied
 
 
-def test_cutoffs_past_the_vocabulary_are_an_error_at_fit(train):
-    V = len(train.vocab)
+def test_cutoffs_past_the_vocabulary_are_an_error_at_fit(zipf_train):
+    V = len(zipf_train.vocab)
     with pytest.raises(InvalidParameterError, match=f"below the vocabulary size {V}"):
-        tiny("rnn", cutoffs=[5, V]).fit(train)
+        tiny("rnn", cutoffs=[5, V]).fit(zipf_train)
 
 
 @pytest.mark.parametrize("name, positions", [("lstm", None), ("transformer", "sinusoidal"),
                                              ("transformer", "rotary")])
-def test_embed_dropout_drops_whole_words_in_training_only(name, positions, train):
+def test_embed_dropout_drops_whole_words_in_training_only(name, positions, zipf_train):
     extra = {"positions": positions} if positions else {}
-    model = tiny(name, softmax="full", embed_dropout=0.5, **extra).fit(train)
+    model = tiny(name, softmax="full", embed_dropout=0.5, **extra).fit(zipf_train)
     module = model.module_
     x = torch.tensor([[3, 4, 3, 5, 3, 4, 5, 6] * 4])
     embed = (module.embed_words if name == "lstm"

@@ -6,46 +6,23 @@ import torch
 from torch import nn
 
 import langmodels as lm
-from langmodels import Corpus, make
+from langmodels import Corpus
 from langmodels.errors import InvalidParameterError
 from langmodels.neural.adaptive import TiedAdaptiveSoftmax
 from langmodels.vocabulary import BOS_ID
 
-# A Zipf-like corpus: 30 words, so that default cutoffs give a head and two tails.
-RNG = np.random.default_rng(0)
-WORDS = [f"w{i}" for i in range(30)]
-ZIPF = 1 / np.arange(1, 31) / np.sum(1 / np.arange(1, 31))
-TEXTS = [" ".join(RNG.choice(WORDS, size=RNG.integers(2, 10), p=ZIPF)) for _ in range(60)]
-FAMILIES = ["rnn", "lstm", "gru", "transformer"]
-TINY = {"embed_dim": 16, "hidden_size": 16, "n_layers": 1, "epochs": 1, "batch_size": 4, "seed": 0,
-        "device": "cpu", "progress": False, "patience": None, "softmax": "adaptive", "tie_weights": True}
-EXTRA = {"transformer": {"n_heads": 2, "block_size": 6}}   # sequences longer than the window
+from ._zipf import FAMILIES, TEXTS, histories, tiny_adaptive
 
 
 def tiny(name, **params):
-    return make(name, **{**TINY, **EXTRA.get(name, {}), **params})
-
-
-@pytest.fixture(scope="module")
-def train():
-    return Corpus.from_texts(TEXTS)
-
-
-@pytest.fixture(scope="module")
-def test_corpus(train):
-    return Corpus.from_texts(TEXTS[:15] + ["w0 w29 zebra w3"], vocab=train.vocab)
+    return tiny_adaptive(name, **{"tie_weights": True, **params})
 
 
 @pytest.fixture(scope="module", params=[(f, c) for f in FAMILIES for c in ("sentence", "stream")],
                 ids=lambda p: f"{p[0]}-{p[1]}")
-def fitted(request, train):
+def fitted(request, zipf_train):
     name, context = request.param
-    return tiny(name, context=context).fit(train)
-
-
-def histories(vocab):
-    # seen contexts, a rare word, an unseen one (<unk>, id 0) and a long repetition
-    return [[], [vocab["w0"]], [vocab["w29"], vocab["w1"]], [vocab["w3"]] * 12, [0, 2, 5], [0, 0]]
+    return tiny(name, context=context).fit(zipf_train)
 
 
 def log_softmax(z):
@@ -57,22 +34,6 @@ def test_the_output_layer_is_the_tied_adaptive_one(fitted):
     head = fitted.module_.head
     assert isinstance(head, TiedAdaptiveSoftmax)
     assert head.weight is fitted.module_.embed.weight
-
-
-def test_every_distribution_sums_to_one_with_bos_at_zero(fitted, train):
-    lp = fitted.next_logprobs(histories(train.vocab))
-    assert lp.shape == (6, len(train.vocab))
-    np.testing.assert_allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-6)
-    assert np.isneginf(lp[:, BOS_ID]).all()
-    assert np.isfinite(np.delete(lp, BOS_ID, axis=1)).all()
-
-
-def test_token_logprobs_agree_with_next_logprobs(fitted, test_corpus):
-    if fitted.context == "stream":
-        pytest.skip("stream scores carry the state across sequences; next_logprobs starts at <s>")
-    fast = fitted.token_logprobs(test_corpus)
-    slow = lm.LanguageModel._token_logprobs(fitted, test_corpus)
-    np.testing.assert_allclose(fast, slow, atol=1e-5, rtol=1e-6)
 
 
 def test_generation_runs_on_the_tied_layer(fitted):
@@ -105,18 +66,6 @@ def test_output_layer_matches_a_direct_computation():
     assert np.isneginf(got[:, BOS_ID]).all()
 
 
-def test_nll_reads_each_targets_cluster_and_skips_ignored_rows():
-    torch.manual_seed(1)
-    layer = TiedAdaptiveSoftmax(nn.Embedding(30, 16), [6, 15]).eval()
-    x = torch.randn(9, 16)
-    y = torch.tensor([0, 2, 5, 6, 14, 15, 29, -100, 3])
-    with torch.no_grad():
-        full = layer(x)
-        keep = y != -100
-        expected = -full[keep].gather(1, y[keep][:, None]).sum()
-        np.testing.assert_allclose(float(layer.nll(x, y)), float(expected), rtol=1e-6)
-
-
 def test_projections_start_as_the_identity_so_tails_start_as_the_tied_full_softmax():
     torch.manual_seed(2)
     embed = nn.Embedding(30, 16)
@@ -128,29 +77,14 @@ def test_projections_start_as_the_identity_so_tails_start_as_the_tied_full_softm
     torch.testing.assert_close(within, full)
 
 
-@pytest.mark.parametrize("name", ["lstm", "transformer"])
-def test_training_loss_equals_the_scored_logprobs(name, train, test_corpus):
-    """The loss the training loop minimises (the module's clustered `nll`) is -sum of the scores."""
-    model = tiny(name, **({"block_size": 16} if name == "transformer" else {})).fit(train)
-    module = model.module_.eval()
-    total = 0.0
-    with torch.no_grad():
-        for seq in test_corpus.sequences():
-            x = torch.tensor(np.concatenate([[BOS_ID], seq]), dtype=torch.int64)[None]
-            y = torch.tensor(np.concatenate([seq, [test_corpus.vocab.eos_id]]), dtype=torch.int64)[None]
-            loss, _ = module(x, None, y)
-            total += float(loss)
-    np.testing.assert_allclose(total, -model.token_logprobs(test_corpus).sum(), rtol=1e-5)
-
-
-def test_a_gradient_step_moves_the_embedding_and_the_output_together(train):
+def test_a_gradient_step_moves_the_embedding_and_the_output_together(zipf_train):
     """A word that is only ever a target (never an input) gets an embedding gradient through the
     output layer, and one step changes its input embedding and its output row alike."""
-    model = tiny("lstm", epochs=0, cutoffs=[8, 16]).fit(train)
+    model = tiny("lstm", epochs=0, cutoffs=[8, 16]).fit(zipf_train)
     module = model.module_.train()
-    word = len(train.vocab) - 1                     # in the last tail cluster
-    x = torch.tensor([[BOS_ID, train.vocab["w0"]]])
-    y = torch.tensor([[train.vocab["w0"], word]])
+    word = len(zipf_train.vocab) - 1                     # in the last tail cluster
+    x = torch.tensor([[BOS_ID, zipf_train.vocab["w0"]]])
+    y = torch.tensor([[zipf_train.vocab["w0"], word]])
     loss, _ = module(x, None, y)
     loss.backward()
     grad = module.embed.weight.grad
@@ -164,40 +98,40 @@ def test_a_gradient_step_moves_the_embedding_and_the_output_together(train):
     assert module.head.weight is module.embed.weight
 
 
-def test_parameter_count_adds_only_the_cluster_rows_projections_and_cluster_biases(train):
-    full = tiny("lstm", softmax="full").fit(train)
-    tied = tiny("lstm").fit(train)
+def test_parameter_count_adds_only_the_cluster_rows_projections_and_cluster_biases(zipf_train):
+    full = tiny("lstm", softmax="full").fit(zipf_train)
+    tied = tiny("lstm").fit(zipf_train)
     k, d = len(tied.cutoffs_), 16
     # The tied full softmax: embedding (shared) + bias V; the tied adaptive one: the same
     # embedding and bias V, plus per tail a cluster row, a d x d projection and a cluster bias.
     assert tied.n_parameters() == full.n_parameters() + k * (d + d * d + 1)
-    untied = tiny("lstm", tie_weights=False).fit(train)
+    untied = tiny("lstm", tie_weights=False).fit(zipf_train)
     assert tied.n_parameters() < untied.n_parameters() + k * d * d
 
 
 @pytest.mark.parametrize("name", ["lstm", "transformer"])
-def test_save_and_load_give_the_same_scores(name, train, test_corpus, tmp_path):
-    model = tiny(name, cutoffs=[5, 12], context="stream").fit(train)
+def test_save_and_load_give_the_same_scores(name, zipf_train, zipf_test, tmp_path):
+    model = tiny(name, cutoffs=[5, 12], context="stream").fit(zipf_train)
     model.save(tmp_path / "m")
     again = lm.load(tmp_path / "m")
     assert again.cutoffs_ == [5, 12] and again.softmax == "adaptive" and again.tie_weights is True
     assert again.module_.head.weight is again.module_.embed.weight
-    np.testing.assert_array_equal(again.token_logprobs(test_corpus), model.token_logprobs(test_corpus))
-    np.testing.assert_array_equal(again.next_logprobs(histories(train.vocab)),
-                                  model.next_logprobs(histories(train.vocab)))
+    np.testing.assert_array_equal(again.token_logprobs(zipf_test), model.token_logprobs(zipf_test))
+    np.testing.assert_array_equal(again.next_logprobs(histories(zipf_train.vocab)),
+                                  model.next_logprobs(histories(zipf_train.vocab)))
 
 
-def test_the_same_seed_gives_the_same_model(train, test_corpus):
-    a = tiny("gru", seed=3).fit(train).token_logprobs(test_corpus)
-    b = tiny("gru", seed=3).fit(train).token_logprobs(test_corpus)
-    c = tiny("gru", seed=4).fit(train).token_logprobs(test_corpus)
+def test_the_same_seed_gives_the_same_model(zipf_train, zipf_test):
+    a = tiny("gru", seed=3).fit(zipf_train).token_logprobs(zipf_test)
+    b = tiny("gru", seed=3).fit(zipf_train).token_logprobs(zipf_test)
+    c = tiny("gru", seed=4).fit(zipf_train).token_logprobs(zipf_test)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
 
 
 @pytest.mark.parametrize("name", ["lstm", "transformer"])
-def test_init_carries_the_embedding_rows_and_copies_the_cluster_weights(name, train):
-    base = tiny(name, cutoffs=[8, 16]).fit(train)
+def test_init_carries_the_embedding_rows_and_copies_the_cluster_weights(name, zipf_train):
+    base = tiny(name, cutoffs=[8, 16]).fit(zipf_train)
     texts = [t.replace("w0", "w1") for t in TEXTS] + ["w0 newword newword"]
     model = tiny(name, cutoffs=[8, 16], epochs=0).fit(Corpus.from_texts(texts), init=base)
     old, new = base.vocab_, model.vocab_
@@ -214,39 +148,39 @@ def test_init_carries_the_embedding_rows_and_copies_the_cluster_weights(name, tr
     assert model.module_.head.weight is model.module_.embed.weight
 
 
-def test_init_needs_as_many_clusters(train):
-    base = tiny("gru", cutoffs=[8, 16]).fit(train)
+def test_init_needs_as_many_clusters(zipf_train):
+    base = tiny("gru", cutoffs=[8, 16]).fit(zipf_train)
     with pytest.raises(InvalidParameterError, match="tied adaptive softmax with 2 tail clusters"):
-        tiny("gru", cutoffs=[8], epochs=0).fit(train, init=base)
+        tiny("gru", cutoffs=[8], epochs=0).fit(zipf_train, init=base)
 
 
-def test_init_from_an_untied_adaptive_model_is_an_architecture_error(train):
-    base = tiny("lstm", tie_weights=False).fit(train)
+def test_init_from_an_untied_adaptive_model_is_an_architecture_error(zipf_train):
+    base = tiny("lstm", tie_weights=False).fit(zipf_train)
     with pytest.raises(InvalidParameterError, match="tie_weights=False"):
-        tiny("lstm", epochs=0).fit(train, init=base)
+        tiny("lstm", epochs=0).fit(zipf_train, init=base)
 
 
-def test_tying_needs_the_embedding_as_wide_as_the_state(train):
+def test_tying_needs_the_embedding_as_wide_as_the_state(zipf_train):
     with pytest.raises(InvalidParameterError, match="embed_dim == hidden_size"):
-        tiny("lstm", hidden_size=12).fit(train)
+        tiny("lstm", hidden_size=12).fit(zipf_train)
 
 
-def test_auto_leaves_the_adaptive_softmax_untied(train):
+def test_auto_leaves_the_adaptive_softmax_untied(zipf_train):
     for name in ("lstm", "transformer"):
-        head = tiny(name, tie_weights="auto").fit(train).module_.head
+        head = tiny(name, tie_weights="auto").fit(zipf_train).module_.head
         assert not isinstance(head, TiedAdaptiveSoftmax) and not hasattr(head, "weight")
 
 
 @pytest.mark.parametrize("tie_weights", [True, False])
-def test_stream_scores_equal_the_full_distributions_at_the_targets(tie_weights, train, test_corpus):
+def test_stream_scores_equal_the_full_distributions_at_the_targets(tie_weights, zipf_train, zipf_test):
     """Scoring reads only each target's cluster; the (n, V) distributions of `forward` agree."""
     from langmodels.neural.batching import stream_of
 
-    model = tiny("lstm", context="stream", tie_weights=tie_weights).fit(train)
-    stream = stream_of(test_corpus)
+    model = tiny("lstm", context="stream", tie_weights=tie_weights).fit(zipf_train)
+    stream = stream_of(zipf_test)
     x, y = torch.from_numpy(stream[:-1][None]), torch.from_numpy(stream[1:])
     with torch.no_grad():
         h, _ = model.module_.features(x)                     # (T, 1, H)
         full = model.module_.head(h[:, 0])                   # (T, V)
     expected = full.gather(1, y[:, None])[:, 0].numpy()
-    np.testing.assert_allclose(model.token_logprobs(test_corpus), expected, atol=1e-5)
+    np.testing.assert_allclose(model.token_logprobs(zipf_test), expected, atol=1e-5)
