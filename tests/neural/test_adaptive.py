@@ -38,10 +38,15 @@ def test_every_distribution_sums_to_one_with_bos_at_zero(fitted, zipf_train):
 
 
 def test_token_logprobs_agree_with_next_logprobs(fitted, zipf_test):
-    if fitted.context == "stream":
-        pytest.skip("stream scores carry the state across sequences; next_logprobs starts at <s>")
-    fast = fitted.token_logprobs(zipf_test)
-    slow = lm.LanguageModel._token_logprobs(fitted, zipf_test)
+    """Batched sentence scoring equals one `next_logprobs` per target. A stream-trained network is
+    scored in sentence context here: its stream scores carry the state across sequences, where
+    `next_logprobs` starts each history at `<s>` (stream scoring: test_tied_adaptive.py)."""
+    context, fitted.context = fitted.context, "sentence"
+    try:
+        fast = fitted.token_logprobs(zipf_test)
+        slow = lm.LanguageModel._token_logprobs(fitted, zipf_test)
+    finally:
+        fitted.context = context
     np.testing.assert_allclose(fast, slow, atol=1e-5, rtol=1e-6)
 
 
