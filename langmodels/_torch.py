@@ -2,7 +2,8 @@
 
 Every torch-backed family (HMM, neural, Hugging Face) takes the same two parameters and reads them
 through this module: `device` ('auto', 'cpu', 'cuda' or 'cuda:N') and `threads` (torch's intra-op
-CPU threads; None means the default, 1).
+CPU threads; None means the default, 1). The trained families also take `precision`, the arithmetic
+of their training forward pass (`training_autocast`).
 
 torch is imported inside the functions, so importing this module (and `langmodels`) never loads it.
 """
@@ -22,6 +23,7 @@ from .errors import InvalidParameterError
 DEFAULT_THREADS = 1
 
 DEVICES = "'auto', 'cpu', 'cuda' or 'cuda:N'"
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 def _parse_device(device) -> tuple[str, int | None]:
@@ -98,3 +100,24 @@ def torch_threads(n: int | None = None):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def check_precision(precision) -> None:
+    """Raise InvalidParameterError unless `precision` is 'auto', 'bf16' or 'fp32'."""
+    if precision not in PRECISIONS:
+        raise InvalidParameterError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+
+
+def training_autocast(precision: str, device):
+    """The context a training forward pass runs in for `precision` on `device` (a torch.device).
+
+    'bf16': bfloat16 autocast (matrix products in bf16; weights, optimizer state, reductions and
+    the loss stay float32). 'fp32': none. 'auto': bf16 on CUDA, float32 on the CPU, where bf16 is
+    fast only on CPUs with bf16 matrix instructions (AVX512-BF16, AMX) and results would then
+    depend on the machine. Scoring never runs under it: log-probabilities are float32.
+    """
+    import torch
+
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()

@@ -34,7 +34,7 @@ from .data import TextInput, check_labels, check_texts
 PARAMS = {"pretrained": None, "max_length": 128, "validation_fraction": 0.1, "lr": 5e-5,
           "optimizer": "adamw", "betas": (0.9, 0.999), "weight_decay": 0.01, "epochs": 3,
           "max_steps": None, "batch_size": 16, "clip": 1.0, "warmup": 0, "schedule": "cosine",
-          "patience": 2, "seed": 0, "device": "auto", "compile": False, "threads": 1,
+          "patience": 2, "seed": 0, "device": "auto", "compile": False, "precision": "auto", "threads": 1,
           "checkpoint_dir": None, "checkpoint_every": None, "checkpoint_seconds": 300.0,
           "progress": True}
 
@@ -65,7 +65,7 @@ class HFSequenceClassifier(HeadPredictions, TextInput, ClassifierMixin, BaseEsti
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         As for the neural language models (see `langmodels.neural.estimator.NeuralModel`),
         with batch_size counted in texts; the defaults are BERT's fine-tuning recipe.
-    patience, seed, device, compile, threads, checkpoint_dir, checkpoint_every
+    patience, seed, device, compile, precision, threads, checkpoint_dir, checkpoint_every
         As for the neural language models; `seed` also draws the validation split and the head.
     checkpoint_seconds, progress
         As for the neural language models.
@@ -91,7 +91,8 @@ class HFSequenceClassifier(HeadPredictions, TextInput, ClassifierMixin, BaseEsti
                  betas: tuple[float, float] = (0.9, 0.999), weight_decay: float = 0.01, epochs: int = 3,
                  max_steps: int | None = None, batch_size: int = 16, clip: float = 1.0, warmup: int = 0,
                  schedule: str = "cosine", patience: int | None = 2, seed: int = 0, device: str = "auto",
-                 compile: bool = False, threads: int | None = 1, checkpoint_dir: str | None = None,
+                 compile: bool = False,
+                 precision: str = "auto", threads: int | None = 1, checkpoint_dir: str | None = None,
                  checkpoint_every: int | None = None, checkpoint_seconds: float | None = 300.0,
                  progress: bool = True):
         for name in PARAMS:   # every named argument, stored as given (scikit-learn's rule)

@@ -41,7 +41,7 @@ from .data import TextInput, check_labels, check_texts
 # meanings; see `NeuralModel`).
 TRAINING = {"lr": 1e-3, "optimizer": "adamw", "betas": (0.9, 0.999), "weight_decay": 0.01, "epochs": 10,
             "max_steps": None, "batch_size": 32, "clip": 1.0, "warmup": 0, "schedule": "cosine",
-            "patience": 3, "seed": 0, "device": "auto", "compile": False, "threads": 1,
+            "patience": 3, "seed": 0, "device": "auto", "compile": False, "precision": "auto", "threads": 1,
             "checkpoint_dir": None, "checkpoint_every": None, "checkpoint_seconds": 300.0,
             "progress": True}
 OWN = {"encoder": "lstm", "pooling": "max", "init": None, "vocab": "train", "tokenizer": "whitespace",
@@ -95,7 +95,7 @@ class TextClassifier(FamilyKeywords, HeadPredictions, TextInput, ClassifierMixin
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         As for the neural language models (see `langmodels.neural.estimator.NeuralModel`),
         with batch_size counted in texts.
-    patience, seed, device, compile, threads, checkpoint_dir, checkpoint_every
+    patience, seed, device, compile, precision, threads, checkpoint_dir, checkpoint_every
         As for the neural language models; `seed` also draws the validation split.
     checkpoint_seconds, progress
         As for the neural language models.
@@ -126,6 +126,7 @@ class TextClassifier(FamilyKeywords, HeadPredictions, TextInput, ClassifierMixin
                  weight_decay: float = 0.01, epochs: int = 10, max_steps: int | None = None,
                  batch_size: int = 32, clip: float = 1.0, warmup: int = 0, schedule: str = "cosine",
                  patience: int | None = 3, seed: int = 0, device: str = "auto", compile: bool = False,
+                 precision: str = "auto",
                  threads: int | None = 1, checkpoint_dir: str | None = None,
                  checkpoint_every: int | None = None, checkpoint_seconds: float | None = 300.0,
                  progress: bool = True, **params):

@@ -84,7 +84,7 @@ class HFCausalModel(LanguageModel):
         Where to train and score.
     optimizer, betas, weight_decay, max_steps, clip, warmup, patience, seed
         As in `NeuralModel`, with the RNN family's defaults.
-    threads, compile, checkpoint_dir, checkpoint_every, checkpoint_seconds, progress
+    threads, compile, precision, checkpoint_dir, checkpoint_every, checkpoint_seconds, progress
         As in `NeuralModel`, with the same defaults.
 
     Attributes
@@ -110,7 +110,7 @@ class HFCausalModel(LanguageModel):
                  weight_decay: float = 0.01, max_steps: int | None = None, clip: float = 1.0,
                  warmup: int = 0, schedule: str = "constant", patience: int | None = 3,
                  word_batch: int = 64, seed: int = 0, device: str = "cpu", threads: int | None = 1,
-                 compile: bool = False,
+                 compile: bool = False, precision: str = "auto",
                  checkpoint_dir: str | None = None, checkpoint_every: int | None = None,
                  checkpoint_seconds: float | None = 60.0, progress: bool = True):
         self.pretrained = pretrained
@@ -132,6 +132,7 @@ class HFCausalModel(LanguageModel):
         self.device = device
         self.threads = threads
         self.compile = compile
+        self.precision = precision
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds

@@ -135,7 +135,7 @@ class BertModel(ModuleState, MaskedLanguageModel):
         See `NeuralModel`; `patience` stops on the validation pseudo-log-likelihood.
     weight_decay : float, default 0.01
         Decoupled weight decay (AdamW) or L2 penalty (SGD).
-    seed, device, compile, threads, checkpoint_dir, checkpoint_every, checkpoint_seconds, progress
+    seed, device, compile, precision, threads, checkpoint_dir, checkpoint_every, checkpoint_seconds, progress
         See `NeuralModel`.
 
     Attributes
@@ -166,6 +166,7 @@ class BertModel(ModuleState, MaskedLanguageModel):
                  weight_decay: float = 0.01, epochs: int = 10, max_steps: int | None = None,
                  batch_size: int = 32, clip: float = 1.0, warmup: int = 100, schedule: str = "cosine",
                  patience: int | None = 3, seed: int = 0, device: str = "auto", compile: bool = False,
+                 precision: str = "auto",
                  threads: int | None = 1, checkpoint_dir: str | None = None,
                  checkpoint_every: int | None = None, checkpoint_seconds: float | None = 60.0,
                  progress: bool = True):
@@ -192,6 +193,7 @@ class BertModel(ModuleState, MaskedLanguageModel):
         self.seed = seed
         self.device = device
         self.compile = compile
+        self.precision = precision
         self.threads = threads
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every

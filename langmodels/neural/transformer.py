@@ -321,7 +321,7 @@ class TransformerModel(NeuralModel):
         (word-level dropout, on top of `dropout`).
     lr, optimizer, betas, weight_decay, epochs, max_steps, batch_size, clip, warmup, schedule
         See `NeuralModel`.
-    patience, context, seed, device, compile, threads, checkpoint_dir, checkpoint_every,
+    patience, context, seed, device, compile, precision, threads, checkpoint_dir, checkpoint_every,
     checkpoint_seconds, progress, softmax, cutoffs
         See `NeuralModel`.
     """
@@ -339,7 +339,7 @@ class TransformerModel(NeuralModel):
                  max_steps: int | None = None, batch_size: int = 32, bptt: int | None = None,
                  stride: int | None = None, clip: float = 1.0, warmup: int = 100,
                  schedule: str = "cosine", patience: int | None = 3, context: str = "sentence",
-                 seed: int = 0, device: str = "auto", compile: bool = False,
+                 seed: int = 0, device: str = "auto", compile: bool = False, precision: str = "auto",
                  threads: int | None = 1, checkpoint_dir: str | None = None,
                  checkpoint_every: int | None = None, checkpoint_seconds: float | None = 60.0,
                  progress: bool = True, embed_dropout: float = 0.0, softmax: str = "full",
@@ -373,6 +373,7 @@ class TransformerModel(NeuralModel):
         self.seed = seed
         self.device = device
         self.compile = compile
+        self.precision = precision
         self.threads = threads
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every

@@ -63,3 +63,23 @@ def test_misuse_of_the_overwritten_logits_fails_loudly():
     loss = summed_cross_entropy(z, torch.tensor([0, 1, 2, 3])) + z.sum()
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+def test_bfloat16_logits_are_reduced_in_float32_block_by_block():
+    """bf16 logits (autocast's output layer): the loss is float32 and equals torch's cross-entropy
+    on the same values in float32; the gradient is bf16 and equal to it to bf16 rounding. 150 rows
+    span three blocks of the CPU's 64."""
+    g = torch.Generator().manual_seed(2)
+    logits = (torch.randn(150, 300, generator=g) * 4).to(torch.bfloat16)
+    target = torch.randint(300, (150,), generator=g)
+    target[7::11] = IGNORE
+    h = logits.clone().requires_grad_()
+    loss = summed_cross_entropy(h * 1.0, target)
+    (loss * 0.5).backward()
+    ref_h = logits.float().requires_grad_()
+    ref = F.cross_entropy(ref_h, target, ignore_index=IGNORE, reduction="sum")
+    (ref * 0.5).backward()
+    assert loss.dtype == torch.float32 and h.grad.dtype == torch.bfloat16
+    assert torch.allclose(loss, ref, rtol=1e-6, atol=0)
+    assert torch.allclose(h.grad.float(), ref_h.grad, rtol=0, atol=2e-3)
+    assert torch.all(h.grad[7::11] == 0)

@@ -127,6 +127,7 @@ def test_bad_parameters_are_named(corpora):
                             ("transformer", {"block_size": 8, "bptt": 9}, "bptt"),
                             ("rnn", {"context": "document"}, "context"),
                             ("lstm", {"betas": (0.9,)}, "betas"),
+                            ("gru", {"precision": "fp16"}, "precision"),
                             ("transformer", {"betas": (0.9, 1.0)}, r"betas\[1\]")]:
         with pytest.raises(lm.InvalidParameterError, match=word):
             make(name, **{**SMALL, **bad}).fit(train)
@@ -153,3 +154,27 @@ def test_transformer_without_biases(corpora, tmp_path):
     assert names and not [k for k in names if k.endswith("bias")]
     model.save(tmp_path / "m")
     np.testing.assert_array_equal(lm.load(tmp_path / "m").token_logprobs(valid), model.token_logprobs(valid))
+
+
+def test_precision_fp32_is_the_cpu_default_and_bf16_trains_in_bfloat16(corpora, monkeypatch):
+    """On the CPU "auto" is float32 (the same weights as "fp32"); "bf16" runs the training forward
+    pass under bfloat16 autocast, so its weights differ, while scoring stays float32 and normalised."""
+    import torch
+
+    train, valid = corpora
+    params = {**SMALL, "hidden_size": 8}
+    auto = make("lstm", **params).fit(train, valid)
+    fp32 = make("lstm", **params, precision="fp32").fit(train, valid)
+    assert_same_weights(weights(auto), weights(fp32))
+
+    seen = []
+    linear = torch.nn.Linear.forward
+    monkeypatch.setattr(torch.nn.Linear, "forward",
+                        lambda self, x: seen.append(linear(self, x).dtype) or linear(self, x))
+    bf16 = make("lstm", **params, precision="bf16").fit(train, valid)
+    assert torch.bfloat16 in seen                  # the training forward pass
+    assert seen[-1] == torch.float32               # the last validation pass: scoring is float32
+    assert not np.allclose(weights(bf16)["embed.weight"], weights(fp32)["embed.weight"])
+    assert all(v.dtype == np.float32 for v in weights(bf16).values())
+    probs = np.exp(bf16.next_logprobs([[], list(valid.sequences())[0][:2]]))
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-6)
