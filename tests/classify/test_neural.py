@@ -43,6 +43,15 @@ TRAIN, Y = keyword_task(240)
 TEST, Y_TEST = keyword_task(60, seed=1)
 
 
+def test_bf16_training_learns_the_rule_and_predicts_in_float32():
+    clf = TextClassifier(**TINY, precision="bf16").fit(TRAIN, Y)
+    assert clf.score(TEST, Y_TEST) == 1.0
+    np.testing.assert_allclose(clf.predict_proba(TEST).sum(axis=1), 1.0)
+    assert all(p.dtype == torch.float32 for p in clf.module_.parameters())
+    with pytest.raises(lm.InvalidParameterError, match="precision must be one of"):
+        TextClassifier(**TINY, precision="half").fit(TRAIN, Y)
+
+
 @pytest.mark.parametrize("encoder", ["lstm", "gru", "rnn", "transformer"])
 def test_every_encoder_learns_a_keyword_rule(encoder):
     params = TINY_TRANSFORMER if encoder == "transformer" else TINY
