@@ -18,6 +18,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from .._checks import check_int
 
+STOP_GRACE_SECONDS = 5.0   # after SIGTERM, before SIGKILL (Pool.stop)
+
 
 class Pool:
     """Runs tasks in `jobs` spawned worker processes, or in this process when `jobs` is 1.
@@ -61,9 +63,18 @@ class Pool:
         if self._executor is None:
             return
         # ProcessPoolExecutor has no public terminate before Python 3.14; shutdown alone would wait
-        # for the running fits to finish.
-        for process in list((self._executor._processes or {}).values()):
+        # for the running fits to finish. Its clean-up then joins every worker it knows, so a worker
+        # still alive would block it for ever: every child this process started is terminated (also
+        # one whose start the interrupt cut short, before the executor recorded it), then killed if
+        # it outlives STOP_GRACE_SECONDS.
+        workers = {*multiprocessing.active_children(), *(self._executor._processes or {}).values()}
+        for process in workers:
             process.terminate()
+        for process in workers:
+            process.join(STOP_GRACE_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join()
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 

@@ -4,6 +4,7 @@ Ctrl-C handled by the parent."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -107,8 +108,9 @@ def test_ctrl_c_stops_the_workers_and_keeps_the_finished_runs(files, tmp_path):
     spec["models"] = [spec["models"][0], {"model": "lstm", "label": "slow", "params": slow}]
     path = tmp_path / "spec.yaml"
     path.write_text(json.dumps(spec))
-    proc = subprocess.Popen([sys.executable, "-m", "langmodels", "bench", str(path), "--quiet"],
-                            stderr=subprocess.PIPE, text=True,
+    # -X faulthandler: should the bench not stop, SIGABRT makes it print where each thread is.
+    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "langmodels", "bench", str(path),
+                             "--quiet"], stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(Path.cwd())})
     try:
         store = tmp_path / "out" / "results.jsonl"
@@ -120,7 +122,15 @@ def test_ctrl_c_stops_the_workers_and_keeps_the_finished_runs(files, tmp_path):
         time.sleep(1.0)   # the LSTMs are inside their epochs now
         workers |= _children(proc.pid)
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 130
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            workers |= _children(proc.pid)
+            proc.send_signal(signal.SIGABRT)
+            _kill(workers)
+            threads = proc.communicate()[1]
+            pytest.fail(f"the bench did not stop within 60 s of SIGINT; its threads:\n{threads}")
+        assert code == 130
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -130,7 +140,15 @@ def test_ctrl_c_stops_the_workers_and_keeps_the_finished_runs(files, tmp_path):
     time.sleep(0.5)
     alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
              and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"]
+    _kill(alive)
     assert alive == []
+
+
+def _kill(pids) -> None:
+    """SIGKILL to each of `pids` still there: a failed test must not leave fits running on the CPU."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_workers_fit_each_training_size_on_its_own_subset(files, tmp_path):
@@ -146,3 +164,31 @@ def test_workers_fit_each_training_size_on_its_own_subset(files, tmp_path):
     one, two = (rows(run_benchmark(spec(j), log=lambda line: None)) for j in (1, 2))
     assert two == one
     assert len({tokens for _, tokens, _ in two}) == 2   # the small subset and the whole train
+
+
+def _deaf_to_sigterm() -> str:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(600)
+    return "never"
+
+
+def _nothing() -> None:
+    pass
+
+
+def test_stop_ends_a_worker_that_ignores_sigterm(monkeypatch):
+    """`Pool.stop` kills a worker that outlives SIGTERM instead of waiting for it for ever."""
+    from langmodels.bench import jobs
+
+    monkeypatch.setattr(jobs, "STOP_GRACE_SECONDS", 0.5)
+    pool = jobs.Pool(2, _nothing)
+    future = pool.submit(_deaf_to_sigterm)
+    deadline = time.monotonic() + 60
+    while not future.running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)   # inside the task, SIGTERM ignored
+    workers = list(pool._executor._processes.values())
+    started = time.monotonic()
+    pool.stop()
+    assert time.monotonic() - started < 30
+    assert workers and not any(p.is_alive() for p in workers)
