@@ -181,7 +181,8 @@ class NeuralModel(ModuleState, LanguageModel):
         products in bf16; weights, optimizer state and loss in float32), "fp32" in float32, "auto"
         in bf16 on CUDA and float32 on the CPU (the CPU's results then do not depend on its
         instruction set). On a CPU with bf16 matrix instructions (AVX512-BF16, AMX) "bf16" trains
-        about 2x faster; elsewhere it is slower. Scoring is float32 whatever this says.
+        2.6-2.9x faster, to the same perplexity (benchmarks/precision.py, RESULTS.md); elsewhere it
+        is slower. Scoring is float32 whatever this says.
     threads : int or None, default 1
         torch CPU threads during fit and scoring (None: 1; see `langmodels._torch`).
     checkpoint_dir : str or None, default None
