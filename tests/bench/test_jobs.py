@@ -109,9 +109,13 @@ def test_ctrl_c_stops_the_workers_and_keeps_the_finished_runs(files, tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text(json.dumps(spec))
     # -X faulthandler: should the bench not stop, SIGABRT makes it print where each thread is.
+    # preexec_fn: SIGINT as a terminal gives it. A test run started in the background by a shell
+    # without job control has SIGINT ignored, and an ignored signal stays ignored across exec, so
+    # the bench would never see this Ctrl-C (it failed that way in clean-clone CI runs started so).
     proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "langmodels", "bench", str(path),
                              "--quiet"], stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+                            env={**os.environ, "PYTHONPATH": str(Path.cwd())},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         store = tmp_path / "out" / "results.jsonl"
         workers: set[int] = set()
