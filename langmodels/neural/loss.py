@@ -17,12 +17,13 @@ the tensor's version counter, so a graph that had saved the logits fails loudly 
 than computing a wrong gradient. Measured in the training loop on PTB-mini (V = 6,023, LSTM 2x200):
 1.14x tokens/s at one thread, 1.09x at two (`benchmarks/RESULTS.md`).
 
-bfloat16 logits (the output layer under `precision="bf16"` autocast) are reduced in float32, a
-block of ROWS rows at a time, and their buffer keeps the exponentials in bf16: the block's float32
-copy stays in cache, and no float32 (N, V) copy of the logits or of their gradient is made (the
-gradient is bf16 either way, since the bf16 matrix product that consumes it casts it). On one CPU
-thread, N = 700, V = 13,203: 49 ms for the output layer's forward and backward with the loss,
-against 64 ms for `.float()` then the float32 loss, with the same loss and gradient.
+bfloat16 logits (the output layer under `precision="bf16"` autocast; float16 ones alike) are
+reduced in float32, a block of ROWS rows at a time, and their buffer keeps the exponentials in
+their own dtype: the block's float32 copy stays in cache, and no float32 (N, V) copy of the logits
+or of their gradient is made (the gradient is low-precision either way, since the low-precision
+matrix product that consumes it casts it). On one CPU thread, N = 700, V = 13,203, bf16: 49 ms for
+the output layer's forward and backward with the loss, against 64 ms for `.float()` then the
+float32 loss, with the same loss and gradient.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import functools
 
 from .batching import IGNORE
 
-ROWS = 64   # rows of bf16 logits reduced per block on the CPU (a (64, V) float32 block in cache)
+ROWS = 64   # rows of low-precision logits reduced per block on the CPU (a (64, V) float32 block in cache)
 
 
 @functools.cache
@@ -44,7 +45,7 @@ def _function():
             keep = target != IGNORE
             target = torch.where(keep, target, 0)
             picked = logits.gather(1, target[:, None]).squeeze(1)      # z_i,y_i   (N,)
-            if logits.dtype != torch.bfloat16:
+            if logits.dtype in (torch.float32, torch.float64):
                 top = logits.amax(1)                                   # (N,)
                 exps = logits.sub_(top[:, None]).exp_()                # (N, V), in place
                 total = exps.sum(1)                                    # (N,)
@@ -76,7 +77,7 @@ def _function():
 def summed_cross_entropy(logits, target):
     """Sum of -ln softmax(logits)[target] over rows whose target is not IGNORE.
 
-    logits (N, V) float (float32, float64 or bfloat16; the loss is float32 for bf16), target (N,)
+    logits (N, V) float (float32, float64, or bfloat16 / float16: then the loss is float32), target (N,)
     int64. The logits' buffer is overwritten (see the module docstring); pass a copy if they are
     needed afterwards.
     """
